@@ -1,0 +1,466 @@
+//! BI integrations: the [`Bi`] handler, the six kinds ([`BiKind`]), and the
+//! tolerant response types [`Integration`] and [`IntegrationList`].
+//!
+//! Datafold does not document what its BI endpoints return, so the response
+//! types accept any well-formed JSON, offer typed accessors for the fields
+//! known to exist, and keep the raw JSON for everything else.
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::generated::{self, types, ResponseValue};
+
+/// The six kinds of BI integration Datafold supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BiKind {
+    /// dbt (`/api/v1/lineage/bi/dbt/`).
+    Dbt,
+    /// Hightouch (`/api/v1/lineage/bi/hightouch/`).
+    Hightouch,
+    /// Looker (`/api/v1/lineage/bi/looker/`).
+    Looker,
+    /// Mode Analytics (`/api/v1/lineage/bi/mode/`).
+    Mode,
+    /// Power BI (`/api/v1/lineage/bi/powerbi/`).
+    PowerBi,
+    /// Tableau (`/api/v1/lineage/bi/tableau/`).
+    Tableau,
+}
+
+impl BiKind {
+    /// Every kind, in the order of the API reference.
+    pub const ALL: [BiKind; 6] = [
+        BiKind::Dbt,
+        BiKind::Hightouch,
+        BiKind::Looker,
+        BiKind::Mode,
+        BiKind::PowerBi,
+        BiKind::Tableau,
+    ];
+
+    /// The kind's name in Datafold's paths: `dbt`, `hightouch`, `looker`,
+    /// `mode`, `powerbi`, `tableau`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BiKind::Dbt => "dbt",
+            BiKind::Hightouch => "hightouch",
+            BiKind::Looker => "looker",
+            BiKind::Mode => "mode",
+            BiKind::PowerBi => "powerbi",
+            BiKind::Tableau => "tableau",
+        }
+    }
+}
+
+impl fmt::Display for BiKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BiKind {
+    type Err = UnknownBiKind;
+
+    /// Accepts the path names, case-insensitively, and `power_bi` / `power-bi`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let folded: String = s
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' '))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        BiKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == folded)
+            .ok_or_else(|| UnknownBiKind(s.to_owned()))
+    }
+}
+
+/// A string that names no [`BiKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown BI kind {0:?}: expected one of dbt, hightouch, looker, mode, powerbi, tableau")]
+pub struct UnknownBiKind(pub String);
+
+/// Field names whose values are never printed by `Debug` (the `format:
+/// password` fields of the request bodies, should a server echo them).
+const SECRET_FIELDS: [&str; 5] = [
+    "token",
+    "password",
+    "client_secret",
+    "token_value",
+    "api_key",
+];
+
+/// A BI integration as the server returned it.
+///
+/// Accepts any JSON value; the accessors return `None` when a field is absent
+/// or has another type. [`Integration::raw`] gives the whole JSON.
+#[derive(Clone, PartialEq, Default)]
+pub struct Integration {
+    raw: Value,
+}
+
+impl Integration {
+    /// Wrap a JSON value.
+    pub fn from_raw(raw: Value) -> Self {
+        Self { raw }
+    }
+
+    /// The integration's id (the `bi_datasource_id` of other calls).
+    pub fn id(&self) -> Option<i64> {
+        self.raw.get("id")?.as_i64()
+    }
+
+    /// The display name.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.get("name")?.as_str()
+    }
+
+    /// The kind as the server spelled it (the `type` field).
+    pub fn type_name(&self) -> Option<&str> {
+        self.raw.get("type")?.as_str()
+    }
+
+    /// The kind, when the server's `type` field names a known one.
+    pub fn kind(&self) -> Option<BiKind> {
+        self.type_name()?.parse().ok()
+    }
+
+    /// The indexing schedule (cron syntax).
+    pub fn indexing_cron(&self) -> Option<&str> {
+        self.raw.get("indexing_cron")?.as_str()
+    }
+
+    /// Any field, by name.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.raw.get(field)
+    }
+
+    /// The JSON as received.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// The JSON as received, by value.
+    pub fn into_raw(self) -> Value {
+        self.raw
+    }
+}
+
+impl fmt::Debug for Integration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Integration({})", redacted(&self.raw))
+    }
+}
+
+/// A copy of `value` with the values of [`SECRET_FIELDS`] replaced.
+fn redacted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if SECRET_FIELDS.contains(&k.as_str()) && !v.is_null() {
+                        Value::String(crate::REDACTED.to_owned())
+                    } else {
+                        redacted(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
+}
+
+impl Serialize for Integration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Integration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Self::from_raw)
+    }
+}
+
+/// The answer of the list call: the integrations, plus the raw JSON.
+///
+/// Accepts a JSON array, or an object holding the array under `integrations`,
+/// `items`, `data` or `results`.
+#[derive(Clone, PartialEq, Default)]
+pub struct IntegrationList {
+    items: Vec<Integration>,
+    raw: Value,
+}
+
+impl IntegrationList {
+    /// The integrations.
+    pub fn items(&self) -> &[Integration] {
+        &self.items
+    }
+
+    /// The JSON as received.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// How many integrations there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The integrations in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Integration> {
+        self.items.iter()
+    }
+}
+
+impl IntoIterator for IntegrationList {
+    type Item = Integration;
+    type IntoIter = std::vec::IntoIter<Integration>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a IntegrationList {
+    type Item = &'a Integration;
+    type IntoIter = std::slice::Iter<'a, Integration>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl fmt::Debug for IntegrationList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.items).finish()
+    }
+}
+
+impl Serialize for IntegrationList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for IntegrationList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(deserializer)?;
+        let array = match &raw {
+            Value::Array(items) => items,
+            Value::Object(map) => ["integrations", "items", "data", "results"]
+                .iter()
+                .find_map(|key| map.get(*key).and_then(Value::as_array))
+                .ok_or_else(|| {
+                    serde::de::Error::custom(
+                        "expected a list of integrations: an array, or an object with an \
+                         `integrations`, `items`, `data` or `results` array",
+                    )
+                })?,
+            _ => return Err(serde::de::Error::custom("expected a list of integrations")),
+        };
+        let items = array.iter().cloned().map(Integration::from_raw).collect();
+        Ok(Self { items, raw })
+    }
+}
+
+type ApiResult<T> =
+    std::result::Result<ResponseValue<T>, generated::Error<types::HttpValidationError>>;
+
+/// A request body of one BI kind: `DbtDataSourceConfig`,
+/// `HighTouchDataSourceConfig`, `LookerDataSourceConfig`,
+/// `ModeDataSourceConfig`, `PowerBiDataSourceConfig` or
+/// `TableauDataSourceConfig` from [`types`], or its builder from
+/// [`types::builder`]. The type picks the endpoint, so a Looker configuration
+/// can only go to Looker's.
+pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
+    /// The kind this configuration belongs to.
+    const KIND: BiKind;
+
+    #[doc(hidden)]
+    fn create(self, api: &generated::Client)
+        -> impl Future<Output = ApiResult<Integration>> + Send;
+
+    #[doc(hidden)]
+    fn update(
+        self,
+        api: &generated::Client,
+        id: i64,
+    ) -> impl Future<Output = ApiResult<Integration>> + Send;
+}
+
+fn invalid_config(
+    error: types::error::ConversionError,
+) -> generated::Error<types::HttpValidationError> {
+    progenitor_client::Error::InvalidRequest(format!(
+        "incomplete integration configuration: {error}"
+    ))
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! integration_config {
+    ($($ty:ident => $kind:ident, $create:ident, $update:ident;)*) => {$(
+        impl sealed::Sealed for types::$ty {}
+        impl IntegrationConfig for types::$ty {
+            const KIND: BiKind = BiKind::$kind;
+
+            fn create(self, api: &generated::Client) -> impl Future<Output = ApiResult<Integration>> + Send {
+                api.$create().body(self).send()
+            }
+
+            fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
+                api.$update().bi_datasource_id(id).body(self).send()
+            }
+        }
+
+        // The builder works too; a missing required field becomes an
+        // `Error::InvalidRequest` naming it, and nothing is sent.
+        impl sealed::Sealed for types::builder::$ty {}
+        impl IntegrationConfig for types::builder::$ty {
+            const KIND: BiKind = BiKind::$kind;
+
+            fn create(self, api: &generated::Client) -> impl Future<Output = ApiResult<Integration>> + Send {
+                let config = types::$ty::try_from(self).map_err(invalid_config);
+                async move { config?.create(api).await }
+            }
+
+            fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
+                let config = types::$ty::try_from(self).map_err(invalid_config);
+                async move { config?.update(api, id).await }
+            }
+        }
+    )*};
+}
+
+integration_config! {
+    DbtDataSourceConfig => Dbt, create_dbt_integration, update_dbt_integration;
+    HighTouchDataSourceConfig => Hightouch, create_hightouch_integration, update_hightouch_integration;
+    LookerDataSourceConfig => Looker, create_looker_integration, update_looker_integration;
+    ModeDataSourceConfig => Mode, create_mode_integration, update_mode_integration;
+    PowerBiDataSourceConfig => PowerBi, create_powerbi_integration, update_powerbi_integration;
+    TableauDataSourceConfig => Tableau, create_tableau_integration, update_tableau_integration;
+}
+
+/// BI-integration calls; get one with [`Client::bi`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), datafold_sdk::Error> {
+/// use datafold_sdk::types::TableauDataSourceConfig;
+///
+/// let client = datafold_sdk::Client::from_env()?;
+/// let config = TableauDataSourceConfig::builder()
+///     .server_url("https://tableau.example.com")
+///     .site_id("analytics")
+///     .token_name("datafold")
+///     .token_value("personal-access-token");
+/// let created = client.bi().create(config).await?;
+/// let id = created.id().expect("the server returns the new id");
+/// client.bi().sync(id).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Bi<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Bi<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// Every integration of the organization (`GET /api/v1/lineage/bi/`).
+    pub async fn list(&self) -> Result<IntegrationList> {
+        finish(self.client.api().list_integrations().send().await).await
+    }
+
+    /// One integration (`GET /api/v1/lineage/bi/{id}/`).
+    pub async fn get(&self, id: i64) -> Result<Integration> {
+        finish(
+            self.client
+                .api()
+                .get_integration()
+                .bi_datasource_id(id)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// Create an integration; the configuration's type picks the kind
+    /// (`POST /api/v1/lineage/bi/<kind>/`).
+    pub async fn create<C: IntegrationConfig>(&self, config: C) -> Result<Integration> {
+        finish(config.create(self.client.api()).await).await
+    }
+
+    /// Replace an integration's configuration (`PUT
+    /// /api/v1/lineage/bi/<kind>/{id}/`). The server keeps the kind of an
+    /// integration; `config` must be of the same kind.
+    pub async fn update<C: IntegrationConfig>(&self, id: i64, config: C) -> Result<Integration> {
+        finish(config.update(self.client.api(), id).await).await
+    }
+
+    /// Delete an integration (`DELETE /api/v1/lineage/bi/{id}/`). Returns what
+    /// the server answered (often nothing of interest).
+    pub async fn remove(&self, id: i64) -> Result<Integration> {
+        let result = self
+            .client
+            .api()
+            .remove_integration()
+            .bi_datasource_id(id)
+            .send()
+            .await;
+        match result {
+            // A 204 or an empty 200 is a successful removal too.
+            Err(progenitor_client::Error::UnexpectedResponse(r)) if r.status().is_success() => {
+                Ok(Integration::default())
+            }
+            Err(progenitor_client::Error::InvalidResponsePayload(body, _))
+                if body.iter().all(u8::is_ascii_whitespace) =>
+            {
+                Ok(Integration::default())
+            }
+            other => finish(other).await,
+        }
+    }
+
+    /// Start an unscheduled synchronization (`GET
+    /// /api/v1/lineage/bi/{id}/sync/`).
+    pub async fn sync(&self, id: i64) -> Result<Integration> {
+        finish(
+            self.client
+                .api()
+                .sync_integration()
+                .bi_datasource_id(id)
+                .send()
+                .await,
+        )
+        .await
+    }
+}
+
+/// Unwrap a generated call's result into this crate's types.
+pub(crate) async fn finish<T, E: Serialize>(
+    result: std::result::Result<ResponseValue<T>, generated::Error<E>>,
+) -> Result<T> {
+    match result {
+        Ok(value) => Ok(value.into_inner()),
+        Err(error) => Err(Error::from_api(error).await),
+    }
+}

@@ -1,0 +1,336 @@
+//! [`Client`] and [`ClientBuilder`]: configuration, authentication, and the one
+//! seam ([`Hooks`]) that every generated call passes through.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+
+use crate::audit::AuditLogsApi;
+use crate::bi::Bi;
+use crate::error::{Error, Result};
+use crate::generated;
+use crate::secret::Secret;
+
+/// The host used when none is configured.
+pub const DEFAULT_HOST: &str = "https://app.datafold.com";
+/// The environment variable holding the API key.
+pub const API_KEY_VAR: &str = "DATAFOLD_API_KEY";
+/// The older name of [`API_KEY_VAR`], read when that one is unset.
+pub const API_KEY_FALLBACK_VAR: &str = "DATAFOLD_APIKEY";
+/// The environment variable holding the host.
+pub const HOST_VAR: &str = "DATAFOLD_HOST";
+/// The `User-Agent` this SDK sends.
+pub const USER_AGENT: &str = concat!("datafold-sdk-rust/", env!("CARGO_PKG_VERSION"));
+/// Default limit for a whole request, response body included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default limit for establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A configured connection to Datafold's API.
+///
+/// Cheap to clone (clones share one connection pool). Build it with
+/// [`Client::from_env`] or [`Client::builder`]; then use [`Client::bi`] and
+/// [`Client::audit_logs`], or [`Client::api`] for the generated builders of
+/// every operation.
+#[derive(Clone)]
+pub struct Client {
+    api: generated::Client,
+    host: String,
+}
+
+impl Client {
+    /// Start configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `DATAFOLD_API_KEY` (or
+    /// `DATAFOLD_APIKEY`) and `DATAFOLD_HOST` (default
+    /// `https://app.datafold.com`).
+    ///
+    /// # Errors
+    /// [`Error::MissingApiKey`] when neither key variable is set,
+    /// [`Error::InvalidConfig`] / [`Error::InsecureHost`] for a bad host.
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// The host requests go to, without a trailing slash.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The generated client: a builder method for each of the 17 operations,
+    /// returning progenitor's types. Convert its errors with
+    /// [`Error::from_api`].
+    pub fn api(&self) -> &generated::Client {
+        &self.api
+    }
+
+    /// BI integrations: create, update, list, get, remove, sync.
+    pub fn bi(&self) -> Bi<'_> {
+        Bi::new(self)
+    }
+
+    /// The organization's audit logs.
+    pub fn audit_logs(&self) -> AuditLogsApi<'_> {
+        AuditLogsApi::new(self)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.host)
+            .field("api_key", &crate::REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configuration for a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = datafold_sdk::Client::builder()
+///     .api_key("my-api-key")
+///     .host("https://app.datafold.com")
+///     .timeout(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(client.host(), "https://app.datafold.com");
+/// # Ok::<(), datafold_sdk::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<Secret>,
+    api_key_source: &'static str,
+    host: Option<String>,
+    host_source: &'static str,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: String,
+    allow_insecure_http: bool,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            api_key_source: "the API key",
+            host: None,
+            host_source: "the host",
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: USER_AGENT.to_owned(),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("host", &self.host)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder preset from the process environment (see [`Client::from_env`]);
+    /// later calls override what it read.
+    pub fn from_env() -> Self {
+        Self::from_env_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ClientBuilder::from_env`], reading variables through `lookup`
+    /// instead of the process environment: for tests and for configuration
+    /// systems of your own.
+    pub fn from_env_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut builder = Self::default();
+        let non_blank = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(key) = non_blank(API_KEY_VAR) {
+            builder.api_key = Some(Secret::new(key));
+            builder.api_key_source = API_KEY_VAR;
+        } else if let Some(key) = non_blank(API_KEY_FALLBACK_VAR) {
+            builder.api_key = Some(Secret::new(key));
+            builder.api_key_source = API_KEY_FALLBACK_VAR;
+        }
+        if let Some(host) = non_blank(HOST_VAR) {
+            builder.host = Some(host);
+            builder.host_source = HOST_VAR;
+        }
+        builder
+    }
+
+    /// The API key, sent as `Authorization: Key <api-key>`.
+    pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.api_key = Some(key.into());
+        self.api_key_source = "the API key";
+        self
+    }
+
+    /// The base URL, e.g. `https://app.datafold.com` (a trailing slash is fine;
+    /// a path prefix is kept).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self.host_source = "the host";
+        self
+    }
+
+    /// Limit for a whole request, reading the response included. Default 60 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Limit for establishing a connection. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header. Default `datafold-sdk-rust/<version>`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Allow a plain `http://` host that is not on this machine. The API key
+    /// then crosses the network unencrypted; only for trusted networks.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Check the configuration and build the client.
+    ///
+    /// # Errors
+    /// [`Error::MissingApiKey`], [`Error::InsecureHost`], or
+    /// [`Error::InvalidConfig`] naming the setting to fix.
+    pub fn build(self) -> Result<Client> {
+        let key = self
+            .api_key
+            .filter(|k| !k.is_blank())
+            .ok_or(Error::MissingApiKey)?;
+        let host = normalize_host(
+            self.host.as_deref().unwrap_or(DEFAULT_HOST),
+            self.host_source,
+        )?;
+        let url = reqwest::Url::parse(&host)
+            .map_err(|e| invalid(format!("{}: {e}", self.host_source)))?;
+        if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+            return Err(Error::InsecureHost { host });
+        }
+
+        let mut auth =
+            HeaderValue::try_from(format!("Key {}", key.expose().trim())).map_err(|_| {
+                invalid(format!(
+                    "{} contains characters that cannot go in an HTTP header (a line break?)",
+                    self.api_key_source
+                ))
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(self.user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| invalid(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Client {
+            api: generated::Client::new_with_client(&host, http, Hooks::default()),
+            host,
+        })
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidConfig { message }
+}
+
+/// `https://host/` → `https://host`; rejects what is not an http(s) URL.
+fn normalize_host(raw: &str, source: &str) -> Result<String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(trimmed).map_err(|e| {
+        invalid(format!(
+            "{source} {trimmed:?} is not a URL ({e}); write it like https://app.datafold.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(format!(
+            "{source} {trimmed:?} must be an http(s) URL with a host, like https://app.datafold.com"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(format!(
+            "{source} {trimmed:?} must not have a query or fragment"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// State the generated client carries into [`ClientHooks`]: the seam every
+/// generated call passes through.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {}
+
+impl ClientHooks<Hooks> for generated::Client {
+    async fn exec(
+        &self,
+        mut request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        drop_null_body(&mut request);
+        tracing::debug!(
+            operation = info.operation_id,
+            method = %request.method(),
+            path = request.url().path(),
+            "sending request"
+        );
+        let result = self.client().execute(request).await;
+        match &result {
+            Ok(response) => tracing::debug!(
+                operation = info.operation_id,
+                status = response.status().as_u16(),
+                "received response"
+            ),
+            Err(error) => tracing::debug!(operation = info.operation_id, %error, "request failed"),
+        }
+        result
+    }
+}
+
+/// progenitor serializes an optional request body that was left unset as JSON
+/// `null`. Datafold's docs show such calls (an unfiltered audit-log GET) with
+/// no body at all, so send none.
+fn drop_null_body(request: &mut reqwest::Request) {
+    let is_null = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .is_some_and(|bytes| bytes == b"null");
+    if is_null {
+        *request.body_mut() = None;
+        request.headers_mut().remove(CONTENT_TYPE);
+        request.headers_mut().remove(CONTENT_LENGTH);
+    }
+}

@@ -1,0 +1,418 @@
+//! [`Error`]: every way a call can fail, as one enum users can match on.
+//!
+//! Errors from the generated client (progenitor's `Error<E>`) are converted
+//! here, in one place, by [`Error::from_api`]. HTTP failures keep their status,
+//! headers and a capped excerpt of the body in an [`HttpFailure`]; messages say
+//! what to do next and never contain a secret (the API key travels only in a
+//! request header, which no error records).
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::generated;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How much of a response body an error keeps (bytes read) and shows (chars).
+const BODY_READ_CAP: usize = 64 * 1024;
+const EXCERPT_CHARS: usize = 512;
+
+/// Everything that can go wrong talking to Datafold.
+///
+/// Match on the variant to decide what to do; [`Error::status`],
+/// [`Error::headers`] and [`Error::body_excerpt`] give the raw response details
+/// where there was a response.
+///
+/// ```
+/// # async fn demo(client: datafold_sdk::Client) {
+/// use datafold_sdk::Error;
+///
+/// match client.bi().get(42).await {
+///     Ok(integration) => println!("{:?}", integration.name()),
+///     Err(Error::NotFound(_)) => println!("no integration 42"),
+///     Err(Error::Validation { issues, .. }) => {
+///         for issue in issues {
+///             println!("{issue}"); // e.g. `body.client_secret: Field required`
+///         }
+///     }
+///     Err(other) => eprintln!("{other}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No API key was configured.
+    #[error(
+        "no Datafold API key: set DATAFOLD_API_KEY (or DATAFOLD_APIKEY) to an API key \
+         created in Datafold under Settings > Account, or pass one to ClientBuilder::api_key"
+    )]
+    MissingApiKey,
+
+    /// The client's configuration is unusable (bad host URL, bad header value…).
+    #[error("invalid configuration: {message}")]
+    InvalidConfig {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The host is plain `http://` and not on this machine: the API key would
+    /// cross the network in clear text.
+    #[error(
+        "refusing to send the API key over plain http to {host}: use https://, \
+         or call ClientBuilder::allow_insecure_http(true) if this is really intended"
+    )]
+    InsecureHost {
+        /// The host as configured.
+        host: String,
+    },
+
+    /// The caller built a request the client cannot send (e.g. a required
+    /// builder field was not set).
+    #[error("invalid request: {message}")]
+    InvalidRequest {
+        /// What is missing or malformed.
+        message: String,
+    },
+
+    /// 401: the API key was missing or not accepted.
+    #[error("Datafold rejected the API key ({}){}: check that DATAFOLD_API_KEY holds a valid, unrevoked key", .0.status, .0.detail_suffix())]
+    Unauthorized(Box<HttpFailure>),
+
+    /// 403: the key is valid but may not do this.
+    #[error("the API key may not do this ({}){}: use a key of a user with access, or ask an admin of your Datafold organization", .0.status, .0.detail_suffix())]
+    Forbidden(Box<HttpFailure>),
+
+    /// 404: no such resource (or wrong host).
+    #[error("not found ({}){}: check the id (list integrations to see the ids) and DATAFOLD_HOST", .0.status, .0.detail_suffix())]
+    NotFound(Box<HttpFailure>),
+
+    /// 422: the server rejected the request's content.
+    #[error("Datafold rejected the request as invalid ({}): {}; fix the fields listed", .response.status, render_issues(.issues, &.response.body))]
+    Validation {
+        /// Each problem the server listed, e.g. `body.client_secret: Field required`.
+        issues: Vec<ValidationIssue>,
+        /// The response.
+        response: Box<HttpFailure>,
+    },
+
+    /// 429: too many requests.
+    #[error("rate limited by Datafold ({}): {}", .response.status, retry_hint(*.retry_after))]
+    RateLimited {
+        /// How long the server asked to wait, if it said.
+        retry_after: Option<Duration>,
+        /// The response.
+        response: Box<HttpFailure>,
+    },
+
+    /// 5xx: the server failed.
+    #[error("Datafold server error ({}){}: retry later; if it persists, contact Datafold support", .0.status, .0.detail_suffix())]
+    Server(Box<HttpFailure>),
+
+    /// Any other status the API does not document.
+    #[error("unexpected response from Datafold ({}){}", .0.status, .0.body_suffix())]
+    UnexpectedStatus(Box<HttpFailure>),
+
+    /// The request or the response took longer than the configured timeout.
+    #[error("request to Datafold timed out ({source}): raise the timeout (ClientBuilder::timeout) or narrow the request")]
+    Timeout {
+        /// The underlying error.
+        source: reqwest::Error,
+    },
+
+    /// The connection failed: DNS, refused, reset, TLS, or the body broke off.
+    #[error("cannot talk to Datafold ({source}): check DATAFOLD_HOST and the network")]
+    Connection {
+        /// The underlying error.
+        source: reqwest::Error,
+    },
+
+    /// The response was not what the API describes.
+    #[error("could not decode Datafold's response{}: {source}; the body starts with: {excerpt:?}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    Decode {
+        /// The status, when known.
+        status: Option<StatusCode>,
+        /// The start of the body, capped.
+        excerpt: String,
+        /// Why decoding failed.
+        source: serde_json::Error,
+    },
+
+    /// An audit-log timestamp that is not a recognisable date and time.
+    #[error("audit-log timestamp {value:?} is not an RFC 3339 date-time")]
+    InvalidTimestamp {
+        /// The timestamp as the server sent it.
+        value: String,
+    },
+}
+
+/// The response behind an HTTP error: status, headers and a capped excerpt of
+/// the body.
+#[derive(Debug, Clone)]
+pub struct HttpFailure {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body's first characters (at most 512), lossily decoded as UTF-8.
+    pub body: String,
+    /// FastAPI's `{"detail": "..."}` message, when the body has one.
+    pub detail: Option<String>,
+}
+
+impl HttpFailure {
+    fn detail_suffix(&self) -> String {
+        self.detail
+            .as_ref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
+    }
+
+    fn body_suffix(&self) -> String {
+        match (&self.detail, self.body.is_empty()) {
+            (Some(detail), _) => format!(": {detail}"),
+            (None, false) => format!(": {:?}", self.body),
+            (None, true) => String::new(),
+        }
+    }
+}
+
+/// One item of FastAPI's `detail[]` in a 422 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationIssue {
+    /// Where the problem is, e.g. `["body", "client_secret"]`.
+    pub loc: Vec<String>,
+    /// What is wrong, e.g. `Field required`.
+    pub msg: String,
+    /// FastAPI's error type, e.g. `missing`.
+    pub kind: String,
+}
+
+impl fmt::Display for ValidationIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.loc.is_empty() {
+            f.write_str(&self.msg)
+        } else {
+            write!(f, "{}: {}", self.loc.join("."), self.msg)
+        }
+    }
+}
+
+fn render_issues(issues: &[ValidationIssue], body: &str) -> String {
+    if issues.is_empty() {
+        return if body.is_empty() {
+            "no details given".into()
+        } else {
+            format!("{body:?}")
+        };
+    }
+    issues
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("retry after {}s", d.as_secs_f64().ceil() as u64),
+        None => "retry later, more slowly".into(),
+    }
+}
+
+impl Error {
+    /// The HTTP status, when the error came from a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Decode { status, .. } => *status,
+            Error::Timeout { source } | Error::Connection { source } => source.status(),
+            _ => self.http_failure().map(|r| r.status),
+        }
+    }
+
+    /// The response headers, when the error came from a response.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.http_failure().map(|r| &r.headers)
+    }
+
+    /// The start of the response body, when there was one.
+    pub fn body_excerpt(&self) -> Option<&str> {
+        match self {
+            Error::Decode { excerpt, .. } => Some(excerpt),
+            _ => self.http_failure().map(|r| r.body.as_str()),
+        }
+    }
+
+    /// The response behind an HTTP error status.
+    pub fn http_failure(&self) -> Option<&HttpFailure> {
+        match self {
+            Error::Unauthorized(r)
+            | Error::Forbidden(r)
+            | Error::NotFound(r)
+            | Error::Server(r)
+            | Error::UnexpectedStatus(r) => Some(r),
+            Error::Validation { response, .. } | Error::RateLimited { response, .. } => {
+                Some(response)
+            }
+            _ => None,
+        }
+    }
+
+    /// The problems a 422 listed; empty for every other error.
+    pub fn validation_issues(&self) -> &[ValidationIssue] {
+        match self {
+            Error::Validation { issues, .. } => issues,
+            _ => &[],
+        }
+    }
+
+    /// How long a 429 asked to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Convert an error of the generated client (see [`crate::generated`])
+    /// into this crate's error, reading the body of an undocumented response.
+    pub async fn from_api<E: serde::Serialize>(error: generated::Error<E>) -> Self {
+        use progenitor_client::Error as E;
+        match error {
+            E::InvalidRequest(message) | E::Custom(message) => Error::InvalidRequest { message },
+            E::CommunicationError(source)
+            | E::InvalidUpgrade(source)
+            | E::ResponseBodyError(source) => Self::from_transport(source),
+            E::ErrorResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = serde_json::to_vec(&*response).unwrap_or_default();
+                Self::from_status(status, headers, &body)
+            }
+            E::InvalidResponsePayload(bytes, source) => Error::Decode {
+                status: None,
+                excerpt: excerpt(&bytes),
+                source,
+            },
+            E::UnexpectedResponse(response) => Self::from_response(response).await,
+        }
+    }
+
+    /// Classify a response whose status says it failed, reading at most 64 KiB
+    /// of its body.
+    pub(crate) async fn from_response(mut response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        // A broken body still leaves a useful error: keep what arrived.
+        while body.len() < BODY_READ_CAP {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Self::from_status(status, headers, &body)
+    }
+
+    pub(crate) fn from_transport(source: reqwest::Error) -> Self {
+        if source.is_timeout() {
+            Error::Timeout { source }
+        } else if source.is_builder() {
+            Error::InvalidRequest {
+                message: source.to_string(),
+            }
+        } else {
+            Error::Connection { source }
+        }
+    }
+
+    pub(crate) fn from_status(status: StatusCode, headers: HeaderMap, body: &[u8]) -> Self {
+        let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        let detail = json
+            .as_ref()
+            .and_then(|v| v.get("detail"))
+            .and_then(|d| d.as_str())
+            .map(str::to_owned);
+        let issues = json.as_ref().map(validation_issues).unwrap_or_default();
+        let retry_after = parse_retry_after(&headers);
+        let response = Box::new(HttpFailure {
+            status,
+            headers,
+            body: excerpt(body),
+            detail,
+        });
+        match status.as_u16() {
+            401 => Error::Unauthorized(response),
+            403 => Error::Forbidden(response),
+            404 => Error::NotFound(response),
+            422 => Error::Validation { issues, response },
+            429 => Error::RateLimited {
+                retry_after,
+                response,
+            },
+            500..=599 => Error::Server(response),
+            _ => Error::UnexpectedStatus(response),
+        }
+    }
+}
+
+/// FastAPI's `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+fn validation_issues(body: &serde_json::Value) -> Vec<ValidationIssue> {
+    let Some(items) = body.get("detail").and_then(|d| d.as_array()) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| ValidationIssue {
+            loc: item
+                .get("loc")
+                .and_then(|l| l.as_array())
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            msg: item
+                .get("msg")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            kind: item
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect()
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The first characters of a body, lossily decoded, for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
+    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
+    if out.len() < text.len() || body.len() > EXCERPT_CHARS * 4 {
+        out.push('…');
+    }
+    out
+}
