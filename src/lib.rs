@@ -8,6 +8,8 @@ pub mod bi;
 mod client;
 mod error;
 pub mod generated;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod secret;
 
 pub use client::{

@@ -1,0 +1,3 @@
+//! An embedded, stateful Datafold mock server (feature `mock`).
+//!
+//! Placeholder: the server lands with the mock-server work.
