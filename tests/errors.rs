@@ -1,0 +1,334 @@
+//! Every error kind a user can match on, built from real HTTP exchanges with a
+//! local server; timestamp parsing; tolerance of BI responses.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{CaptureServer, Reply, TEST_KEY};
+use datafold_sdk::audit::parse_timestamp;
+use datafold_sdk::{types, Client, Error};
+use serde_json::json;
+
+async fn get_error(reply: Reply) -> Error {
+    let server = CaptureServer::start(reply).await;
+    server.client().bi().get(1).await.unwrap_err()
+}
+
+fn assert_no_key(error: &Error) {
+    assert!(!error.to_string().contains(TEST_KEY), "{error}");
+    assert!(!format!("{error:?}").contains(TEST_KEY), "{error:?}");
+}
+
+#[tokio::test]
+async fn unauthorized_says_to_check_the_key_variable() {
+    let error = get_error(Reply::json(401, json!({"detail": "Invalid API key"}))).await;
+    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    let message = error.to_string();
+    assert!(
+        message.contains("DATAFOLD_API_KEY") && message.contains("Invalid API key"),
+        "{message}"
+    );
+    assert_no_key(&error);
+}
+
+#[tokio::test]
+async fn forbidden_and_not_found_are_distinct() {
+    let error = get_error(Reply::json(403, json!({"detail": "Not allowed"}))).await;
+    assert!(matches!(error, Error::Forbidden(_)), "{error:?}");
+    let error = get_error(Reply::json(404, json!({"detail": "Not Found"}))).await;
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    assert_eq!(error.body_excerpt(), Some(r#"{"detail":"Not Found"}"#));
+    assert!(error.to_string().contains("check the id"), "{error}");
+}
+
+fn fastapi_422() -> Reply {
+    Reply::json(
+        422,
+        json!({"detail": [
+            {"loc": ["body", "client_secret"], "msg": "Field required", "type": "missing"},
+            {"loc": ["body", "bindings", 0, "boundIds"], "msg": "Input should be a valid list", "type": "list_type"}
+        ]}),
+    )
+}
+
+#[tokio::test]
+async fn documented_422_is_rendered_field_by_field() {
+    let server = CaptureServer::start(fastapi_422()).await;
+    let config = types::DbtDataSourceConfig {
+        ci_config_id: 1,
+        indexing_cron: None,
+        name: None,
+    };
+    let error = server.client().bi().create(config).await.unwrap_err();
+    let Error::Validation { issues, response } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(response.status.as_u16(), 422);
+    assert_eq!(issues[0].to_string(), "body.client_secret: Field required");
+    assert_eq!(issues[0].kind, "missing");
+    assert_eq!(
+        issues[1].to_string(),
+        "body.bindings.0.boundIds: Input should be a valid list"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("body.client_secret: Field required; body.bindings.0.boundIds"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn undocumented_422_is_still_a_validation_error() {
+    // The list operation documents no 422; the SDK still reads FastAPI's detail.
+    let server = CaptureServer::start(fastapi_422()).await;
+    let error = server.client().bi().list().await.unwrap_err();
+    assert_eq!(error.validation_issues().len(), 2, "{error:?}");
+}
+
+#[tokio::test]
+async fn rate_limited_reads_retry_after_seconds() {
+    let error =
+        get_error(Reply::json(429, json!({"detail": "slow down"})).header("retry-after", "17"))
+            .await;
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(17)));
+    assert!(error.to_string().contains("retry after 17s"), "{error}");
+    assert_eq!(error.headers().unwrap().get("retry-after").unwrap(), "17");
+}
+
+#[tokio::test]
+async fn rate_limited_reads_retry_after_http_date() {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(120);
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let error = get_error(Reply::json(429, json!({})).header("retry-after", &date)).await;
+    let wait = error.retry_after().expect("retry-after parsed");
+    assert!(
+        wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_without_retry_after() {
+    let error = get_error(Reply::json(429, json!({}))).await;
+    assert!(
+        matches!(
+            error,
+            Error::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_cover_the_5xx_range() {
+    for status in [500, 502, 503, 504] {
+        let error = get_error(Reply::text(status, "upstream broke")).await;
+        assert!(matches!(error, Error::Server(_)), "{status}: {error:?}");
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
+        assert!(error.to_string().contains("retry later"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn other_statuses_are_unexpected_with_their_body() {
+    let error = get_error(Reply::text(418, "short and stout")).await;
+    assert!(matches!(error, Error::UnexpectedStatus(_)), "{error:?}");
+    assert!(error.to_string().contains("short and stout"), "{error}");
+}
+
+#[tokio::test]
+async fn undecodable_body_keeps_a_capped_excerpt() {
+    let body = format!("<html>{}</html>", "x".repeat(10_000));
+    let server = CaptureServer::start(Reply::text(200, &body)).await;
+    let error = server
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    let Error::Decode { excerpt, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(excerpt.starts_with("<html>xxx"), "{excerpt}");
+    assert!(
+        excerpt.chars().count() <= 513,
+        "excerpt is not capped: {} chars",
+        excerpt.chars().count()
+    );
+    assert!(error.to_string().len() < 1_000, "message is not capped");
+}
+
+#[tokio::test]
+async fn audit_log_missing_required_field_is_a_decode_error() {
+    let reply = Reply::json(
+        200,
+        json!({"logs": [{"timestamp": "2026-01-01T00:00:00Z", "url": "/"}]}),
+    );
+    let server = CaptureServer::start(reply).await;
+    let error = server
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("missing field `client_ip`"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_its_own_kind() {
+    let server =
+        CaptureServer::start(Reply::json(200, json!({})).delayed(Duration::from_secs(5))).await;
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(&server.url)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let error = client.bi().get(1).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(error.to_string().contains("timeout"), "{error}");
+}
+
+#[tokio::test]
+async fn refused_connection_is_a_connection_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(url)
+        .build()
+        .unwrap();
+    let error = client.bi().list().await.unwrap_err();
+    assert!(matches!(error, Error::Connection { .. }), "{error:?}");
+    assert!(error.to_string().contains("DATAFOLD_HOST"), "{error}");
+    assert_no_key(&error);
+}
+
+// ---- BI response tolerance ---------------------------------------------------
+
+#[tokio::test]
+async fn bi_responses_with_extra_missing_or_odd_fields_are_accepted() {
+    for body in [
+        json!({"id": 3, "name": "x", "type": "tableau", "indexing_cron": null, "created": "2026", "config": {"a": [1]}}),
+        json!({}),
+        json!({"id": "not-a-number", "name": 5}),
+    ] {
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        let integration = server
+            .client()
+            .bi()
+            .get(3)
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(integration.raw(), &body);
+    }
+    let server = CaptureServer::start(Reply::json(200, json!({"id": 3, "created": "2026"}))).await;
+    let integration = server.client().bi().get(3).await.unwrap();
+    assert_eq!(integration.id(), Some(3));
+    assert_eq!(integration.name(), None);
+    assert_eq!(integration.get("created"), Some(&json!("2026")));
+}
+
+#[tokio::test]
+async fn integration_list_accepts_an_array_or_a_wrapping_object() {
+    for body in [
+        json!([{"id": 1}, {"id": 2}]),
+        json!({"integrations": [{"id": 1}, {"id": 2}], "total": 2}),
+    ] {
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        let list = server.client().bi().list().await.unwrap();
+        assert_eq!(
+            list.iter().map(|i| i.id()).collect::<Vec<_>>(),
+            [Some(1), Some(2)],
+            "{body}"
+        );
+        assert_eq!(list.raw(), &body);
+    }
+    let server = CaptureServer::start(Reply::json(200, json!("nope"))).await;
+    assert!(matches!(
+        server.client().bi().list().await,
+        Err(Error::Decode { .. })
+    ));
+}
+
+// ---- timestamps ---------------------------------------------------------------
+
+#[test]
+fn timestamps_in_every_shape_the_server_may_send() {
+    let expected = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:20:30Z").unwrap();
+    for text in [
+        "2026-11-25T10:20:30Z",
+        "2026-11-25T10:20:30+00:00",
+        "2026-11-25T12:20:30+02:00",
+        "2026-11-25T05:20:30-0500",
+        "2026-11-25 10:20:30",
+        "2026-11-25 10:20:30+00:00",
+        "2026-11-25T10:20:30",
+        " 2026-11-25T10:20:30Z ",
+    ] {
+        assert_eq!(
+            parse_timestamp(text).unwrap_or_else(|e| panic!("{text}: {e}")),
+            expected,
+            "{text}"
+        );
+    }
+    let fractional = parse_timestamp("2026-11-25 10:20:30.123456").unwrap();
+    assert_eq!(fractional.timestamp_subsec_micros(), 123_456);
+    let fractional = parse_timestamp("2026-11-25T10:20:30.5+01:00").unwrap();
+    assert_eq!(fractional.timestamp_millis() % 1000, 500);
+}
+
+#[test]
+fn bad_timestamps_are_errors_not_panics() {
+    for text in [
+        "",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "2026-11-25",
+        "2026-11-25T25:00:00",
+        "2026-11-25 10:20:30 garbage",
+        "ü€漢字ßxyz12345",
+    ] {
+        let error = parse_timestamp(text).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidTimestamp { .. }),
+            "{text}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn audit_records_keep_the_raw_timestamp_and_parse_on_demand() {
+    let reply = Reply::json(
+        200,
+        json!({"logs": [
+            {"timestamp": "2026-11-25 10:20:30.123", "event_uuid": "a", "client_ip": "1.2.3.4", "url": "/u"},
+            {"timestamp": "not a time", "event_uuid": "b", "client_ip": "1.2.3.4", "url": "/u", "payload": {"k": 1}, "object_id": 5}
+        ]}),
+    );
+    let server = CaptureServer::start(reply).await;
+    let logs = server.client().audit_logs().list().send().await.unwrap();
+    assert_eq!(logs[0].timestamp, "2026-11-25 10:20:30.123");
+    assert_eq!(
+        logs[0].timestamp_utc().unwrap().timestamp_subsec_millis(),
+        123
+    );
+    assert!(matches!(
+        logs[1].timestamp_utc(),
+        Err(Error::InvalidTimestamp { .. })
+    ));
+    assert_eq!(logs[1].object_id, Some(5));
+}
