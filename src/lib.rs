@@ -1,6 +1,93 @@
 //! Typed Rust client for Datafold's audit-log and BI-integration REST API.
 //!
-//! TODO crate docs
+//! The 17 operations — `GET /api/v1/audit_logs` and the 16 BI-integration
+//! endpoints under `/api/v1/lineage/bi/` — are generated at build time from the
+//! hand-maintained `openapi/datafold.yaml` (see [`generated`]). This crate wraps
+//! them with configuration from the environment, `Authorization: Key …`
+//! authentication, one matchable [`Error`], redacted [`Secret`]s, and handlers
+//! that read like sentences: [`Client::bi`] and [`Client::audit_logs`].
+//!
+//! # Configuration
+//!
+//! [`Client::from_env`] reads `DATAFOLD_API_KEY` (falling back to
+//! `DATAFOLD_APIKEY`) and `DATAFOLD_HOST` (default `https://app.datafold.com`),
+//! the same variables as Datafold's own tooling. [`Client::builder`] sets the
+//! same things, plus timeouts and the user agent, in code. The key is never
+//! sent over plain `http://` except to this machine, unless you opt in with
+//! [`ClientBuilder::allow_insecure_http`].
+//!
+//! # Example: audit logs
+//!
+//! ```no_run
+//! use chrono::{Duration, Utc};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), datafold_sdk::Error> {
+//!     let client = datafold_sdk::Client::from_env()?;
+//!
+//!     // The last 24 hours; without .start()/.end() every record is returned.
+//!     let logs = client
+//!         .audit_logs()
+//!         .list()
+//!         .start(Utc::now() - Duration::hours(24))
+//!         .end(Utc::now())
+//!         .send()
+//!         .await?;
+//!     for log in &logs {
+//!         println!(
+//!             "{} {} {} {}",
+//!             log.timestamp_utc()?,
+//!             log.user_email.as_deref().unwrap_or("-"),
+//!             log.action.as_deref().unwrap_or("-"),
+//!             log.url,
+//!         );
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Example: a BI integration
+//!
+//! ```no_run
+//! use datafold_sdk::{types::LookerDataSourceConfig, Error};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let client = datafold_sdk::Client::from_env()?;
+//!
+//!     // The configuration's type picks the endpoint (here POST /api/v1/lineage/bi/looker/).
+//!     // The client secret is a `Secret`: `{:?}` of the config prints `[REDACTED]`.
+//!     let config = LookerDataSourceConfig::builder()
+//!         .base_url("https://acme.looker.com")
+//!         .client_id("looker-client-id")
+//!         .client_secret(std::env::var("LOOKER_CLIENT_SECRET").unwrap_or_default())
+//!         .repo_id(42)
+//!         .name(Some("Looker (prod)".to_string()));
+//!
+//!     match client.bi().create(config).await {
+//!         Ok(integration) => {
+//!             println!("created integration {:?}", integration.id());
+//!             if let Some(id) = integration.id() {
+//!                 client.bi().sync(id).await?;
+//!             }
+//!         }
+//!         // FastAPI's 422 detail, one line per field: `body.client_secret: Field required`
+//!         Err(Error::Validation { issues, .. }) => {
+//!             issues.iter().for_each(|issue| eprintln!("{issue}"));
+//!         }
+//!         Err(other) => return Err(other),
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform's library instead.
+//! - `mock`: [`mock`], an embedded, stateful Datafold server for tests, and the
+//!   `datafold-mock` binary.
+
 #![warn(missing_docs)]
 
 pub mod audit;
