@@ -125,8 +125,8 @@ impl Deviations {
 
 /// Reads and validates the file.
 pub fn load(path: &Path) -> Result<Deviations, String> {
-    let doc = read_document(path)?;
-    parse(&doc).map_err(|e| format!("{}: {e}", path.display()))
+    let doc = read_document(path).map_err(|e| format!("deviations {}: {e}", path.display()))?;
+    parse(&doc).map_err(|e| format!("deviations {}: {e}", path.display()))
 }
 
 fn parse(doc: &Value) -> Result<Deviations, String> {

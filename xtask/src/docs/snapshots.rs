@@ -91,8 +91,15 @@ pub struct Snapshots {
 pub fn load(root: &Path) -> Snapshots {
     let mut snapshots = Snapshots::default();
     let mut files = Vec::new();
+    if !root.is_dir() {
+        snapshots.errors.push(format!(
+            "no such directory; run `cargo xtask docs fetch --out {}` or pass --snapshots DIR",
+            root.display()
+        ));
+        return snapshots;
+    }
     if let Err(e) = walk(root, &mut files) {
-        snapshots.errors.push(format!("{}: {e}", root.display()));
+        snapshots.errors.push(e);
         return snapshots;
     }
     let mut manifests = Vec::new();

@@ -196,10 +196,19 @@ impl Drop for Sandbox {
 
 /// Runs the xtask binary with `args`.
 pub fn xtask<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .expect("run xtask");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    // Loopback test servers must be reached directly, whatever the developer's proxy.
+    for proxy in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        command.env_remove(proxy);
+    }
+    let output = command.args(args).output().expect("run xtask");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
