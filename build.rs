@@ -163,6 +163,13 @@ fn settings() -> GenerationSettings {
             "BiIntegrationList",
             "crate::bi::IntegrationList",
             std::iter::empty(),
+        )
+        // Error bodies are kept as received and read by src/error.rs, so a 422
+        // that is not exactly FastAPI's shape is still a validation error.
+        .with_replacement(
+            "HttpValidationError",
+            "crate::error::ErrorBody",
+            std::iter::empty(),
         );
     settings
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crate::bi::finish;
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::export::AuditExport;
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
 
 /// Audit-log calls; get one with [`Client::audit_logs`].
@@ -44,6 +45,12 @@ impl<'a> AuditLogsApi<'a> {
             start: None,
             end: None,
         }
+    }
+
+    /// Export the records of `[start, end]` window by window: loss-free,
+    /// resumable and in bounded memory. See [`crate::export`].
+    pub fn between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> AuditExport {
+        AuditExport::new(self.client.clone(), start, end)
     }
 }
 

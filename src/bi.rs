@@ -278,8 +278,7 @@ impl<'de> Deserialize<'de> for IntegrationList {
     }
 }
 
-type ApiResult<T> =
-    std::result::Result<ResponseValue<T>, generated::Error<types::HttpValidationError>>;
+type ApiResult<T> = std::result::Result<ResponseValue<T>, generated::Error<crate::ErrorBody>>;
 
 /// A request body of one BI kind: `DbtDataSourceConfig`,
 /// `HighTouchDataSourceConfig`, `LookerDataSourceConfig`,
@@ -303,9 +302,7 @@ pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
     ) -> impl Future<Output = ApiResult<Integration>> + Send;
 }
 
-fn invalid_config(
-    error: types::error::ConversionError,
-) -> generated::Error<types::HttpValidationError> {
+fn invalid_config(error: types::error::ConversionError) -> generated::Error<crate::ErrorBody> {
     progenitor_client::Error::InvalidRequest(format!(
         "incomplete integration configuration: {error}"
     ))

@@ -10,8 +10,9 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CON
 
 use crate::audit::AuditLogsApi;
 use crate::bi::Bi;
-use crate::error::{Error, Result};
+use crate::error::{parse_retry_after, Error, Result};
 use crate::generated;
+use crate::retry::{Failure, RetryPolicy, Safety};
 use crate::secret::Secret;
 
 /// The host used when none is configured.
@@ -70,6 +71,40 @@ impl Client {
         &self.api
     }
 
+    /// A client like this one with another retry policy, for one call or a
+    /// few: `client.with_retry_policy(RetryPolicy::none()).bi().create(cfg)`.
+    /// Shares the connection pool.
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
+        let hooks = Hooks {
+            retry: policy,
+            ..self.api.inner().clone()
+        };
+        self.with_hooks(hooks)
+    }
+
+    /// A client like this one whose requests time out after `timeout` (each
+    /// attempt, response body included). Shares the connection pool.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        let hooks = Hooks {
+            timeout: Some(timeout),
+            ..self.api.inner().clone()
+        };
+        self.with_hooks(hooks)
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.api.inner().retry
+    }
+
+    fn with_hooks(&self, hooks: Hooks) -> Self {
+        let api = generated::Client::new_with_client(&self.host, self.api.client().clone(), hooks);
+        Self {
+            api,
+            host: self.host.clone(),
+        }
+    }
+
     /// BI integrations: create, update, list, get, remove, sync.
     pub fn bi(&self) -> Bi<'_> {
         Bi::new(self)
@@ -113,6 +148,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: String,
     allow_insecure_http: bool,
+    retry: RetryPolicy,
 }
 
 impl Default for ClientBuilder {
@@ -126,6 +162,7 @@ impl Default for ClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: USER_AGENT.to_owned(),
             allow_insecure_http: false,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -139,6 +176,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -203,6 +241,13 @@ impl ClientBuilder {
         self
     }
 
+    /// When failed calls are retried; default [`RetryPolicy::default`]. See
+    /// [`crate::retry`] for which calls are safe to retry.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Allow a plain `http://` host that is not on this machine. The API key
     /// then crosses the network unencrypted; only for trusted networks.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
@@ -249,7 +294,14 @@ impl ClientBuilder {
             .build()
             .map_err(|e| invalid(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Client {
-            api: generated::Client::new_with_client(&host, http, Hooks::default()),
+            api: generated::Client::new_with_client(
+                &host,
+                http,
+                Hooks {
+                    retry: self.retry,
+                    timeout: None,
+                },
+            ),
             host,
         })
     }
@@ -290,9 +342,12 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// State the generated client carries into [`ClientHooks`]: the seam every
-/// generated call passes through.
+/// generated call passes through, where retries and per-client timeouts apply.
 #[derive(Debug, Clone, Default)]
-pub struct Hooks {}
+pub struct Hooks {
+    retry: RetryPolicy,
+    timeout: Option<Duration>,
+}
 
 impl ClientHooks<Hooks> for generated::Client {
     async fn exec(
@@ -301,23 +356,96 @@ impl ClientHooks<Hooks> for generated::Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         drop_null_body(&mut request);
+        // Buffer the body inside the retry loop, so that a response cut short
+        // is retried like any other broken connection (where that is safe).
+        execute(self, request, info, Buffering::WholeBody).await
+    }
+}
+
+/// Whether [`execute`] reads the response body before returning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Buffering {
+    /// Read it all: a body that breaks off counts as a failed attempt.
+    WholeBody,
+    /// Return once the headers are in; the caller streams the body.
+    HeadersOnly,
+}
+
+/// Send `request` under the client's retry policy and timeout (see
+/// [`crate::retry`]).
+pub(crate) async fn execute(
+    api: &generated::Client,
+    mut request: reqwest::Request,
+    info: &OperationInfo,
+    buffering: Buffering,
+) -> reqwest::Result<reqwest::Response> {
+    let hooks = api.inner();
+    // A per-request timeout (an export window's) outranks the client's.
+    if let (Some(timeout), None) = (hooks.timeout, request.timeout()) {
+        *request.timeout_mut() = Some(timeout);
+    }
+    let safety = Safety::of(request.method(), info.operation_id);
+    let mut retries = 0;
+    loop {
+        let replay = request.try_clone();
         tracing::debug!(
             operation = info.operation_id,
             method = %request.method(),
             path = request.url().path(),
+            attempt = retries + 1,
             "sending request"
         );
-        let result = self.client().execute(request).await;
-        match &result {
-            Ok(response) => tracing::debug!(
-                operation = info.operation_id,
-                status = response.status().as_u16(),
-                "received response"
-            ),
-            Err(error) => tracing::debug!(operation = info.operation_id, %error, "request failed"),
-        }
-        result
+        let result = attempt(api.client(), request, buffering).await;
+        let failure = match &result {
+            Ok(response) if response.status().is_success() => None,
+            Ok(response) => Some(Failure::Status(
+                response.status(),
+                parse_retry_after(response.headers()),
+            )),
+            Err(error) => Some(Failure::of_transport(error)),
+        };
+        let decision = failure.and_then(|f| hooks.retry.decide(safety, &f, retries));
+        let (Some(retry), Some(next)) = (decision, replay) else {
+            if let Ok(response) = &result {
+                tracing::debug!(
+                    operation = info.operation_id,
+                    status = response.status().as_u16(),
+                    "response"
+                );
+            }
+            return result;
+        };
+        retries += 1;
+        tracing::warn!(
+            operation = info.operation_id,
+            attempt = retries + 1,
+            reason = %retry.reason,
+            delay_ms = retry.delay.as_millis() as u64,
+            "retrying Datafold request"
+        );
+        tokio::time::sleep(retry.delay).await;
+        request = next;
     }
+}
+
+async fn attempt(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    buffering: Buffering,
+) -> reqwest::Result<reqwest::Response> {
+    let response = client.execute(request).await?;
+    if buffering == Buffering::HeadersOnly {
+        return Ok(response);
+    }
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok(reqwest::Response::from(rebuilt))
 }
 
 /// progenitor serializes an optional request body that was left unset as JSON

@@ -142,6 +142,15 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// Writing an export's output failed (disk full, closed pipe, …).
+    #[error("cannot {what} of the export output: {source}")]
+    Output {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
     /// An audit-log timestamp that is not a recognisable date and time.
     #[error("audit-log timestamp {value:?} is not an RFC 3339 date-time")]
     InvalidTimestamp {
@@ -180,6 +189,13 @@ impl HttpFailure {
         }
     }
 }
+
+/// The body of a documented error response (422), kept as received. The
+/// generated client returns it inside its errors; [`Error::from_api`] reads
+/// FastAPI's `detail[]` from it into [`ValidationIssue`]s.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ErrorBody(pub serde_json::Value);
 
 /// One item of FastAPI's `detail[]` in a 422 response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,8 +309,10 @@ impl Error {
                 let body = serde_json::to_vec(&*response).unwrap_or_default();
                 Self::from_status(status, headers, &body)
             }
+            // Error bodies never fail to parse (see `ErrorBody`), so this is the
+            // body of a documented success, and every documented success is 200.
             E::InvalidResponsePayload(bytes, source) => Error::Decode {
-                status: None,
+                status: Some(StatusCode::OK),
                 excerpt: excerpt(&bytes),
                 source,
             },

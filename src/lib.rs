@@ -84,7 +84,6 @@
 //! # Features
 //!
 //! - `rustls` (default): TLS through rustls.
-//! - `native-tls`: TLS through the platform's library instead.
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests, and the
 //!   `datafold-mock` binary.
 
@@ -94,15 +93,18 @@ pub mod audit;
 pub mod bi;
 mod client;
 mod error;
+pub mod export;
 pub mod generated;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod retry;
 mod secret;
 
 pub use client::{
     Client, ClientBuilder, Hooks, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST, DEFAULT_TIMEOUT, HOST_VAR, USER_AGENT,
 };
-pub use error::{Error, HttpFailure, Result, ValidationIssue};
+pub use error::{Error, ErrorBody, HttpFailure, Result, ValidationIssue};
 pub use generated::types;
+pub use retry::RetryPolicy;
 pub use secret::{Secret, REDACTED};

@@ -46,6 +46,17 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    pub fault: Fault,
+}
+
+/// A way for the server to misbehave after reading the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Close the connection without answering.
+    Reset,
+    /// Announce the full body length, send half of it, close.
+    Truncate,
 }
 
 impl Reply {
@@ -55,6 +66,7 @@ impl Reply {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string(),
             delay: Duration::ZERO,
+            fault: Fault::None,
         }
     }
 
@@ -64,7 +76,13 @@ impl Reply {
             headers: vec![("content-type".into(), "text/plain".into())],
             body: body.into(),
             delay: Duration::ZERO,
+            fault: Fault::None,
         }
+    }
+
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -92,16 +110,29 @@ impl Drop for CaptureServer {
 
 impl CaptureServer {
     pub async fn start(reply: Reply) -> Self {
+        Self::script(vec![reply]).await
+    }
+
+    /// Answer the n-th request with `replies[n]`; the last reply repeats.
+    pub async fn script(replies: Vec<Reply>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
+        Self::serve_on(listener, replies)
+    }
+
+    /// Serve the script on a listener the test bound itself.
+    pub fn serve_on(listener: TcpListener, replies: Vec<Reply>) -> Self {
+        assert!(!replies.is_empty());
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let task = tokio::spawn(async move {
+            let mut served = 0;
             while let Ok((stream, _)) = listener.accept().await {
                 let log = log.clone();
-                let reply = reply.clone();
+                let reply = replies[served.min(replies.len() - 1)].clone();
+                served += 1;
                 tokio::spawn(async move {
                     // A client that hangs up early is not the server's problem.
                     let _ = serve(stream, &reply, &log).await;
@@ -131,11 +162,13 @@ impl CaptureServer {
         requests.into_iter().next().unwrap()
     }
 
-    /// A client for this server with a fixed test key.
+    /// A client for this server with a fixed test key and no retries (the
+    /// retry tests configure their own).
     pub fn client(&self) -> datafold_sdk::Client {
         datafold_sdk::Client::builder()
             .api_key(TEST_KEY)
             .host(&self.url)
+            .retry_policy(datafold_sdk::RetryPolicy::none())
             .build()
             .expect("client for the capture server")
     }
@@ -187,15 +220,19 @@ async fn serve(mut stream: TcpStream, reply: &Reply, log: &Mutex<Vec<Captured>>)
     });
 
     tokio::time::sleep(reply.delay).await;
+    if reply.fault == Fault::Reset {
+        return None;
+    }
     let mut response = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", reply.status);
     for (name, value) in &reply.headers {
         response.push_str(&format!("{name}: {value}\r\n"));
     }
-    response.push_str(&format!(
-        "content-length: {}\r\n\r\n{}",
-        reply.body.len(),
-        reply.body
-    ));
+    response.push_str(&format!("content-length: {}\r\n\r\n", reply.body.len()));
+    let body = match reply.fault {
+        Fault::Truncate => &reply.body[..reply.body.len() / 2],
+        _ => reply.body.as_str(),
+    };
+    response.push_str(body);
     stream.write_all(response.as_bytes()).await.ok()?;
     stream.shutdown().await.ok()
 }

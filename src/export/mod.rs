@@ -1,0 +1,390 @@
+//! Loss-free, resumable, bounded-memory audit-log export.
+//!
+//! Datafold returns every matching record in one response, so a long range is
+//! one huge body. [`AuditExport`] splits the range into windows, requests them
+//! (several at once, bounded), parses each body incrementally, and yields the
+//! records in window order as a [`Stream`] of [`ExportEvent`]s.
+//!
+//! **Nothing lost, nothing doubled.** Each window is requested with a small
+//! overlap on both sides, so a record on a boundary is returned whatever the
+//! server's boundary semantics (inclusive, exclusive, rounded). Each record
+//! then belongs to exactly one window, by its timestamp — `[start, end)` of
+//! the window, the last one including the export's end — and only that window
+//! emits it; within a window's edge zones a repeated `event_uuid` is dropped.
+//! A record whose timestamp cannot be parsed is emitted once, by the first
+//! window that sees it, and its `event_uuid` is remembered (in the checkpoint
+//! too).
+//!
+//! **Resumable.** After the last record of a window the stream yields
+//! [`ExportEvent::WindowDone`] with a [`Checkpoint`]. Persist the records
+//! first, then save the checkpoint; [`AuditExport::resume_from`] continues
+//! after the last saved window. The writers in this module do exactly that.
+//!
+//! **Bounded memory.** The head window's body is parsed as it arrives, one
+//! record at a time; windows fetched ahead keep at most a few hundred records
+//! each and otherwise let TCP flow control hold the rest.
+//!
+//! **Retries.** Opening a window follows the client's [`RetryPolicy`]
+//! (audit-log reads are idempotent). A body that breaks off is requested again
+//! and the records already emitted are skipped by position, checked by
+//! `event_uuid`.
+//!
+//! [`RetryPolicy`]: crate::RetryPolicy
+
+mod checkpoint;
+mod scan;
+mod window;
+mod write;
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+
+pub use checkpoint::Checkpoint;
+pub use write::{ExportFormat, ExportSummary};
+
+use crate::audit::parse_timestamp;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::generated::types::AuditLogs;
+use window::WindowRecords;
+
+/// Records a window fetched ahead of the head may hold before it waits.
+const PREFETCH_RECORDS: usize = 256;
+
+/// An audit-log export being configured; start it with
+/// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), datafold_sdk::Error> {
+/// use std::time::Duration;
+/// use chrono::{TimeZone, Utc};
+/// use datafold_sdk::export::ExportFormat;
+///
+/// let client = datafold_sdk::Client::from_env()?;
+/// let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+/// let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+/// let summary = client
+///     .audit_logs()
+///     .between(start, end)
+///     .window(Duration::from_secs(3600))
+///     .concurrency(4)
+///     .write_to_file(ExportFormat::JsonLines, "october.jsonl".as_ref(), Some("october.ckpt".as_ref()))
+///     .await?;
+/// println!("{} records in {} windows", summary.records, summary.windows);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "an export does nothing until it is streamed or written"]
+pub struct AuditExport {
+    client: Client,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    window: Duration,
+    overlap: Duration,
+    concurrency: usize,
+    window_timeout: Duration,
+    resume: Option<Checkpoint>,
+}
+
+/// What an export stream yields.
+#[derive(Debug, Clone)]
+pub enum ExportEvent {
+    /// One audit-log record.
+    Record(Box<AuditLogs>),
+    /// Every record of a window has been yielded. Once they are persisted,
+    /// saving this checkpoint lets an interrupted export resume after it.
+    WindowDone(Checkpoint),
+}
+
+impl AuditExport {
+    pub(crate) fn new(client: Client, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        Self {
+            client,
+            start,
+            end,
+            window: Duration::from_secs(3600),
+            overlap: Duration::from_secs(60),
+            concurrency: 4,
+            window_timeout: Duration::from_secs(3600),
+            resume: None,
+        }
+    }
+
+    /// Length of each window. Default one hour.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How far each request reaches into its neighbours. Default one minute.
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// How many windows are requested at once. Default 4.
+    pub fn concurrency(mut self, windows: usize) -> Self {
+        self.concurrency = windows;
+        self
+    }
+
+    /// Limit for fetching one window, body included. Default one hour; the
+    /// client's read timeout still catches a stalled connection.
+    pub fn window_timeout(mut self, timeout: Duration) -> Self {
+        self.window_timeout = timeout;
+        self
+    }
+
+    /// Continue after the windows `checkpoint` records as done.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when the checkpoint belongs to an export with
+    /// another range, window or overlap.
+    pub fn resume_from(mut self, checkpoint: Checkpoint) -> Result<Self> {
+        let same = checkpoint.start == self.start
+            && checkpoint.end == self.end
+            && checkpoint.window_secs == self.window.as_secs()
+            && checkpoint.overlap_secs == self.overlap.as_secs();
+        if !same {
+            return Err(Error::InvalidConfig {
+                message: format!(
+                    "the checkpoint is for {}..{} in {}s windows with {}s overlap, not this export; \
+                     use the same range and window, or delete the checkpoint to start over",
+                    checkpoint.start, checkpoint.end, checkpoint.window_secs, checkpoint.overlap_secs
+                ),
+            });
+        }
+        self.resume = Some(checkpoint);
+        Ok(self)
+    }
+
+    /// The windows this export covers, as `(start, end)` pairs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for an empty range, a zero window or
+    /// concurrency, or a window or overlap that is not whole seconds.
+    pub fn plan(&self) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+        let invalid = |message: String| Err(Error::InvalidRequest { message });
+        if self.end <= self.start {
+            return invalid(format!(
+                "export range is empty: {} is not before {}",
+                self.start, self.end
+            ));
+        }
+        if self.window.as_secs() == 0 || self.window.subsec_nanos() != 0 {
+            return invalid(
+                "the export window must be a whole number of seconds, at least 1".into(),
+            );
+        }
+        if self.overlap.subsec_nanos() != 0 {
+            return invalid("the export overlap must be a whole number of seconds".into());
+        }
+        if self.concurrency == 0 {
+            return invalid("export concurrency must be at least 1".into());
+        }
+        let step = chrono::Duration::seconds(self.window.as_secs() as i64);
+        let (span, step_secs) = ((self.end - self.start).num_seconds(), step.num_seconds());
+        let count = ((span + step_secs - 1) / step_secs) as usize;
+        if count > 10_000_000 {
+            return invalid(format!(
+                "{count} windows is too many; choose a longer window"
+            ));
+        }
+        Ok((0..count)
+            .map(|i| {
+                let from = self.start + step * i as i32;
+                (from, (from + step).min(self.end))
+            })
+            .collect())
+    }
+
+    /// Start the export: a stream of records and window completions.
+    ///
+    /// # Errors
+    /// As [`AuditExport::plan`].
+    pub fn events(self) -> Result<ExportStream> {
+        let plan = self.plan()?;
+        let (done, records_done, unplaced) = match &self.resume {
+            Some(c) => (c.windows_done, c.records_done, c.unplaced_uuids.clone()),
+            None => (0, 0, Vec::new()),
+        };
+        Ok(ExportStream {
+            overlap: chrono::Duration::seconds(self.overlap.as_secs() as i64),
+            next_open: done.min(plan.len()),
+            unplaced: unplaced.into_iter().collect(),
+            export: self,
+            plan,
+            open: VecDeque::new(),
+            records_done,
+            window_records: 0,
+            edge_seen: HashSet::new(),
+            finished: false,
+        })
+    }
+
+    /// Start the export and yield only the records. Simpler than
+    /// [`AuditExport::events`], but without checkpoints.
+    ///
+    /// # Errors
+    /// As [`AuditExport::plan`].
+    pub fn records(self) -> Result<impl Stream<Item = Result<AuditLogs>> + Send + Unpin> {
+        Ok(self.events()?.filter_map(|event| {
+            std::future::ready(match event {
+                Ok(ExportEvent::Record(record)) => Some(Ok(*record)),
+                Ok(ExportEvent::WindowDone(_)) => None,
+                Err(e) => Some(Err(e)),
+            })
+        }))
+    }
+}
+
+/// The running export; see [`AuditExport::events`].
+pub struct ExportStream {
+    export: AuditExport,
+    plan: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    overlap: chrono::Duration,
+    next_open: usize,
+    open: VecDeque<OpenWindow>,
+    records_done: u64,
+    window_records: u64,
+    unplaced: HashSet<String>,
+    edge_seen: HashSet<String>,
+    finished: bool,
+}
+
+struct OpenWindow {
+    index: usize,
+    records: WindowRecords,
+    buffer: VecDeque<Result<AuditLogs>>,
+    exhausted: bool,
+}
+
+impl OpenWindow {
+    /// Read ahead into the buffer, up to its limit, without waiting.
+    fn prefetch(&mut self, cx: &mut Context<'_>) {
+        while !self.exhausted && self.buffer.len() < PREFETCH_RECORDS {
+            match self.records.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => self.buffer.push_back(item),
+                Poll::Ready(None) => self.exhausted = true,
+                Poll::Pending => break,
+            }
+        }
+    }
+}
+
+impl ExportStream {
+    /// How many windows the export has in all.
+    pub fn windows(&self) -> usize {
+        self.plan.len()
+    }
+
+    fn open_windows(&mut self) {
+        while self.open.len() < self.export.concurrency && self.next_open < self.plan.len() {
+            let (from, to) = self.plan[self.next_open];
+            let records = WindowRecords::new(
+                self.export.client.clone(),
+                from - self.overlap,
+                to + self.overlap,
+                self.export.window_timeout,
+            );
+            self.open.push_back(OpenWindow {
+                index: self.next_open,
+                records,
+                buffer: VecDeque::new(),
+                exhausted: false,
+            });
+            self.next_open += 1;
+        }
+    }
+
+    /// Whether the head window (`index`) emits `record`.
+    fn owns(&mut self, index: usize, record: &AuditLogs) -> bool {
+        let Ok(at) = parse_timestamp(&record.timestamp) else {
+            return self.unplaced.insert(record.event_uuid.clone());
+        };
+        let (from, to) = self.plan[index];
+        let last = index + 1 == self.plan.len();
+        let inside = from <= at && (at < to || (last && at == to));
+        let near_edge = at - from < self.overlap || to - at < self.overlap;
+        inside && (!near_edge || self.edge_seen.insert(record.event_uuid.clone()))
+    }
+
+    fn checkpoint(&self, windows_done: usize) -> Checkpoint {
+        Checkpoint {
+            version: checkpoint::VERSION,
+            start: self.export.start,
+            end: self.export.end,
+            window_secs: self.export.window.as_secs(),
+            overlap_secs: self.export.overlap.as_secs(),
+            windows_done,
+            records_done: self.records_done,
+            output_bytes: None,
+            unplaced_uuids: self.unplaced.iter().cloned().collect(),
+        }
+    }
+}
+
+impl Stream for ExportStream {
+    type Item = Result<ExportEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            this.open_windows();
+            for ahead in this.open.iter_mut().skip(1) {
+                ahead.prefetch(cx);
+            }
+            let Some(head) = this.open.front_mut() else {
+                this.finished = true;
+                return Poll::Ready(None);
+            };
+            let item = match head.buffer.pop_front() {
+                Some(item) => Some(item),
+                None if head.exhausted => None,
+                None => match head.records.poll_next_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(item) => item,
+                },
+            };
+            let index = head.index;
+            match item {
+                Some(Ok(record)) => {
+                    if this.owns(index, &record) {
+                        this.window_records += 1;
+                        return Poll::Ready(Some(Ok(ExportEvent::Record(Box::new(record)))));
+                    }
+                }
+                Some(Err(error)) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
+                None => {
+                    this.open.pop_front();
+                    this.records_done += std::mem::take(&mut this.window_records);
+                    this.edge_seen.clear();
+                    let checkpoint = this.checkpoint(index + 1);
+                    return Poll::Ready(Some(Ok(ExportEvent::WindowDone(checkpoint))));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ExportStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportStream")
+            .field("windows", &self.plan.len())
+            .field("next_open", &self.next_open)
+            .field("open", &self.open.len())
+            .field("records_done", &self.records_done)
+            .finish_non_exhaustive()
+    }
+}

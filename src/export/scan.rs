@@ -1,0 +1,232 @@
+//! [`LogsScanner`]: finds the records of `{"logs": [ {...}, {...} ]}` in a
+//! body that arrives in chunks, so memory holds one record at a time, not the
+//! whole response.
+
+use crate::error::{excerpt, Error, Result};
+use crate::generated::types::AuditLogs;
+
+/// Bytes already scanned are dropped once this many pile up.
+const COMPACT_AT: usize = 64 * 1024;
+
+/// An incremental scanner for the audit-log response.
+///
+/// Feed it chunks with [`LogsScanner::push`], take records out with
+/// [`LogsScanner::next_record`], and call [`LogsScanner::finish`] at the end
+/// of the body to learn whether the document was complete.
+#[derive(Debug, Default)]
+pub(crate) struct LogsScanner {
+    buf: Vec<u8>,
+    /// Next byte to look at.
+    pos: usize,
+    /// Nesting depth of objects and arrays at `pos`.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Where the current depth-1 string started (just after its quote).
+    string_start: Option<usize>,
+    /// The last complete depth-1 string, and whether a `:` followed it.
+    last_string: Vec<u8>,
+    key: Vec<u8>,
+    /// In the `logs` array (at depth 2).
+    in_logs: bool,
+    /// Where the element being read started.
+    element_start: Option<usize>,
+    seen_logs: bool,
+    done: bool,
+}
+
+impl LogsScanner {
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next complete record, if one has arrived.
+    pub(crate) fn next_record(&mut self) -> Result<Option<AuditLogs>> {
+        while self.pos < self.buf.len() {
+            let byte = self.buf[self.pos];
+            let at = self.pos;
+            self.pos += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                    if let Some(start) = self.string_start.take() {
+                        self.last_string = self.buf[start..at].to_vec();
+                    }
+                }
+                continue;
+            }
+            match byte {
+                b'"' => {
+                    self.in_string = true;
+                    if self.depth == 1 {
+                        self.string_start = Some(at + 1);
+                    }
+                }
+                b':' if self.depth == 1 => self.key = std::mem::take(&mut self.last_string),
+                b',' if self.depth == 1 => self.key.clear(),
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth == 2 && byte == b'[' && self.key == b"logs" {
+                        self.in_logs = true;
+                        self.seen_logs = true;
+                    } else if self.in_logs && self.depth == 3 {
+                        if byte != b'{' {
+                            return Err(self.malformed("a log record is not an object"));
+                        }
+                        self.element_start = Some(at);
+                    }
+                }
+                b'}' | b']' => {
+                    if self.depth == 0 {
+                        return Err(self.malformed("unbalanced brackets"));
+                    }
+                    self.depth -= 1;
+                    if self.in_logs && self.depth == 2 {
+                        let start = self.element_start.take().unwrap_or(at);
+                        let record =
+                            serde_json::from_slice(&self.buf[start..=at]).map_err(|source| {
+                                Error::Decode {
+                                    status: None,
+                                    excerpt: excerpt(&self.buf[start..=at]),
+                                    source,
+                                }
+                            })?;
+                        return Ok(Some(record));
+                    }
+                    if self.in_logs && self.depth == 1 {
+                        self.in_logs = false;
+                    }
+                    if self.depth == 0 {
+                        self.done = true;
+                    }
+                }
+                other
+                    if self.in_logs
+                        && self.depth == 2
+                        && !other.is_ascii_whitespace()
+                        && other != b',' =>
+                {
+                    return Err(self.malformed("a log record is not an object"));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Check, at the end of the body, that the document was whole.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        if let Some(record) = self.next_record()? {
+            // Callers drain records before finishing; one left is a bug here.
+            drop(record);
+            return Err(self.malformed("records left unread"));
+        }
+        if !self.done {
+            return Err(self.malformed("the response ended early"));
+        }
+        if !self.seen_logs {
+            return Err(self.malformed("the response has no `logs` array"));
+        }
+        Ok(())
+    }
+
+    /// Drop bytes no longer needed: before the current record or string.
+    fn compact(&mut self) {
+        if self.pos < COMPACT_AT {
+            return;
+        }
+        let keep_from = self
+            .element_start
+            .or(self.string_start)
+            .unwrap_or(self.pos)
+            .min(self.pos);
+        self.buf.drain(..keep_from);
+        self.pos -= keep_from;
+        self.element_start = self.element_start.map(|s| s - keep_from);
+        self.string_start = self.string_start.map(|s| s - keep_from);
+    }
+
+    fn malformed(&self, what: &str) -> Error {
+        let from = self.pos.saturating_sub(40);
+        Error::Decode {
+            status: None,
+            excerpt: excerpt(&self.buf[from..self.buf.len().min(self.pos + 40)]),
+            source: <serde_json::Error as serde::de::Error>::custom(format!(
+                "audit-log response: {what}"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(uuid: &str) -> String {
+        format!(
+            r#"{{"timestamp":"2026-01-01T00:00:00Z","event_uuid":"{uuid}","client_ip":"1.2.3.4","url":"/a\"}}]b","payload":{{"k":[1,{{"x":"}}"}}]}}}}"#
+        )
+    }
+
+    fn scan_in_chunks(body: &str, chunk: usize) -> Result<Vec<String>> {
+        let mut scanner = LogsScanner::default();
+        let mut out = Vec::new();
+        for piece in body.as_bytes().chunks(chunk) {
+            scanner.push(piece);
+            while let Some(r) = scanner.next_record()? {
+                out.push(r.event_uuid);
+            }
+        }
+        scanner.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn records_come_out_whatever_the_chunking() {
+        let body = format!(
+            r#"{{"count": {{"logs": [1]}}, "note": "logs", "logs" : [ {}, {} ,{}], "tail": [{{}}]}}"#,
+            record("a"),
+            record("b"),
+            record("c")
+        );
+        for chunk in [1, 2, 3, 7, 64, 10_000] {
+            assert_eq!(
+                scan_in_chunks(&body, chunk).unwrap(),
+                ["a", "b", "c"],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_list_is_fine_and_a_cut_body_is_not() {
+        assert!(scan_in_chunks(r#"{"logs": []}"#, 3).unwrap().is_empty());
+        let body = format!(r#"{{"logs": [{}, {}"#, record("a"), record("b"));
+        let error = scan_in_chunks(&body, 5).unwrap_err();
+        assert!(error.to_string().contains("ended early"), "{error}");
+        assert!(scan_in_chunks(r#"{"other": []}"#, 3).is_err());
+        assert!(scan_in_chunks(r#"{"logs": [1]}"#, 3).is_err());
+    }
+
+    #[test]
+    fn memory_stays_bounded_by_one_record() {
+        let mut scanner = LogsScanner::default();
+        scanner.push(b"{\"logs\": [");
+        let one = record("x");
+        for _ in 0..20_000 {
+            scanner.push(one.as_bytes());
+            scanner.push(b",");
+            assert!(scanner.next_record().unwrap().is_some());
+        }
+        assert!(
+            scanner.buf.len() < COMPACT_AT + 2 * one.len(),
+            "{}",
+            scanner.buf.len()
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Writers for an export: JSON Lines and CSV, streamed to any `Write`, with
+//! checkpoints saved only after the window's records are flushed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use futures_util::StreamExt;
+
+use super::{AuditExport, Checkpoint, ExportEvent};
+use crate::error::{Error, Result};
+use crate::generated::types::AuditLogs;
+
+/// Output format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line, the record as the API returned it.
+    JsonLines,
+    /// A header row, then one row per record; `payload` as a JSON string.
+    Csv,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportSummary {
+    /// Windows completed in this run.
+    pub windows: usize,
+    /// Records written in this run.
+    pub records: u64,
+    /// Bytes of output in all, earlier runs included.
+    pub bytes: u64,
+}
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 17] = [
+    "timestamp",
+    "event_uuid",
+    "action",
+    "object_type",
+    "object_id",
+    "user_email",
+    "user_id",
+    "is_support_user",
+    "request_type",
+    "url",
+    "client_ip",
+    "status",
+    "source",
+    "referer",
+    "user_agent",
+    "log_entry",
+    "payload",
+];
+
+impl AuditExport {
+    /// Stream the export into `writer`. With `checkpoint`, the checkpoint is
+    /// saved after each window, once its records are flushed; start with
+    /// [`AuditExport::resume_from`] to continue an earlier run (and give it a
+    /// writer positioned where that run's checkpoint says).
+    ///
+    /// Writes are blocking; for a slow writer, run this on a blocking-capable
+    /// runtime thread.
+    ///
+    /// # Errors
+    /// Any [`Error`] from the export, or [`Error::Output`] when writing fails.
+    pub async fn write_to<W: Write>(
+        self,
+        format: ExportFormat,
+        writer: W,
+        checkpoint: Option<&Path>,
+    ) -> Result<ExportSummary> {
+        let already = self
+            .resume
+            .as_ref()
+            .and_then(|c| c.output_bytes)
+            .unwrap_or(0);
+        let out = Counting {
+            inner: writer,
+            bytes: already,
+        };
+        let mut sink = match format {
+            ExportFormat::JsonLines => Sink::Json(out),
+            ExportFormat::Csv => {
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                if already == 0 {
+                    csv.write_record(CSV_COLUMNS).map_err(csv_error)?;
+                }
+                Sink::Csv(Box::new(csv))
+            }
+        };
+        let mut summary = ExportSummary {
+            bytes: already,
+            ..ExportSummary::default()
+        };
+        let mut events = self.events()?;
+        while let Some(event) = events.next().await {
+            match event? {
+                ExportEvent::Record(record) => {
+                    sink.write(&record)?;
+                    summary.records += 1;
+                }
+                ExportEvent::WindowDone(mut done) => {
+                    summary.windows += 1;
+                    summary.bytes = sink.flush()?;
+                    done.output_bytes = Some(summary.bytes);
+                    if let Some(path) = checkpoint {
+                        done.save(path)?;
+                    }
+                }
+            }
+        }
+        summary.bytes = sink.flush()?;
+        Ok(summary)
+    }
+
+    /// Export into the file at `path`. With a `checkpoint` path that holds a
+    /// checkpoint of this export, the file is cut back to what that
+    /// checkpoint covers and the export continues from there; otherwise the
+    /// file is written from scratch.
+    ///
+    /// # Errors
+    /// As [`AuditExport::write_to`], plus [`Error::InvalidConfig`] for a
+    /// checkpoint of another export.
+    pub async fn write_to_file(
+        self,
+        format: ExportFormat,
+        path: &Path,
+        checkpoint: Option<&Path>,
+    ) -> Result<ExportSummary> {
+        let saved = match checkpoint {
+            Some(c) => Checkpoint::load(c)?,
+            None => None,
+        };
+        let (export, file) = match saved {
+            Some(saved) => {
+                let keep = saved.output_bytes.unwrap_or(0);
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| output(&format!("reopen {} to resume", path.display()), e))?;
+                file.set_len(keep)
+                    .map_err(|e| output("cut the output back to the checkpoint", e))?;
+                let mut file = file;
+                io::Seek::seek(&mut file, io::SeekFrom::End(0)).map_err(|e| output("seek", e))?;
+                (self.resume_from(saved)?, file)
+            }
+            None => {
+                let file = File::create(path)
+                    .map_err(|e| output(&format!("create {}", path.display()), e))?;
+                (self, file)
+            }
+        };
+        export
+            .write_to(
+                format,
+                io::BufWriter::with_capacity(64 * 1024, file),
+                checkpoint,
+            )
+            .await
+    }
+}
+
+fn csv_row(r: &AuditLogs) -> [String; 17] {
+    fn opt<T: ToString>(v: &Option<T>) -> String {
+        v.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
+    [
+        r.timestamp.clone(),
+        r.event_uuid.clone(),
+        opt(&r.action),
+        opt(&r.object_type),
+        opt(&r.object_id),
+        opt(&r.user_email),
+        opt(&r.user_id),
+        opt(&r.is_support_user),
+        opt(&r.request_type),
+        r.url.clone(),
+        r.client_ip.clone(),
+        opt(&r.status),
+        opt(&r.source),
+        opt(&r.referer),
+        opt(&r.user_agent),
+        opt(&r.log_entry),
+        r.payload
+            .as_ref()
+            .map(|p| serde_json::Value::Object(p.clone()).to_string())
+            .unwrap_or_default(),
+    ]
+}
+
+/// Where records go, in their format.
+enum Sink<W: Write> {
+    Json(Counting<W>),
+    Csv(Box<csv::Writer<Counting<W>>>),
+}
+
+impl<W: Write> Sink<W> {
+    fn write(&mut self, record: &AuditLogs) -> Result<()> {
+        match self {
+            Sink::Json(out) => {
+                serde_json::to_writer(&mut *out, record)
+                    .map_err(|e| output("write a record", e.into()))?;
+                out.write_all(b"\n")
+                    .map_err(|e| output("write a record", e))
+            }
+            Sink::Csv(csv) => csv.write_record(csv_row(record)).map_err(csv_error),
+        }
+    }
+
+    /// Flush everything to the writer; the bytes written in all.
+    fn flush(&mut self) -> Result<u64> {
+        match self {
+            Sink::Json(out) => {
+                out.flush().map_err(|e| output("flush", e))?;
+                Ok(out.bytes)
+            }
+            Sink::Csv(csv) => {
+                csv.flush().map_err(|e| output("flush", e))?;
+                Ok(csv.get_ref().bytes)
+            }
+        }
+    }
+}
+
+fn csv_error(error: csv::Error) -> Error {
+    output("format CSV", io::Error::other(error))
+}
+
+fn output(what: &str, source: io::Error) -> Error {
+    Error::Output {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// A writer that counts the bytes it passes on.
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
