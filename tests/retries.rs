@@ -306,3 +306,52 @@ fn backoff_grows_exponentially_with_jitter_and_a_cap() {
         );
     }
 }
+
+/// Collects the WARN events emitted while it is the default subscriber.
+#[derive(Default, Clone)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_retry_emits_a_tracing_event_without_secrets() {
+    let events = Events::default();
+    let _guard = tracing::subscriber::set_default(events.clone());
+    let server = CaptureServer::script(vec![status(503), status(502), ok()]).await;
+    client(&server.url, fast()).bi().get(1).await.unwrap();
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (event, (attempt, reason)) in events.iter().zip([(2, "status 503"), (3, "status 502")]) {
+        assert!(event.contains("operation=\"get_integration\""), "{event}");
+        assert!(event.contains(&format!("attempt={attempt}")), "{event}");
+        assert!(event.contains(reason), "{event}");
+        assert!(event.contains("delay_ms="), "{event}");
+        assert!(!event.contains(TEST_KEY), "{event}");
+    }
+}
