@@ -12,7 +12,10 @@
 //! | not idempotent: every `POST` create, and sync (a `GET` that starts work) | connection failed before the request was sent | yes |
 //! | not idempotent | anything after bytes may have reached the server: timeout, reset, any status | no — it could create a second integration or start a second sync |
 //! | any | `429`/`503` whose `Retry-After` exceeds [`RetryPolicy::max_retry_after`] | no: the rate-limited error is returned at once |
-//! | any | the request body cannot be replayed (a stream) | no |
+//!
+//! Each row is checked by a test in `tests/retries.rs` or
+//! `tests/reliability.rs`. (A request whose body could not be replayed would
+//! not be retried either; no operation of this API sends one.)
 //!
 //! Waits grow exponentially from [`RetryPolicy::base_delay`] up to
 //! [`RetryPolicy::max_delay`], with jitter (each wait is between half and all

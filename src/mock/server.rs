@@ -2,6 +2,7 @@
 //! HTTP/1 connection per socket, and the per-request pipeline (fault draw,
 //! latency, body read, routing, handler, response check, request log).
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -292,7 +293,7 @@ fn empty_response(status: u16, headers: &[(&'static str, String)]) -> Response<M
 fn cut_response(status: u16, body: &Value) -> Response<MockBody> {
     let text = body.to_string();
     let half = Bytes::from(text.as_bytes()[..text.len() / 2].to_vec());
-    let mut response = Response::new(MockBody::Cut(Some(half)));
+    let mut response = Response::new(MockBody::cut(half));
     *response.status_mut() = to_status(status);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -322,9 +323,26 @@ pub(crate) enum MockBody {
         chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
         cut: bool,
     },
-    /// Part of a body whose full length was announced; then an error.
-    Cut(Option<Bytes>),
+    /// Part of a body whose full length was announced; then, after a pause
+    /// that lets hyper flush what was sent, an error that drops the connection.
+    Cut {
+        data: Option<Bytes>,
+        pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
 }
+
+impl MockBody {
+    fn cut(data: Bytes) -> Self {
+        MockBody::Cut {
+            data: Some(data),
+            pause: None,
+        }
+    }
+}
+
+/// How long a cut body waits before breaking off: hyper writes out what it
+/// holds while the body is pending, so the client sees the partial body.
+const CUT_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Body for MockBody {
     type Data = Bytes;
@@ -332,7 +350,7 @@ impl Body for MockBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let truncated = || {
             io::Error::new(
@@ -343,16 +361,24 @@ impl Body for MockBody {
         let this = self.get_mut();
         let frame = match this {
             MockBody::Full(data) => data.take().map(|d| Ok(Frame::data(d))),
-            MockBody::Cut(data) => Some(data.take().map(Frame::data).ok_or_else(truncated)),
+            MockBody::Cut { data, pause } => match data.take() {
+                Some(data) => Some(Ok(Frame::data(data))),
+                None => {
+                    let pause =
+                        pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(CUT_PAUSE)));
+                    if pause.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    Some(Err(truncated()))
+                }
+            },
             MockBody::Chunks { chunks, cut: false } => {
                 chunks.next().map(|c| Ok(Frame::data(Bytes::from(c))))
             }
             MockBody::Chunks { chunks, cut: true } => {
                 let first = chunks.next().unwrap_or_default();
-                *this = MockBody::Cut(None);
-                Some(Ok(Frame::data(Bytes::from(
-                    first[..first.len() / 2].to_vec(),
-                ))))
+                *this = MockBody::cut(Bytes::from(first[..first.len() / 2].to_vec()));
+                return Pin::new(this).poll_frame(cx);
             }
         };
         Poll::Ready(frame)
