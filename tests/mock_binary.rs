@@ -1,0 +1,149 @@
+//! The standalone `datafold-mock` binary: it starts, prints its URL, and
+//! answers a request sent the way Datafold's docs show it (a GET with a JSON
+//! body), in the spec's shape.
+
+mod mock_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use datafold_sdk::mock::Spec;
+use serde_json::{json, Value};
+
+/// The running binary; killed when dropped.
+struct Running {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
+            .args(args)
+            .arg("--quiet")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("datafold-mock starts");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Running { child, stdout }
+    }
+
+    /// The next line of output (empty once the process has ended).
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("stdout reads");
+        line.trim().to_owned()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn url_of(first_line: &str) -> String {
+    first_line
+        .strip_prefix("datafold-mock listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first_line:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_binary_answers_the_documented_curl_request() {
+    let mut mock = Running::start(&[
+        "--port",
+        "0",
+        "--api-key",
+        "binary-key",
+        "--seed-events",
+        "10000",
+    ]);
+    let url = url_of(&mock.line());
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(mock.line(), format!("export DATAFOLD_HOST={url}"));
+    assert_eq!(
+        mock.line(),
+        "(API key as given with --api-key)",
+        "a given key is not echoed"
+    );
+
+    // curl --request GET --url <mock>/api/v1/audit_logs \
+    //   --header 'Authorization: Key <key>' --header 'Content-Type: application/json' \
+    //   --data '{"start_date": "...", "end_date": "..."}'
+    let now = chrono::Utc::now();
+    let range = json!({
+        "start_date": (now - chrono::Duration::days(3)).to_rfc3339(),
+        "end_date": now.to_rfc3339(),
+    });
+    let response = mock_support::raw()
+        .get(format!("{url}/api/v1/audit_logs"))
+        .header("Authorization", "Key binary-key")
+        .header("Content-Type", "application/json")
+        .body(range.to_string())
+        .send()
+        .await
+        .expect("the binary answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.expect("JSON");
+    let spec = Spec::get().expect("the spec parses");
+    let issues = spec
+        .validate_response("get_audit_logs", 200, &body)
+        .expect("200 is documented");
+    assert!(issues.is_empty(), "{issues:?}");
+    // 10,000 events over 30 days: 3 days hold about a tenth of them.
+    let count = body["logs"].as_array().map_or(0, Vec::len);
+    assert!((990..=1010).contains(&count), "{count} events in 3 days");
+
+    let refused = mock_support::raw()
+        .get(format!("{url}/api/v1/audit_logs"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test]
+async fn without_a_key_the_binary_makes_one_up_and_prints_it() {
+    let mut mock = Running::start(&[]);
+    let url = url_of(&mock.line());
+    let _host = mock.line();
+    let key_line = mock.line();
+    let key = key_line
+        .strip_prefix("export DATAFOLD_API_KEY=")
+        .unwrap_or_else(|| panic!("no key printed: {key_line:?}"));
+    let client = datafold_sdk::Client::builder()
+        .api_key(key)
+        .host(&url)
+        .build()
+        .expect("client");
+    let list = client.bi().list().await.expect("the printed key works");
+    assert!(list.is_empty());
+}
+
+#[test]
+fn a_bad_command_line_exits_2_with_a_message() {
+    for args in [
+        &["--port", "lots"][..],
+        &["--fault", "418=0.1"],
+        &["--fault", "429=0.8", "--fault", "500=0.8"],
+        &["--verbose"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("datafold-mock: "), "{stderr}");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
+        .arg("--help")
+        .output()
+        .expect("runs");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--seed-events"));
+}
