@@ -28,12 +28,16 @@ fn main() {
         fail("OUT_DIR is not set; run the build through cargo");
     };
     let spec_path = PathBuf::from(manifest_dir).join(SPEC);
-    let out_path = PathBuf::from(out_dir).join("codegen.rs");
+    let out_dir = PathBuf::from(out_dir);
 
     match generate(&spec_path) {
-        Ok(code) => {
-            if let Err(e) = fs::write(&out_path, code) {
-                fail(&format!("cannot write {}: {e}", out_path.display()));
+        Ok((code, spec_json)) => {
+            // The client, and the spec as JSON for the mock server's validator.
+            for (name, content) in [("codegen.rs", code), ("datafold.json", spec_json)] {
+                let path = out_dir.join(name);
+                if let Err(e) = fs::write(&path, content) {
+                    fail(&format!("cannot write {}: {e}", path.display()));
+                }
             }
         }
         Err(problem) => fail(&format!("{SPEC}: {problem}")),
@@ -49,8 +53,9 @@ fn fail(message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// Read, check and generate. Every error names what to fix.
-fn generate(spec_path: &Path) -> Result<String, String> {
+/// Read, check and generate: the client's code and the spec as JSON. Every
+/// error names what to fix.
+fn generate(spec_path: &Path) -> Result<(String, String), String> {
     let text = fs::read_to_string(spec_path).map_err(|e| format!("cannot read the spec: {e}"))?;
 
     // Parse untyped first: YAML syntax errors then carry a line and column, and
@@ -77,7 +82,7 @@ fn generate(spec_path: &Path) -> Result<String, String> {
          // DO NOT EDIT: change the spec (or build.rs) and rebuild.\n\n",
     );
     code.push_str(&prettyplease::unparse(&file));
-    Ok(code)
+    Ok((code, raw.to_string()))
 }
 
 /// progenitor reads OpenAPI 3.0.x only.

@@ -356,6 +356,9 @@ impl ClientHooks<Hooks> for generated::Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         drop_null_body(&mut request);
+        // progenitor adds `api-version: <info.version>`; Datafold documents no
+        // such header, so it is not sent.
+        request.headers_mut().remove("api-version");
         // Buffer the body inside the retry loop, so that a response cut short
         // is retried like any other broken connection (where that is safe).
         execute(self, request, info, Buffering::WholeBody).await

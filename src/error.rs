@@ -87,6 +87,11 @@ pub enum Error {
     #[error("the API key may not do this ({}){}: use a key of a user with access, or ask an admin of your Datafold organization", .0.status, .0.detail_suffix())]
     Forbidden(Box<HttpFailure>),
 
+    /// 400: the server refused the request as it stands (e.g. an update sent
+    /// to the endpoint of another kind of integration).
+    #[error("Datafold refused the request ({}){}: check that the call fits the resource (an update must use the integration's own kind)", .0.status, .0.detail_suffix())]
+    BadRequest(Box<HttpFailure>),
+
     /// 404: no such resource (or wrong host).
     #[error("not found ({}){}: check the id (list integrations to see the ids) and DATAFOLD_HOST", .0.status, .0.detail_suffix())]
     NotFound(Box<HttpFailure>),
@@ -118,37 +123,39 @@ pub enum Error {
     UnexpectedStatus(Box<HttpFailure>),
 
     /// The request or the response took longer than the configured timeout.
-    #[error("request to Datafold timed out ({source}): raise the timeout (ClientBuilder::timeout) or narrow the request")]
+    // The underlying errors below are part of the message, so they are not
+    // also reported as `source()`: printers of error chains would repeat them.
+    #[error("request to Datafold timed out ({error}): raise the timeout (ClientBuilder::timeout) or narrow the request")]
     Timeout {
         /// The underlying error.
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
 
     /// The connection failed: DNS, refused, reset, TLS, or the body broke off.
-    #[error("cannot talk to Datafold ({source}): check DATAFOLD_HOST and the network")]
+    #[error("cannot talk to Datafold ({error}): check DATAFOLD_HOST and the network")]
     Connection {
         /// The underlying error.
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
 
     /// The response was not what the API describes.
-    #[error("could not decode Datafold's response{}: {source}; the body starts with: {excerpt:?}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    #[error("could not decode Datafold's response{}: {error}; the body starts with: {excerpt:?}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
     Decode {
         /// The status, when known.
         status: Option<StatusCode>,
         /// The start of the body, capped.
         excerpt: String,
         /// Why decoding failed.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 
     /// Writing an export's output failed (disk full, closed pipe, …).
-    #[error("cannot {what} of the export output: {source}")]
+    #[error("cannot {what} of the export output: {error}")]
     Output {
         /// What was being done.
         what: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// An audit-log timestamp that is not a recognisable date and time.
@@ -245,7 +252,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Decode { status, .. } => *status,
-            Error::Timeout { source } | Error::Connection { source } => source.status(),
+            Error::Timeout { error } | Error::Connection { error } => error.status(),
             _ => self.http_failure().map(|r| r.status),
         }
     }
@@ -266,7 +273,8 @@ impl Error {
     /// The response behind an HTTP error status.
     pub fn http_failure(&self) -> Option<&HttpFailure> {
         match self {
-            Error::Unauthorized(r)
+            Error::BadRequest(r)
+            | Error::Unauthorized(r)
             | Error::Forbidden(r)
             | Error::NotFound(r)
             | Error::Server(r)
@@ -311,10 +319,10 @@ impl Error {
             }
             // Error bodies never fail to parse (see `ErrorBody`), so this is the
             // body of a documented success, and every documented success is 200.
-            E::InvalidResponsePayload(bytes, source) => Error::Decode {
+            E::InvalidResponsePayload(bytes, error) => Error::Decode {
                 status: Some(StatusCode::OK),
                 excerpt: excerpt(&bytes),
-                source,
+                error,
             },
             E::UnexpectedResponse(response) => Self::from_response(response).await,
         }
@@ -336,15 +344,15 @@ impl Error {
         Self::from_status(status, headers, &body)
     }
 
-    pub(crate) fn from_transport(source: reqwest::Error) -> Self {
-        if source.is_timeout() {
-            Error::Timeout { source }
-        } else if source.is_builder() {
+    pub(crate) fn from_transport(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Error::Timeout { error }
+        } else if error.is_builder() {
             Error::InvalidRequest {
-                message: source.to_string(),
+                message: error.to_string(),
             }
         } else {
-            Error::Connection { source }
+            Error::Connection { error }
         }
     }
 
@@ -364,6 +372,7 @@ impl Error {
             detail,
         });
         match status.as_u16() {
+            400 => Error::BadRequest(response),
             401 => Error::Unauthorized(response),
             403 => Error::Forbidden(response),
             404 => Error::NotFound(response),

@@ -34,6 +34,41 @@ async fn unauthorized_says_to_check_the_key_variable() {
 }
 
 #[tokio::test]
+async fn bad_request_keeps_the_servers_detail() {
+    let error = get_error(Reply::json(
+        400,
+        json!({"detail": "use the tableau endpoint"}),
+    ))
+    .await;
+    assert!(matches!(error, Error::BadRequest(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("use the tableau endpoint"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn transport_errors_are_described_once() {
+    use std::error::Error as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(url)
+        .retry_policy(datafold_sdk::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = client.bi().list().await.unwrap_err();
+    // The cause is in the message, so it is not repeated as `source()`.
+    assert!(error.source().is_none());
+    assert!(
+        error.to_string().contains("error sending request"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn forbidden_and_not_found_are_distinct() {
     let error = get_error(Reply::json(403, json!({"detail": "Not allowed"}))).await;
     assert!(matches!(error, Error::Forbidden(_)), "{error:?}");

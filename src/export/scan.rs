@@ -89,11 +89,11 @@ impl LogsScanner {
                     if self.in_logs && self.depth == 2 {
                         let start = self.element_start.take().unwrap_or(at);
                         let record =
-                            serde_json::from_slice(&self.buf[start..=at]).map_err(|source| {
+                            serde_json::from_slice(&self.buf[start..=at]).map_err(|error| {
                                 Error::Decode {
                                     status: None,
                                     excerpt: excerpt(&self.buf[start..=at]),
-                                    source,
+                                    error,
                                 }
                             })?;
                         return Ok(Some(record));
@@ -156,7 +156,7 @@ impl LogsScanner {
         Error::Decode {
             status: None,
             excerpt: excerpt(&self.buf[from..self.buf.len().min(self.pos + 40)]),
-            source: <serde_json::Error as serde::de::Error>::custom(format!(
+            error: <serde_json::Error as serde::de::Error>::custom(format!(
                 "audit-log response: {what}"
             )),
         }

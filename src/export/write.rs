@@ -228,10 +228,10 @@ fn csv_error(error: csv::Error) -> Error {
     output("format CSV", io::Error::other(error))
 }
 
-fn output(what: &str, source: io::Error) -> Error {
+fn output(what: &str, error: io::Error) -> Error {
     Error::Output {
         what: what.to_owned(),
-        source,
+        error,
     }
 }
 

@@ -31,8 +31,8 @@
 //! hyper 1, hyper-util and tokio are already compiled for reqwest, so the
 //! server adds only hyper's `server`/`http1` code. Routing is driven by the
 //! spec's paths (`router.rs`), which would make axum's router, tower and
-//! their extractors dead weight on a 2-core build. The spec is read with
-//! `serde_yaml_ng`, which build.rs already uses.
+//! their extractors dead weight on a 2-core build. The spec is read from the
+//! JSON copy build.rs writes to `OUT_DIR`, so no YAML parser is compiled.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
