@@ -293,7 +293,11 @@ async fn a_file_export_killed_by_errors_resumes_from_its_checkpoint() {
         .retry_after_secs(0);
     let server = start(faults, 20_000);
     let client = client(&server, RetryPolicy::none());
-    for format in [ExportFormat::JsonLines, ExportFormat::Csv] {
+    for format in [
+        ExportFormat::JsonLines,
+        ExportFormat::Csv,
+        ExportFormat::Json,
+    ] {
         let out = scratch(&format!("{format:?}.out"));
         let ckpt = scratch(&format!("{format:?}.ckpt"));
         let _ = std::fs::remove_file(&ckpt);
@@ -325,6 +329,11 @@ async fn a_file_export_killed_by_errors_resumes_from_its_checkpoint() {
                         .unwrap()
                         .to_owned()
                 })
+                .collect(),
+            ExportFormat::Json => serde_json::from_str::<Vec<serde_json::Value>>(&text)
+                .expect("one valid JSON array")
+                .iter()
+                .map(|r| r["event_uuid"].as_str().unwrap().to_owned())
                 .collect(),
             ExportFormat::Csv => {
                 let mut lines = text.lines();

@@ -18,6 +18,8 @@ pub enum ExportFormat {
     JsonLines,
     /// A header row, then one row per record; `payload` as a JSON string.
     Csv,
+    /// One JSON array of records (closed when the export finishes).
+    Json,
 }
 
 /// What an export wrote.
@@ -78,8 +80,19 @@ impl AuditExport {
             inner: writer,
             bytes: already,
         };
+        let records_before = self.resume.as_ref().map_or(0, |c| c.records_done);
         let mut sink = match format {
             ExportFormat::JsonLines => Sink::Json(out),
+            ExportFormat::Json => {
+                let mut out = out;
+                if already == 0 {
+                    out.write_all(b"[\n").map_err(|e| output("write", e))?;
+                }
+                Sink::JsonArray {
+                    out,
+                    first: records_before == 0,
+                }
+            }
             ExportFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new()
                     .has_headers(false)
@@ -111,7 +124,7 @@ impl AuditExport {
                 }
             }
         }
-        summary.bytes = sink.flush()?;
+        summary.bytes = sink.finish()?;
         Ok(summary)
     }
 
@@ -193,6 +206,7 @@ fn csv_row(r: &AuditLogs) -> [String; 17] {
 /// Where records go, in their format.
 enum Sink<W: Write> {
     Json(Counting<W>),
+    JsonArray { out: Counting<W>, first: bool },
     Csv(Box<csv::Writer<Counting<W>>>),
 }
 
@@ -205,14 +219,30 @@ impl<W: Write> Sink<W> {
                 out.write_all(b"\n")
                     .map_err(|e| output("write a record", e))
             }
+            Sink::JsonArray { out, first } => {
+                if !std::mem::replace(first, false) {
+                    out.write_all(b",\n")
+                        .map_err(|e| output("write a record", e))?;
+                }
+                serde_json::to_writer(&mut *out, record)
+                    .map_err(|e| output("write a record", e.into()))
+            }
             Sink::Csv(csv) => csv.write_record(csv_row(record)).map_err(csv_error),
         }
+    }
+
+    /// Close the format (the JSON array's bracket) and flush.
+    fn finish(&mut self) -> Result<u64> {
+        if let Sink::JsonArray { out, .. } = self {
+            out.write_all(b"\n]\n").map_err(|e| output("write", e))?;
+        }
+        self.flush()
     }
 
     /// Flush everything to the writer; the bytes written in all.
     fn flush(&mut self) -> Result<u64> {
         match self {
-            Sink::Json(out) => {
+            Sink::Json(out) | Sink::JsonArray { out, .. } => {
                 out.flush().map_err(|e| output("flush", e))?;
                 Ok(out.bytes)
             }
