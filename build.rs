@@ -139,6 +139,10 @@ fn check_operations(spec: &openapiv3::OpenAPI) -> Result<(), String> {
 
 fn settings() -> GenerationSettings {
     let mut settings = GenerationSettings::new();
+    // Feature `schema`: JSON Schemas of the configurations (`datafold bi schema`).
+    if env::var_os("CARGO_FEATURE_SCHEMA").is_some() {
+        settings.with_derive("::schemars::JsonSchema");
+    }
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)

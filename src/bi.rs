@@ -461,3 +461,27 @@ pub(crate) async fn finish<T, E: Serialize>(
         Err(error) => Err(Error::from_api(error).await),
     }
 }
+
+/// Any JSON: Datafold does not document the shape.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Integration {
+    fn schema_name() -> String {
+        "BiIntegration".to_owned()
+    }
+
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        Value::json_schema(generator)
+    }
+}
+
+/// Any JSON: Datafold does not document the shape.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for IntegrationList {
+    fn schema_name() -> String {
+        "BiIntegrationList".to_owned()
+    }
+
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        Value::json_schema(generator)
+    }
+}

@@ -84,7 +84,7 @@ pub enum Error {
     Unauthorized(Box<HttpFailure>),
 
     /// 403: the key is valid but may not do this.
-    #[error("the API key may not do this ({}){}: use a key of a user with access, or ask an admin of your Datafold organization", .0.status, .0.detail_suffix())]
+    #[error("Datafold refused the API key for this ({}){}: check that DATAFOLD_API_KEY is a valid key of a user with access to this resource", .0.status, .0.detail_suffix())]
     Forbidden(Box<HttpFailure>),
 
     /// 400: the server refused the request as it stands (e.g. an update sent
@@ -201,6 +201,7 @@ impl HttpFailure {
 /// generated client returns it inside its errors; [`Error::from_api`] reads
 /// FastAPI's `detail[]` from it into [`ValidationIssue`]s.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct ErrorBody(pub serde_json::Value);
 

@@ -84,6 +84,8 @@
 //! # Features
 //!
 //! - `rustls` (default): TLS through rustls.
+//! - `schema`: `schemars::JsonSchema` for every generated type.
+//! - `cli`: the `datafold` command-line tool (implies `mock` and `schema`).
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests, and the
 //!   `datafold-mock` binary.
 

@@ -93,3 +93,22 @@ impl<'de> Deserialize<'de> for Secret {
         String::deserialize(deserializer).map(Self)
     }
 }
+
+/// A string of format `password`, write-only.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Secret {
+    fn schema_name() -> String {
+        "Secret".to_owned()
+    }
+
+    fn is_referenceable() -> bool {
+        false
+    }
+
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        let mut schema = String::json_schema(generator).into_object();
+        schema.format = Some("password".to_owned());
+        schema.metadata().write_only = true;
+        schema.into()
+    }
+}

@@ -8,7 +8,6 @@
 //! request on stderr until it is killed. Exit codes: 0 never (it serves until
 //! killed), 1 when it cannot start, 2 for a bad command line.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -64,51 +63,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    announce(&server, options.generated_key);
-    serve_until_killed(&server, options.quiet)
-}
-
-fn announce(server: &MockServer, generated_key: bool) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "datafold-mock listening on {}", server.url());
-    let _ = writeln!(out, "  export DATAFOLD_HOST={}", server.url());
-    if generated_key {
-        // A key this process made up for itself: printing it is the point.
-        let _ = writeln!(out, "  export DATAFOLD_API_KEY={}", server.api_key());
-    } else {
-        let _ = writeln!(out, "  (API key as given with --api-key)");
-    }
-    let _ = out.flush();
-}
-
-/// Print each request as it is logged; the server runs on its own thread.
-fn serve_until_killed(server: &MockServer, quiet: bool) -> ExitCode {
-    let mut printed = 0;
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if quiet {
-            continue;
-        }
-        let log = server.request_log();
-        let mut err = std::io::stderr().lock();
-        for record in log.iter().skip(printed) {
-            let status = record.status.map_or("reset".to_owned(), |s| s.to_string());
-            let fault = record
-                .fault
-                .map(|f| format!(" [fault {f}]"))
-                .unwrap_or_default();
-            let applied = if record.applied { " (applied)" } else { "" };
-            let _ = writeln!(
-                err,
-                "{} {} -> {status}{applied}{fault}",
-                record.method, record.path
-            );
-            for violation in &record.spec_violations {
-                let _ = writeln!(err, "  spec violation: {violation}");
-            }
-        }
-        printed = log.len();
-    }
+    server.announce(options.generated_key);
+    server.print_requests_forever(options.quiet)
 }
 
 /// `Ok(None)` means `--help`.
@@ -149,14 +105,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--fault-seed" => faults = faults.seed(number(&flag, &value(&flag)?)?),
             "--retry-after" => faults = faults.retry_after_secs(number(&flag, &value(&flag)?)?),
             "--fault" => {
-                let spec = value(&flag)?;
-                let (kind, rate) = spec.split_once('=').ok_or_else(|| {
-                    format!("--fault takes KIND=RATE, e.g. 429=0.1; got {spec:?}")
-                })?;
-                let fault: Fault = kind.parse()?;
-                let rate: f64 = rate.parse().map_err(|_| {
-                    format!("--fault {spec}: the rate must be a number from 0 to 1")
-                })?;
+                let (fault, rate) = Fault::parse_with_rate(&value(&flag)?)?;
                 faults = faults.rate(fault, rate);
             }
             "--check-responses" => builder = builder.check_responses(true),

@@ -45,7 +45,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
 pub use checkpoint::Checkpoint;
-pub use write::{ExportFormat, ExportSummary};
+pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
 use crate::audit::parse_timestamp;
 use crate::client::Client;
@@ -89,6 +89,27 @@ pub struct AuditExport {
     concurrency: usize,
     window_timeout: Duration,
     resume: Option<Checkpoint>,
+    progress: Option<ProgressFn>,
+}
+
+/// How far a written export has got; see [`AuditExport::on_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportProgress {
+    /// Windows completed, earlier runs included.
+    pub windows_done: usize,
+    /// Windows in all.
+    pub windows_total: usize,
+    /// Records written in this run.
+    pub records: u64,
+}
+
+#[derive(Clone)]
+struct ProgressFn(std::sync::Arc<dyn Fn(&ExportProgress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
 }
 
 /// What an export stream yields.
@@ -112,7 +133,16 @@ impl AuditExport {
             concurrency: 4,
             window_timeout: Duration::from_secs(3600),
             resume: None,
+            progress: None,
         }
+    }
+
+    /// Call `report` as a written export ([`AuditExport::write_to`],
+    /// [`AuditExport::write_to_file`]) advances: after each window and every
+    /// few thousand records. For progress bars.
+    pub fn on_progress(mut self, report: impl Fn(&ExportProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(std::sync::Arc::new(report)));
+        self
     }
 
     /// Length of each window. Default one hour.
@@ -281,6 +311,11 @@ impl ExportStream {
     /// How many windows the export has in all.
     pub fn windows(&self) -> usize {
         self.plan.len()
+    }
+
+    /// How many windows were done before this stream started (when resuming).
+    pub fn windows_done(&self) -> usize {
+        self.export.resume.as_ref().map_or(0, |c| c.windows_done)
     }
 
     fn open_windows(&mut self) {

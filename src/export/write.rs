@@ -7,7 +7,10 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 
-use super::{AuditExport, Checkpoint, ExportEvent};
+use super::{AuditExport, Checkpoint, ExportEvent, ExportProgress};
+
+/// Records between progress reports.
+const PROGRESS_EVERY: u64 = 4096;
 use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
 
@@ -107,12 +110,28 @@ impl AuditExport {
             bytes: already,
             ..ExportSummary::default()
         };
+        let progress = self.progress.clone();
+        let report = |windows_done: usize, windows_total: usize, records: u64| {
+            if let Some(progress) = &progress {
+                (progress.0)(&ExportProgress {
+                    windows_done,
+                    windows_total,
+                    records,
+                });
+            }
+        };
         let mut events = self.events()?;
+        let windows_total = events.windows();
+        let mut windows_done = events.windows_done();
+        report(windows_done, windows_total, 0);
         while let Some(event) = events.next().await {
             match event? {
                 ExportEvent::Record(record) => {
                     sink.write(&record)?;
                     summary.records += 1;
+                    if summary.records.is_multiple_of(PROGRESS_EVERY) {
+                        report(windows_done, windows_total, summary.records);
+                    }
                 }
                 ExportEvent::WindowDone(mut done) => {
                     summary.windows += 1;
@@ -121,6 +140,8 @@ impl AuditExport {
                     if let Some(path) = checkpoint {
                         done.save(path)?;
                     }
+                    windows_done = done.windows_done;
+                    report(windows_done, windows_total, summary.records);
                 }
             }
         }

@@ -75,6 +75,22 @@ impl Fault {
         }
     }
 
+    /// Parse the `KIND=RATE` form of the `--fault` flags, e.g. `429=0.1`.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn parse_with_rate(spec: &str) -> Result<(Fault, f64), String> {
+        let (kind, rate) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--fault takes KIND=RATE, e.g. 429=0.1; got {spec:?}"))?;
+        let fault: Fault = kind.parse()?;
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("--fault {spec}: the rate must be a number from 0 to 1"))?;
+        Ok((fault, rate))
+    }
+
     fn index(self) -> usize {
         Fault::ALL
             .iter()

@@ -58,6 +58,7 @@ mod handlers;
 mod router;
 mod schema;
 mod server;
+mod standalone;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,272 @@
+//! `datafold audit-logs export|list`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use datafold_sdk::export::{AuditExport, Checkpoint, ExportFormat};
+use datafold_sdk::Error;
+
+use crate::output::{self, Progress};
+use crate::time::{parse_duration, parse_time};
+use crate::{CliResult, Failure, Global};
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Export a time range window by window (resumable, constant memory)
+    Export(ExportArgs),
+    /// Show recent records
+    List(ListArgs),
+}
+
+/// The time range, relative or absolute.
+#[derive(Args, Debug)]
+pub struct Range {
+    /// From this long ago until now, e.g. 7d or 12h
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["start", "end"])]
+    since: Option<Duration>,
+    /// Start of the range (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    start: Option<DateTime<Utc>>,
+    /// End of the range [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "start")]
+    end: Option<DateTime<Utc>>,
+}
+
+impl Range {
+    /// `(start, end)`; `default_since` when no bound was given.
+    fn resolve(&self, default_since: Duration) -> CliResult<(DateTime<Utc>, DateTime<Utc>)> {
+        let now = Utc::now();
+        let ago =
+            |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let (start, end) = match (self.since, self.start) {
+            (Some(since), _) => (ago(since), now),
+            (None, Some(start)) => (start, self.end.unwrap_or(now)),
+            (None, None) => (ago(default_since), now),
+        };
+        if start >= end {
+            return Err(Failure::usage(format!(
+                "the range is empty: {start} is not before {end}"
+            )));
+        }
+        Ok((start, end))
+    }
+
+    fn is_given(&self) -> bool {
+        self.since.is_some() || self.start.is_some()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    range: Range,
+    /// Length of each request's window
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    window: Duration,
+    /// Windows fetched at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    concurrency: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+    /// Write to FILE (atomically, on success) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Continue an interrupted export into the same --output
+    #[arg(long, requires = "output")]
+    resume: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Jsonl,
+    Csv,
+    Json,
+}
+
+impl From<Format> for ExportFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Jsonl => ExportFormat::JsonLines,
+            Format::Csv => ExportFormat::Csv,
+            Format::Json => ExportFormat::Json,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    range: Range,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+    /// Show at most N records (the newest)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+pub async fn run(command: AuditCommand, global: &Global) -> CliResult {
+    match command {
+        AuditCommand::Export(args) => export(args, global).await,
+        AuditCommand::List(args) => list(args, global).await,
+    }
+}
+
+async fn list(args: ListArgs, global: &Global) -> CliResult {
+    let client = global.client()?;
+    let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
+    let mut logs = client
+        .audit_logs()
+        .list()
+        .start(start)
+        .end(end)
+        .send()
+        .await?;
+    logs.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    logs.truncate(args.limit);
+    match args.format {
+        ListFormat::Json => output::json(&logs),
+        ListFormat::Table => {
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let rows: Vec<Vec<String>> = logs
+                .iter()
+                .map(|l| {
+                    let object = match (&l.object_type, l.object_id) {
+                        (Some(t), Some(id)) => format!("{t} {id}"),
+                        (Some(t), None) => t.clone(),
+                        _ => "-".into(),
+                    };
+                    // Seconds are enough to scan a table; JSON has the rest.
+                    let time = l.timestamp_utc().map_or_else(
+                        |_| l.timestamp.clone(),
+                        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    );
+                    vec![
+                        time,
+                        dash(&l.user_email),
+                        dash(&l.action),
+                        object,
+                        l.url.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["TIME", "USER", "ACTION", "OBJECT", "URL"], &rows)
+        }
+    }
+}
+
+async fn export(args: ExportArgs, global: &Global) -> CliResult {
+    let client = global.client()?;
+    let progress = Arc::new(Mutex::new(Progress::new(global.quiet)));
+    let reporter = progress.clone();
+    let report = move |p: &datafold_sdk::export::ExportProgress| {
+        if let Ok(mut bar) = reporter.lock() {
+            bar.update(
+                p.windows_done,
+                p.windows_total,
+                p.records,
+                p.windows_done == p.windows_total,
+            );
+        }
+    };
+
+    let result = match &args.output {
+        None => {
+            let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
+            let export =
+                configure(client.audit_logs().between(start, end), &args).on_progress(report);
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            export.write_to(args.format.into(), stdout, None).await
+        }
+        Some(path) => export_to_file(&client, &args, path, report).await,
+    };
+    if let Ok(mut bar) = progress.lock() {
+        bar.finish();
+    }
+    match result {
+        Ok(summary) => {
+            if !global.quiet && args.output.is_some() {
+                eprintln!(
+                    "exported {} events in {} windows",
+                    summary.records, summary.windows
+                );
+            }
+            Ok(())
+        }
+        // `datafold audit-logs export | head` closes the pipe: not a failure.
+        Err(Error::Output { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn configure(export: AuditExport, args: &ExportArgs) -> AuditExport {
+    export.window(args.window).concurrency(args.concurrency)
+}
+
+/// Export into `FILE.partial` with a checkpoint in `FILE.checkpoint`, then
+/// rename to `FILE`: a crash never leaves a half file under the final name,
+/// and `--resume` continues the partial file.
+async fn export_to_file(
+    client: &datafold_sdk::Client,
+    args: &ExportArgs,
+    path: &Path,
+    report: impl Fn(&datafold_sdk::export::ExportProgress) + Send + Sync + 'static,
+) -> Result<datafold_sdk::export::ExportSummary, Error> {
+    let partial = sibling(path, "partial");
+    let checkpoint_path = sibling(path, "checkpoint");
+    let saved = if args.resume {
+        Checkpoint::load(&checkpoint_path)?
+    } else {
+        None
+    };
+    let export = match &saved {
+        Some(saved) => {
+            if args.range.is_given() {
+                eprintln!("note: resuming the checkpointed range {}..{}; --since/--start/--end are ignored", saved.start, saved.end);
+            }
+            client
+                .audit_logs()
+                .between(saved.start, saved.end)
+                .window(Duration::from_secs(saved.window_secs))
+                .overlap(Duration::from_secs(saved.overlap_secs))
+                .concurrency(args.concurrency)
+        }
+        None => {
+            let _ = std::fs::remove_file(&checkpoint_path);
+            let (start, end) = args
+                .range
+                .resolve(Duration::from_secs(24 * 3600))
+                .map_err(|f| Error::InvalidRequest { message: f.message })?;
+            configure(client.audit_logs().between(start, end), args)
+        }
+    };
+    let summary = export
+        .on_progress(report)
+        .write_to_file(args.format.into(), &partial, Some(&checkpoint_path))
+        .await?;
+    std::fs::rename(&partial, path).map_err(|error| Error::Output {
+        what: format!("move {} to {}", partial.display(), path.display()),
+        error,
+    })?;
+    let _ = std::fs::remove_file(&checkpoint_path);
+    Ok(summary)
+}
+
+fn sibling(path: &Path, extension: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(extension);
+    path.with_file_name(name)
+}

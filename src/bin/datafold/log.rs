@@ -1,0 +1,67 @@
+//! `-v`/`-vv`: tracing events on stderr, one line each, without pulling in a
+//! subscriber crate.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// Install the stderr logger: nothing by default, WARN and INFO of this SDK
+/// with `-v` (retries, requests), DEBUG with `-vv`.
+pub fn init(verbose: u8, quiet: bool) {
+    let max = match (quiet, verbose) {
+        (true, _) | (false, 0) => return,
+        (false, 1) => Level::INFO,
+        _ => Level::DEBUG,
+    };
+    let _ = tracing::subscriber::set_global_default(Stderr { max });
+}
+
+struct Stderr {
+    max: Level,
+}
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value}");
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl Subscriber for Stderr {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.max && metadata.target().starts_with("datafold_sdk")
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line(format!("{:>5}", event.metadata().level()));
+        event.record(&mut line);
+        let _ = writeln!(std::io::stderr().lock(), "{}", line.0);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
