@@ -86,16 +86,6 @@ impl FromStr for BiKind {
 #[error("unknown BI kind {0:?}: expected one of dbt, hightouch, looker, mode, powerbi, tableau")]
 pub struct UnknownBiKind(pub String);
 
-/// Field names whose values are never printed by `Debug` (the `format:
-/// password` fields of the request bodies, should a server echo them).
-const SECRET_FIELDS: [&str; 5] = [
-    "token",
-    "password",
-    "client_secret",
-    "token_value",
-    "api_key",
-];
-
 /// A BI integration as the server returned it.
 ///
 /// Accepts any JSON value; the accessors return `None` when a field is absent
@@ -154,27 +144,7 @@ impl Integration {
 
 impl fmt::Debug for Integration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Integration({})", redacted(&self.raw))
-    }
-}
-
-/// A copy of `value` with the values of [`SECRET_FIELDS`] replaced.
-fn redacted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if SECRET_FIELDS.contains(&k.as_str()) && !v.is_null() {
-                        Value::String(crate::REDACTED.to_owned())
-                    } else {
-                        redacted(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
-        other => other.clone(),
+        write!(f, "Integration({})", crate::secret::redact_json(&self.raw))
     }
 }
 

@@ -324,6 +324,12 @@ fn normalize_host(raw: &str, source: &str) -> Result<String> {
             "{source} {trimmed:?} must be an http(s) URL with a host, like https://app.datafold.com"
         )));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Credentials in the URL would be printed wherever the host is.
+        return Err(invalid(format!(
+            "{source} must not contain a user name or password; the API key goes in DATAFOLD_API_KEY"
+        )));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(format!(
             "{source} {trimmed:?} must not have a query or fragment"

@@ -435,8 +435,17 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// The first characters of a body, lossily decoded, for error messages.
+/// The first characters of a body for error messages; a JSON body is first
+/// stripped of secrets (see [`crate::secret::redact_json`]).
 pub(crate) fn excerpt(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => raw_excerpt(crate::secret::redact_json(&json).to_string().as_bytes()),
+        Err(_) => raw_excerpt(body),
+    }
+}
+
+/// The first characters of a body, lossily decoded.
+fn raw_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
     let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
     if out.len() < text.len() || body.len() > EXCERPT_CHARS * 4 {

@@ -109,4 +109,4 @@ pub use client::{
 pub use error::{Error, ErrorBody, HttpFailure, Result, ValidationIssue};
 pub use generated::types;
 pub use retry::RetryPolicy;
-pub use secret::{Secret, REDACTED};
+pub use secret::{Secret, REDACTED, SECRET_FIELDS};

@@ -8,6 +8,40 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// What `Debug` and `Display` print in place of a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// The names of the API's secret fields (its `format: password` fields) and
+/// of the key itself: their values are never printed.
+pub const SECRET_FIELDS: [&str; 5] = [
+    "token",
+    "password",
+    "client_secret",
+    "token_value",
+    "api_key",
+];
+
+/// A copy of `value` fit to print: the values of [`SECRET_FIELDS`] are
+/// replaced by [`REDACTED`], and FastAPI's `input` (the request data a 422
+/// quotes back, secrets included) is dropped.
+pub(crate) fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "input")
+                .map(|(k, v)| {
+                    let v = if SECRET_FIELDS.contains(&k.as_str()) && !v.is_null() {
+                        Value::String(REDACTED.to_owned())
+                    } else {
+                        redact_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A credential: an API key, token, password or client secret.
 ///
 /// `Debug` and `Display` print [`REDACTED`], so a secret cannot leak through

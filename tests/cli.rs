@@ -572,3 +572,54 @@ fn mock_serve_answers_requests() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "[]");
 }
+
+#[test]
+fn bad_input_never_panics_or_echoes_secrets() {
+    let server = mock();
+    let dir = scratch("bad-input");
+    let config = dir.join("mode.yaml");
+    std::fs::write(&config, "token: tok\npassword: 20240917\n").unwrap();
+    let (code, _, stderr) = run(datafold(server.url())
+        .args(["bi", "create", "mode", "--from-file"])
+        .arg(&config));
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("password must be a string") && !stderr.contains("20240917"),
+        "{stderr}"
+    );
+
+    for args in [
+        &["audit-logs", "export", "--since", "15000000w"][..],
+        &[
+            "audit-logs",
+            "export",
+            "--since",
+            "1h",
+            "--window",
+            "15000000w",
+        ],
+        &[
+            "audit-logs",
+            "export",
+            "--since",
+            "1h",
+            "--concurrency",
+            "100000",
+        ],
+    ] {
+        let (code, stdout, stderr) = run(datafold(server.url()).args(args));
+        assert!(code == 2 || code == 5, "{args:?}: exit {code}: {stderr}");
+        assert!(
+            stdout.is_empty() && stderr.starts_with("error: "),
+            "{args:?}: {stderr}"
+        );
+    }
+
+    let out = dir.join("never.jsonl");
+    let (code, _, stderr) = run(datafold(server.url())
+        .args(["audit-logs", "export", "--resume", "--output"])
+        .arg(&out));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nothing to resume"), "{stderr}");
+    assert!(!out.exists());
+}

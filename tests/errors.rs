@@ -367,3 +367,36 @@ async fn audit_records_keep_the_raw_timestamp_and_parse_on_demand() {
     ));
     assert_eq!(logs[1].object_id, Some(5));
 }
+
+#[tokio::test]
+async fn secrets_quoted_back_by_a_422_are_not_kept() {
+    // pydantic v2 quotes the offending input; for a missing field that is the
+    // whole body, secrets included.
+    let reply = Reply::json(
+        422,
+        json!({"detail": [
+            {"loc": ["body", "repo_id"], "msg": "Field required", "type": "missing",
+             "input": {"base_url": "https://l", "client_secret": "echoed-secret-1"}},
+            {"loc": ["body", "token"], "msg": "Input should be a valid string", "type": "string_type",
+             "input": "echoed-secret-2"}
+        ]}),
+    );
+    let error = get_error(reply).await;
+    let shown = format!("{error} {error:?} {:?}", error.body_excerpt());
+    assert!(!shown.contains("echoed-secret"), "{shown}");
+    assert_eq!(
+        error.validation_issues()[0].to_string(),
+        "body.repo_id: Field required"
+    );
+}
+
+#[test]
+fn a_host_with_credentials_is_refused() {
+    let error = Client::builder()
+        .api_key(TEST_KEY)
+        .host("https://user:hunter2@app.datafold.com")
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}

@@ -400,3 +400,175 @@ fn export_plans_cover_the_range_without_gaps() {
         .plan();
     assert!(matches!(empty, Err(Error::InvalidRequest { .. })));
 }
+
+#[test]
+fn plans_cover_a_range_that_ends_between_seconds() {
+    let server = start(Faults::new(), 1);
+    let client = client(&server, RetryPolicy::none());
+    let end = range_end() + chrono::Duration::milliseconds(990);
+    let plan = client
+        .audit_logs()
+        .between(range_start(), end)
+        .window(Duration::from_secs(3600))
+        .plan()
+        .unwrap();
+    assert_eq!(plan.len(), 11, "10 whole hours and the 990 ms after them");
+    assert_eq!(plan.last().unwrap().1, end);
+    let short = client
+        .audit_logs()
+        .between(
+            range_end(),
+            range_end() + chrono::Duration::milliseconds(300),
+        )
+        .plan()
+        .unwrap();
+    assert_eq!(short.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_in_the_last_fraction_of_a_second_is_exported() {
+    let server = start(Faults::new(), 0);
+    let client = client(&server, RetryPolicy::none());
+    client.bi().create(tableau("recorded")).await.unwrap();
+    let event = server
+        .recorded_audit_events()
+        .pop()
+        .expect("the create was recorded");
+    let at = datafold_sdk::audit::parse_timestamp(&event.timestamp).unwrap();
+    let mut records = client
+        .audit_logs()
+        // Two whole seconds and a fraction, the record in the fraction.
+        .between(
+            at - chrono::Duration::seconds(2) - chrono::Duration::microseconds(500),
+            at + chrono::Duration::microseconds(100),
+        )
+        .window(Duration::from_secs(1))
+        .overlap(Duration::from_secs(1))
+        .records()
+        .unwrap();
+    let mut found = Vec::new();
+    while let Some(record) = records.next().await {
+        found.push(record.unwrap().event_uuid);
+    }
+    assert_eq!(found, [event.event_uuid]);
+}
+
+#[test]
+fn absurd_export_parameters_are_errors_not_panics() {
+    let server = start(Faults::new(), 1);
+    let client = client(&server, RetryPolicy::none());
+    let export = || client.audit_logs().between(range_start(), range_end());
+    let huge = Duration::from_secs(15_000_000 * 7 * 86_400);
+    for (what, plan) in [
+        ("huge window", export().window(huge).plan()),
+        (
+            "overflowing window",
+            export().window(Duration::from_secs(u64::MAX / 2)).plan(),
+        ),
+        (
+            "overlap beyond the window",
+            export()
+                .window(Duration::from_secs(60))
+                .overlap(Duration::from_secs(61))
+                .plan(),
+        ),
+        ("zero concurrency", export().concurrency(0).plan()),
+        ("too much concurrency", export().concurrency(100_000).plan()),
+        (
+            "too many windows",
+            export()
+                .window(Duration::from_secs(1))
+                .plan()
+                .and_then(|_| {
+                    client
+                        .audit_logs()
+                        .between(range_start() - chrono::Duration::days(400), range_end())
+                        .window(Duration::from_secs(1))
+                        .plan()
+                }),
+        ),
+    ] {
+        assert!(
+            matches!(plan, Err(Error::InvalidRequest { .. })),
+            "{what}: {plan:?}"
+        );
+    }
+    let edge = client
+        .audit_logs()
+        .between(
+            chrono::DateTime::<Utc>::MIN_UTC,
+            chrono::DateTime::<Utc>::MIN_UTC + chrono::Duration::hours(1),
+        )
+        .plan();
+    assert!(
+        matches!(edge, Err(Error::InvalidRequest { .. })),
+        "{edge:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_refuses_a_shortened_file_or_another_format() {
+    let faults = Faults::new()
+        .seed(21)
+        .rate(Fault::Unavailable, 0.5)
+        .retry_after_secs(0);
+    let server = start(faults, 5_000);
+    let client = client(&server, RetryPolicy::none());
+    let out = scratch("refuse.out");
+    let ckpt = scratch("refuse.ckpt");
+    let _ = std::fs::remove_file(&ckpt);
+    let export = || {
+        client
+            .audit_logs()
+            .between(range_start(), range_end())
+            .window(Duration::from_secs(1800))
+            .concurrency(1)
+    };
+    // Run until a checkpoint with some output exists.
+    let mut saved = None;
+    for _ in 0..50 {
+        let _ = export()
+            .write_to_file(ExportFormat::JsonLines, &out, Some(&ckpt))
+            .await;
+        saved = Checkpoint::load(&ckpt)
+            .unwrap()
+            .filter(|c| c.output_bytes.unwrap_or(0) > 0);
+        if saved.is_some() {
+            break;
+        }
+    }
+    let saved = saved.expect("some window completed");
+    assert_eq!(saved.output_format, Some(ExportFormat::JsonLines));
+
+    let error = export()
+        .write_to_file(ExportFormat::Csv, &out, Some(&ckpt))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidConfig { .. }) && error.to_string().contains("same format"),
+        "{error}"
+    );
+
+    let keep = saved.output_bytes.unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&out)
+        .unwrap()
+        .set_len(keep / 2)
+        .unwrap();
+    let error = export()
+        .write_to_file(ExportFormat::JsonLines, &out, Some(&ckpt))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidConfig { .. }) && error.to_string().contains("was changed"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().len(),
+        keep / 2,
+        "the file was left alone"
+    );
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&ckpt);
+}

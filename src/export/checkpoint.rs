@@ -33,6 +33,9 @@ pub struct Checkpoint {
     /// Bytes the writer had written when the last window completed (for
     /// truncating a partly written output on resume), if a writer kept count.
     pub output_bytes: Option<u64>,
+    /// The format of that output, if a writer recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<super::ExportFormat>,
     /// `event_uuid`s of emitted records whose timestamp could not be parsed;
     /// such records cannot be placed in a window, so they are remembered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -79,7 +82,9 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::InvalidConfig`] naming the path when it cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tmp = path.with_extension("tmp");
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".tmp");
+        let tmp = path.with_file_name(tmp_name);
         let write = || -> std::io::Result<()> {
             let mut file = fs::File::create(&tmp)?;
             file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;

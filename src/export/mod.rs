@@ -55,6 +55,12 @@ use window::WindowRecords;
 
 /// Records a window fetched ahead of the head may hold before it waits.
 const PREFETCH_RECORDS: usize = 256;
+/// The longest window: 10 years.
+const MAX_WINDOW_SECS: u64 = 10 * 366 * 86_400;
+/// The most windows one export may have.
+const MAX_WINDOWS: u64 = 1_000_000;
+/// The most windows requested at once.
+pub const MAX_CONCURRENCY: usize = 64;
 
 /// An audit-log export being configured; start it with
 /// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between).
@@ -157,14 +163,16 @@ impl AuditExport {
         self
     }
 
-    /// How many windows are requested at once. Default 4.
+    /// How many windows are requested at once. Default 4, at most
+    /// [`MAX_CONCURRENCY`].
     pub fn concurrency(mut self, windows: usize) -> Self {
         self.concurrency = windows;
         self
     }
 
-    /// Limit for fetching one window, body included. Default one hour; the
-    /// client's read timeout still catches a stalled connection.
+    /// Limit for fetching one window, body included (the client's timeout
+    /// is meant for ordinary calls and does not apply). Default one hour; a
+    /// window that runs out is requested again like a broken body.
     pub fn window_timeout(mut self, timeout: Duration) -> Self {
         self.window_timeout = timeout;
         self
@@ -196,8 +204,10 @@ impl AuditExport {
     /// The windows this export covers, as `(start, end)` pairs.
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] for an empty range, a zero window or
-    /// concurrency, or a window or overlap that is not whole seconds.
+    /// [`Error::InvalidRequest`] for an empty range, a window or overlap that
+    /// is not whole seconds (or an overlap longer than the window), a window
+    /// over 10 years, a concurrency outside 1 to [`MAX_CONCURRENCY`], or more
+    /// than a million windows.
     pub fn plan(&self) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
         let invalid = |message: String| Err(Error::InvalidRequest { message });
         if self.end <= self.start {
@@ -206,29 +216,49 @@ impl AuditExport {
                 self.start, self.end
             ));
         }
-        if self.window.as_secs() == 0 || self.window.subsec_nanos() != 0 {
+        let window = self.window.as_secs();
+        if window == 0 || self.window.subsec_nanos() != 0 || window > MAX_WINDOW_SECS {
+            return invalid(format!(
+                "the export window must be a whole number of seconds from 1 to {MAX_WINDOW_SECS} (10 years)"
+            ));
+        }
+        if self.overlap.subsec_nanos() != 0 || self.overlap > self.window {
             return invalid(
-                "the export window must be a whole number of seconds, at least 1".into(),
+                "the export overlap must be a whole number of seconds, at most the window".into(),
             );
         }
-        if self.overlap.subsec_nanos() != 0 {
-            return invalid("the export overlap must be a whole number of seconds".into());
-        }
-        if self.concurrency == 0 {
-            return invalid("export concurrency must be at least 1".into());
-        }
-        let step = chrono::Duration::seconds(self.window.as_secs() as i64);
-        let (span, step_secs) = ((self.end - self.start).num_seconds(), step.num_seconds());
-        let count = ((span + step_secs - 1) / step_secs) as usize;
-        if count > 10_000_000 {
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return invalid(format!(
-                "{count} windows is too many; choose a longer window"
+                "export concurrency must be from 1 to {MAX_CONCURRENCY}"
+            ));
+        }
+        let step = chrono::Duration::seconds(window as i64);
+        let overlap = chrono::Duration::seconds(self.overlap.as_secs() as i64);
+        // Each request reaches `overlap` beyond the range; it must stay a time.
+        if self.start.checked_sub_signed(overlap).is_none()
+            || self.end.checked_add_signed(overlap).is_none()
+        {
+            return invalid("the export range is too close to the limits of time".into());
+        }
+        // Whole windows, plus one for any remainder, down to the nanosecond.
+        let span = self.end - self.start;
+        let mut count = (span.num_milliseconds() / step.num_milliseconds()).max(0) as u64;
+        let start_of = |i: u64| self.start.checked_add_signed(step * i as i32);
+        while count <= MAX_WINDOWS && start_of(count).is_some_and(|t| t < self.end) {
+            count += 1;
+        }
+        if count > MAX_WINDOWS {
+            return invalid(format!(
+                "the range needs more than {MAX_WINDOWS} windows; choose a longer window"
             ));
         }
         Ok((0..count)
-            .map(|i| {
-                let from = self.start + step * i as i32;
-                (from, (from + step).min(self.end))
+            .filter_map(|i| {
+                let from = start_of(i)?;
+                let to = from
+                    .checked_add_signed(step)
+                    .map_or(self.end, |t| t.min(self.end));
+                Some((from, to))
             })
             .collect())
     }
@@ -359,6 +389,7 @@ impl ExportStream {
             windows_done,
             records_done: self.records_done,
             output_bytes: None,
+            output_format: None,
             unplaced_uuids: self.unplaced.iter().cloned().collect(),
         }
     }

@@ -20,6 +20,8 @@ pub(crate) struct LogsScanner {
     pos: usize,
     /// Nesting depth of objects and arrays at `pos`.
     depth: usize,
+    /// The brackets open at `pos`, innermost last.
+    open: Vec<u8>,
     in_string: bool,
     escaped: bool,
     /// Where the current depth-1 string started (just after its quote).
@@ -60,6 +62,9 @@ impl LogsScanner {
                 }
                 continue;
             }
+            if self.done && !byte.is_ascii_whitespace() {
+                return Err(self.malformed("data after the end of the document"));
+            }
             match byte {
                 b'"' => {
                     self.in_string = true;
@@ -71,6 +76,7 @@ impl LogsScanner {
                 b',' if self.depth == 1 => self.key.clear(),
                 b'{' | b'[' => {
                     self.depth += 1;
+                    self.open.push(byte);
                     if self.depth == 2 && byte == b'[' && self.key == b"logs" {
                         self.in_logs = true;
                         self.seen_logs = true;
@@ -82,7 +88,8 @@ impl LogsScanner {
                     }
                 }
                 b'}' | b']' => {
-                    if self.depth == 0 {
+                    let opener = if byte == b'}' { b'{' } else { b'[' };
+                    if self.open.pop() != Some(opener) {
                         return Err(self.malformed("unbalanced brackets"));
                     }
                     self.depth -= 1;
@@ -211,6 +218,18 @@ mod tests {
         assert!(error.to_string().contains("ended early"), "{error}");
         assert!(scan_in_chunks(r#"{"other": []}"#, 3).is_err());
         assert!(scan_in_chunks(r#"{"logs": [1]}"#, 3).is_err());
+        assert!(
+            scan_in_chunks(r#"{"logs": []]"#, 3).is_err(),
+            "mismatched brackets"
+        );
+        assert!(
+            scan_in_chunks(r#"{"logs": []} {"logs": []}"#, 3).is_err(),
+            "two documents"
+        );
+        assert!(
+            scan_in_chunks("{\"logs\": []}\n  ", 3).is_ok(),
+            "trailing white space"
+        );
     }
 
     #[test]

@@ -84,9 +84,6 @@ struct Fetch {
 impl Fetch {
     async fn next(&mut self) -> Result<Option<AuditLogs>> {
         loop {
-            if self.body.is_none() {
-                self.open().await?;
-            }
             if let Some(record) = self.scanner.next_record()? {
                 self.position += 1;
                 if self.position < self.yielded {
@@ -106,9 +103,14 @@ impl Fetch {
                 }
                 self.yielded += 1;
                 self.last_uuid = Some(record.event_uuid.clone());
+                // Progress: a body that breaks now and then still finishes.
+                self.body_retries = 0;
                 return Ok(Some(record));
             }
-            let body = self.body.as_mut().expect("opened above");
+            let Some(body) = self.body.as_mut() else {
+                self.open().await?;
+                continue;
+            };
             match body.next().await {
                 Some(Ok(chunk)) => self.scanner.push(&chunk),
                 Some(Err(error)) => {

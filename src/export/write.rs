@@ -1,5 +1,6 @@
-//! Writers for an export: JSON Lines and CSV, streamed to any `Write`, with
-//! checkpoints saved only after the window's records are flushed.
+//! Writers for an export: JSON Lines, CSV and a JSON array, streamed to any
+//! `Write`, with checkpoints saved only after the window's records are flushed
+//! (and, for files, synced to disk).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -15,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
 
 /// Output format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     /// One JSON object per line, the record as the API returned it.
     JsonLines,
@@ -74,6 +76,23 @@ impl AuditExport {
         writer: W,
         checkpoint: Option<&Path>,
     ) -> Result<ExportSummary> {
+        self.write_with(format, writer, checkpoint, |_| Ok(()))
+            .await
+    }
+
+    /// [`AuditExport::write_to`], calling `make_durable` on the writer after
+    /// each window is flushed and before its checkpoint is saved, so that a
+    /// checkpoint never claims bytes a crash could lose.
+    async fn write_with<W: Write>(
+        self,
+        format: ExportFormat,
+        writer: W,
+        checkpoint: Option<&Path>,
+        make_durable: impl Fn(&W) -> io::Result<()>,
+    ) -> Result<ExportSummary> {
+        if let Some(saved) = &self.resume {
+            check_format(saved, format)?;
+        }
         let already = self
             .resume
             .as_ref()
@@ -136,7 +155,9 @@ impl AuditExport {
                 ExportEvent::WindowDone(mut done) => {
                     summary.windows += 1;
                     summary.bytes = sink.flush()?;
+                    make_durable(sink.writer()).map_err(|e| output("sync", e))?;
                     done.output_bytes = Some(summary.bytes);
+                    done.output_format = Some(format);
                     if let Some(path) = checkpoint {
                         done.save(path)?;
                     }
@@ -169,16 +190,28 @@ impl AuditExport {
         };
         let (export, file) = match saved {
             Some(saved) => {
+                // Every check before the file is touched.
+                check_format(&saved, format)?;
                 let keep = saved.output_bytes.unwrap_or(0);
-                let file = OpenOptions::new()
+                let export = self.resume_from(saved)?;
+                let mut file = OpenOptions::new()
                     .write(true)
                     .open(path)
                     .map_err(|e| output(&format!("reopen {} to resume", path.display()), e))?;
+                let len = file.metadata().map_err(|e| output("inspect", e))?.len();
+                if len < keep {
+                    return Err(Error::InvalidConfig {
+                        message: format!(
+                            "{} has {len} bytes but its checkpoint counts {keep}: the file was \
+                             changed; delete the checkpoint to start over",
+                            path.display()
+                        ),
+                    });
+                }
                 file.set_len(keep)
                     .map_err(|e| output("cut the output back to the checkpoint", e))?;
-                let mut file = file;
                 io::Seek::seek(&mut file, io::SeekFrom::End(0)).map_err(|e| output("seek", e))?;
-                (self.resume_from(saved)?, file)
+                (export, file)
             }
             None => {
                 let file = File::create(path)
@@ -186,13 +219,23 @@ impl AuditExport {
                 (self, file)
             }
         };
+        let writer = io::BufWriter::with_capacity(64 * 1024, file);
         export
-            .write_to(
-                format,
-                io::BufWriter::with_capacity(64 * 1024, file),
-                checkpoint,
-            )
+            .write_with(format, writer, checkpoint, |w| w.get_ref().sync_data())
             .await
+    }
+}
+
+/// A checkpoint is only good for output of the format it was written in.
+fn check_format(saved: &Checkpoint, format: ExportFormat) -> Result<()> {
+    match saved.output_format {
+        Some(saved_format) if saved_format != format => Err(Error::InvalidConfig {
+            message: format!(
+                "the checkpoint is for {saved_format:?} output, not {format:?}; resume in the \
+                 same format, or delete the checkpoint to start over"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -249,6 +292,14 @@ impl<W: Write> Sink<W> {
                     .map_err(|e| output("write a record", e.into()))
             }
             Sink::Csv(csv) => csv.write_record(csv_row(record)).map_err(csv_error),
+        }
+    }
+
+    /// The writer underneath.
+    fn writer(&self) -> &W {
+        match self {
+            Sink::Json(out) | Sink::JsonArray { out, .. } => &out.inner,
+            Sink::Csv(csv) => &csv.get_ref().inner,
         }
     }
 

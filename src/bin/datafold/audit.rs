@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use datafold_sdk::export::{AuditExport, Checkpoint, ExportFormat};
+use datafold_sdk::export::{AuditExport, Checkpoint, ExportFormat, ExportSummary};
 use datafold_sdk::Error;
 
 use crate::output::{self, Progress};
@@ -39,12 +39,21 @@ impl Range {
     /// `(start, end)`; `default_since` when no bound was given.
     fn resolve(&self, default_since: Duration) -> CliResult<(DateTime<Utc>, DateTime<Utc>)> {
         let now = Utc::now();
-        let ago =
-            |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let ago = |d: Duration| {
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| now.checked_sub_signed(d))
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--since {} reaches before the start of time",
+                        crate::time::human(d)
+                    ))
+                })
+        };
         let (start, end) = match (self.since, self.start) {
-            (Some(since), _) => (ago(since), now),
+            (Some(since), _) => (ago(since)?, now),
             (None, Some(start)) => (start, self.end.unwrap_or(now)),
-            (None, None) => (ago(default_since), now),
+            (None, None) => (ago(default_since)?, now),
         };
         if start >= end {
             return Err(Failure::usage(format!(
@@ -171,31 +180,35 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     let reporter = progress.clone();
     let report = move |p: &datafold_sdk::export::ExportProgress| {
         if let Ok(mut bar) = reporter.lock() {
-            bar.update(
-                p.windows_done,
-                p.windows_total,
-                p.records,
-                p.windows_done == p.windows_total,
-            );
+            let last = p.windows_done == p.windows_total;
+            bar.update(p.windows_done, p.windows_total, p.records, last);
         }
     };
-
-    let result = match &args.output {
-        None => {
+    let target = args.output.as_deref().map(FileTarget::new);
+    // Everything that can be wrong with the request is found before any output.
+    let export = match &target {
+        Some(target) if args.resume => target.resumed_export(&client, &args)?,
+        _ => {
             let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
-            let export =
-                configure(client.audit_logs().between(start, end), &args).on_progress(report);
+            configure(client.audit_logs().between(start, end), &args)
+        }
+    }
+    .on_progress(report);
+    export.plan()?;
+
+    let result = match &target {
+        None => {
             let stdout = std::io::BufWriter::new(std::io::stdout().lock());
             export.write_to(args.format.into(), stdout, None).await
         }
-        Some(path) => export_to_file(&client, &args, path, report).await,
+        Some(target) => target.write(export, args.format.into(), args.resume).await,
     };
     if let Ok(mut bar) = progress.lock() {
         bar.finish();
     }
     match result {
         Ok(summary) => {
-            if !global.quiet && args.output.is_some() {
+            if !global.quiet && target.is_some() {
                 eprintln!(
                     "exported {} events in {} windows",
                     summary.records, summary.windows
@@ -215,53 +228,73 @@ fn configure(export: AuditExport, args: &ExportArgs) -> AuditExport {
     export.window(args.window).concurrency(args.concurrency)
 }
 
-/// Export into `FILE.partial` with a checkpoint in `FILE.checkpoint`, then
-/// rename to `FILE`: a crash never leaves a half file under the final name,
-/// and `--resume` continues the partial file.
-async fn export_to_file(
-    client: &datafold_sdk::Client,
-    args: &ExportArgs,
-    path: &Path,
-    report: impl Fn(&datafold_sdk::export::ExportProgress) + Send + Sync + 'static,
-) -> Result<datafold_sdk::export::ExportSummary, Error> {
-    let partial = sibling(path, "partial");
-    let checkpoint_path = sibling(path, "checkpoint");
-    let saved = if args.resume {
-        Checkpoint::load(&checkpoint_path)?
-    } else {
-        None
-    };
-    let export = match &saved {
-        Some(saved) => {
-            if args.range.is_given() {
-                eprintln!("note: resuming the checkpointed range {}..{}; --since/--start/--end are ignored", saved.start, saved.end);
-            }
-            client
-                .audit_logs()
-                .between(saved.start, saved.end)
-                .window(Duration::from_secs(saved.window_secs))
-                .overlap(Duration::from_secs(saved.overlap_secs))
-                .concurrency(args.concurrency)
+/// An `--output` file: written as `FILE.partial` with its checkpoint in
+/// `FILE.checkpoint`, then renamed to `FILE`, so a crash never leaves a half
+/// file under the final name and `--resume` continues the partial one.
+struct FileTarget {
+    path: PathBuf,
+    partial: PathBuf,
+    checkpoint: PathBuf,
+}
+
+impl FileTarget {
+    fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            partial: sibling(path, "partial"),
+            checkpoint: sibling(path, "checkpoint"),
         }
-        None => {
-            let _ = std::fs::remove_file(&checkpoint_path);
-            let (start, end) = args
-                .range
-                .resolve(Duration::from_secs(24 * 3600))
-                .map_err(|f| Error::InvalidRequest { message: f.message })?;
-            configure(client.audit_logs().between(start, end), args)
+    }
+
+    /// The export the checkpoint describes (its range, window and overlap).
+    fn resumed_export(
+        &self,
+        client: &datafold_sdk::Client,
+        args: &ExportArgs,
+    ) -> CliResult<AuditExport> {
+        let Some(saved) = Checkpoint::load(&self.checkpoint)? else {
+            return Err(Failure::usage(format!(
+                "nothing to resume: there is no {}; run without --resume to start an export",
+                self.checkpoint.display()
+            )));
+        };
+        if args.range.is_given() {
+            eprintln!(
+                "note: resuming the checkpointed range {}..{}; --since/--start/--end are ignored",
+                saved.start, saved.end
+            );
         }
-    };
-    let summary = export
-        .on_progress(report)
-        .write_to_file(args.format.into(), &partial, Some(&checkpoint_path))
-        .await?;
-    std::fs::rename(&partial, path).map_err(|error| Error::Output {
-        what: format!("move {} to {}", partial.display(), path.display()),
-        error,
-    })?;
-    let _ = std::fs::remove_file(&checkpoint_path);
-    Ok(summary)
+        Ok(client
+            .audit_logs()
+            .between(saved.start, saved.end)
+            .window(Duration::from_secs(saved.window_secs))
+            .overlap(Duration::from_secs(saved.overlap_secs))
+            .concurrency(args.concurrency))
+    }
+
+    async fn write(
+        &self,
+        export: AuditExport,
+        format: ExportFormat,
+        resume: bool,
+    ) -> Result<ExportSummary, Error> {
+        if !resume {
+            let _ = std::fs::remove_file(&self.checkpoint);
+        }
+        let summary = export
+            .write_to_file(format, &self.partial, Some(&self.checkpoint))
+            .await?;
+        std::fs::rename(&self.partial, &self.path).map_err(|error| Error::Output {
+            what: format!("move {} to {}", self.partial.display(), self.path.display()),
+            error,
+        })?;
+        // Make the rename itself durable before the checkpoint goes.
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        let _ = std::fs::remove_file(&self.checkpoint);
+        Ok(summary)
+    }
 }
 
 fn sibling(path: &Path, extension: &str) -> PathBuf {

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Subcommand, ValueEnum};
 use datafold_sdk::bi::Integration;
-use datafold_sdk::{types, Client};
+use datafold_sdk::{types, Client, SECRET_FIELDS};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -132,13 +132,21 @@ fn confirm(id: i64) -> CliResult<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Fields read only from an environment variable, a file or stdin.
-const SECRET_FIELDS: [&str; 4] = ["token", "password", "client_secret", "token_value"];
-
 /// The flags' JSON as the kind's typed configuration; what is missing or of
 /// the wrong type is named with the flag that sets it.
 fn config<T: DeserializeOwned>(flags: &impl KindFlags) -> CliResult<T> {
     let body: Value = flags.body()?;
+    // serde's messages quote wrong values; a secret must never be quoted.
+    for field in SECRET_FIELDS {
+        if body
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(Failure::input(format!(
+                "{field} must be a string (quote it in the file)"
+            )));
+        }
+    }
     serde_json::from_value(body).map_err(|e| {
         let text = e.to_string();
         let hint = text

@@ -37,8 +37,13 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone)]
 #[command(next_help_heading = "Global options")]
 struct Global {
-    /// API base URL [default: $DATAFOLD_HOST or https://app.datafold.com]
-    #[arg(long, global = true, value_name = "URL")]
+    // Help text as an attribute: rustdoc would flag the bare URL in a doc comment.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help = "API base URL [default: $DATAFOLD_HOST or https://app.datafold.com]"
+    )]
     host: Option<String>,
     /// Environment variable holding the API key
     #[arg(
