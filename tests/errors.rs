@@ -50,9 +50,7 @@ async fn bad_request_keeps_the_servers_detail() {
 #[tokio::test]
 async fn transport_errors_are_described_once() {
     use std::error::Error as _;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let url = common::refused_url();
     let client = Client::builder()
         .api_key(TEST_KEY)
         .host(url)
@@ -238,9 +236,7 @@ async fn timeout_is_its_own_kind() {
 
 #[tokio::test]
 async fn refused_connection_is_a_connection_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let url = common::refused_url();
     let client = Client::builder()
         .api_key(TEST_KEY)
         .host(url)

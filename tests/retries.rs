@@ -116,18 +116,22 @@ async fn idempotent_calls_do_not_retry_client_errors() {
     }
 }
 
+/// Failures after the request may have reached the server.
+fn broken_after_sending() -> [(&'static str, Reply); 3] {
+    [
+        ("timeout", slow()),
+        ("reset", ok().fault(Fault::Reset)),
+        (
+            "truncated body",
+            Reply::json(200, json!({"id": 1, "name": "a long enough body"})).fault(Fault::Truncate),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn idempotent_calls_retry_timeouts_resets_and_truncated_bodies() {
     for call in IDEMPOTENT {
-        for (what, first) in [
-            ("timeout", slow()),
-            ("reset", ok().fault(Fault::Reset)),
-            (
-                "truncated body",
-                Reply::json(200, json!({"id": 1, "name": "a long enough body"}))
-                    .fault(Fault::Truncate),
-            ),
-        ] {
+        for (what, first) in broken_after_sending() {
             let (count, result) = attempts(call, first, fast()).await;
             assert_eq!(count, 2, "{call:?} after {what}");
             assert!(result.is_ok(), "{call:?} after {what}: {result:?}");
@@ -138,20 +142,13 @@ async fn idempotent_calls_retry_timeouts_resets_and_truncated_bodies() {
 #[tokio::test]
 async fn creates_and_sync_never_retry_once_the_request_may_have_arrived() {
     for call in NOT_IDEMPOTENT {
-        for (what, first) in [
-            ("timeout", slow()),
-            ("reset", ok().fault(Fault::Reset)),
-            (
-                "truncated body",
-                Reply::json(200, json!({"id": 1, "name": "a long enough body"}))
-                    .fault(Fault::Truncate),
-            ),
+        for (what, first) in broken_after_sending().into_iter().chain([
             ("429", status(429).header("retry-after", "0")),
             ("500", status(500)),
             ("502", status(502)),
             ("503", status(503)),
             ("504", status(504)),
-        ] {
+        ]) {
             let (count, result) = attempts(call, first, fast()).await;
             assert_eq!(count, 1, "{call:?} after {what} must not be sent twice");
             assert!(result.is_err(), "{call:?} after {what}");

@@ -174,6 +174,14 @@ impl CaptureServer {
     }
 }
 
+/// A loopback URL where nothing listens: connections are refused.
+pub fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
 /// Obviously fake key used by the tests.
 pub const TEST_KEY: &str = "test-key-not-a-secret";
 
