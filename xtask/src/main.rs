@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+mod bench;
 mod docs;
 
 const USAGE: &str = "usage: cargo xtask <task>
@@ -13,8 +14,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   docs check   compare openapi/datafold.yaml with docs snapshots
   docs fetch   download fresh docs snapshots
+  bench        the SDK against a hand-written client (see BENCHMARKS.md)
 
-run `cargo xtask docs help` for options";
+run `cargo xtask docs help` or `cargo xtask bench help` for options";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("docs") => docs::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some(other) => {
             eprintln!("error: unknown task `{other}`; run `cargo xtask help` for the list");
             ExitCode::from(2)
