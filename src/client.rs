@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::ResponseBuilderExt;
 
 use crate::audit::AuditLogsApi;
 use crate::bi::Bi;
@@ -442,15 +443,20 @@ async fn attempt(
     request: reqwest::Request,
     buffering: Buffering,
 ) -> reqwest::Result<reqwest::Response> {
-    let response = client.execute(request).await?;
+    let mut response = client.execute(request).await?;
     if buffering == Buffering::HeadersOnly {
         return Ok(response);
     }
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
+    let (status, version) = (response.status(), response.version());
+    let headers = std::mem::take(response.headers_mut());
+    let url = response.url().clone();
     let body = response.bytes().await?;
-    let mut rebuilt = http::Response::new(body);
+    // The same response with its body in memory (and its URL kept, so
+    // `Response::url` stays true).
+    let mut rebuilt = match http::Response::builder().url(url).body(body.clone()) {
+        Ok(rebuilt) => rebuilt,
+        Err(_) => http::Response::new(body),
+    };
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;

@@ -46,6 +46,17 @@ impl LogsScanner {
     /// The next complete record, if one has arrived.
     pub(crate) fn next_record(&mut self) -> Result<Option<AuditLogs>> {
         while self.pos < self.buf.len() {
+            if self.in_string && !self.escaped {
+                // Inside a string only a quote or a backslash matters: jump there.
+                let rest = &self.buf[self.pos..];
+                match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                    Some(offset) => self.pos += offset,
+                    None => {
+                        self.pos = self.buf.len();
+                        break;
+                    }
+                }
+            }
             let byte = self.buf[self.pos];
             let at = self.pos;
             self.pos += 1;

@@ -350,6 +350,14 @@ impl<W: Write> Write for Counting<W> {
         Ok(n)
     }
 
+    // serde_json writes a record in many small pieces; hand each straight to
+    // the inner writer's own `write_all` rather than std's looping default.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
