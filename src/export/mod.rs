@@ -209,6 +209,30 @@ impl AuditExport {
     /// over 10 years, a concurrency outside 1 to [`MAX_CONCURRENCY`], or more
     /// than a million windows.
     pub fn plan(&self) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+        let (count, step) = self.windows()?;
+        let start_of = |i: u64| self.start.checked_add_signed(step * i as i32);
+        Ok((0..count)
+            .filter_map(|i| {
+                let from = start_of(i)?;
+                let to = from
+                    .checked_add_signed(step)
+                    .map_or(self.end, |t| t.min(self.end));
+                Some((from, to))
+            })
+            .collect())
+    }
+
+    /// Check the export's parameters without planning its windows: what
+    /// [`AuditExport::plan`] would refuse, this refuses.
+    ///
+    /// # Errors
+    /// As [`AuditExport::plan`].
+    pub fn validate(&self) -> Result<()> {
+        self.windows().map(drop)
+    }
+
+    /// How many windows, and how long each is.
+    fn windows(&self) -> Result<(u64, chrono::Duration)> {
         let invalid = |message: String| Err(Error::InvalidRequest { message });
         if self.end <= self.start {
             return invalid(format!(
@@ -252,15 +276,7 @@ impl AuditExport {
                 "the range needs more than {MAX_WINDOWS} windows; choose a longer window"
             ));
         }
-        Ok((0..count)
-            .filter_map(|i| {
-                let from = start_of(i)?;
-                let to = from
-                    .checked_add_signed(step)
-                    .map_or(self.end, |t| t.min(self.end));
-                Some((from, to))
-            })
-            .collect())
+        Ok((count, step))
     }
 
     /// Start the export: a stream of records and window completions.

@@ -98,11 +98,23 @@ impl AuditExport {
             .as_ref()
             .and_then(|c| c.output_bytes)
             .unwrap_or(0);
+        let records_before = self.resume.as_ref().map_or(0, |c| c.records_done);
+        let progress = self.progress.clone();
+        let report = |windows_done: usize, windows_total: usize, records: u64| {
+            if let Some(progress) = &progress {
+                (progress.0)(&ExportProgress {
+                    windows_done,
+                    windows_total,
+                    records,
+                });
+            }
+        };
+        // Planned before anything is written: bad parameters leave no output.
+        let mut events = self.events()?;
         let out = Counting {
             inner: writer,
             bytes: already,
         };
-        let records_before = self.resume.as_ref().map_or(0, |c| c.records_done);
         let mut sink = match format {
             ExportFormat::JsonLines => Sink::Json(out),
             ExportFormat::Json => {
@@ -129,17 +141,6 @@ impl AuditExport {
             bytes: already,
             ..ExportSummary::default()
         };
-        let progress = self.progress.clone();
-        let report = |windows_done: usize, windows_total: usize, records: u64| {
-            if let Some(progress) = &progress {
-                (progress.0)(&ExportProgress {
-                    windows_done,
-                    windows_total,
-                    records,
-                });
-            }
-        };
-        let mut events = self.events()?;
         let windows_total = events.windows();
         let mut windows_done = events.windows_done();
         report(windows_done, windows_total, 0);
@@ -184,6 +185,7 @@ impl AuditExport {
         path: &Path,
         checkpoint: Option<&Path>,
     ) -> Result<ExportSummary> {
+        self.validate()?;
         let saved = match checkpoint {
             Some(c) => Checkpoint::load(c)?,
             None => None,

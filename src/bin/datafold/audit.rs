@@ -194,7 +194,7 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
         }
     }
     .on_progress(report);
-    export.plan()?;
+    export.validate()?;
 
     let result = match &target {
         None => {
