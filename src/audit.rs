@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::bi::finish;
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{finish, Error, Result};
 use crate::export::AuditExport;
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
 

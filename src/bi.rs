@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{finish, Result};
 use crate::generated::{self, types, ResponseValue};
 
 /// The six kinds of BI integration Datafold supports.
@@ -419,16 +419,6 @@ impl<'a> Bi<'a> {
                 .await,
         )
         .await
-    }
-}
-
-/// Unwrap a generated call's result into this crate's types.
-pub(crate) async fn finish<T, E: Serialize>(
-    result: std::result::Result<ResponseValue<T>, generated::Error<E>>,
-) -> Result<T> {
-    match result {
-        Ok(value) => Ok(value.into_inner()),
-        Err(error) => Err(Error::from_api(error).await),
     }
 }
 

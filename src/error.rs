@@ -388,6 +388,16 @@ impl Error {
     }
 }
 
+/// Unwrap a generated call's result: the value, or this crate's error.
+pub(crate) async fn finish<T, E: serde::Serialize>(
+    result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
+) -> Result<T> {
+    match result {
+        Ok(value) => Ok(value.into_inner()),
+        Err(error) => Err(Error::from_api(error).await),
+    }
+}
+
 /// FastAPI's `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 fn validation_issues(body: &serde_json::Value) -> Vec<ValidationIssue> {
     let Some(items) = body.get("detail").and_then(|d| d.as_array()) else {
