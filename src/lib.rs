@@ -100,7 +100,7 @@ pub mod generated;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod retry;
-mod secret;
+pub mod secret;
 
 pub use client::{
     Client, ClientBuilder, Hooks, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,

@@ -1,4 +1,5 @@
-//! [`Secret`]: the type of the API key and of every `format: password` field.
+//! Secrets: [`Secret`], the type of the API key and of every `format: password`
+//! field, and [`Redactor`], which masks secrets in whatever is about to be shown.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,27 +19,155 @@ pub const SECRET_FIELDS: [&str; 5] = [
     "api_key",
 ];
 
-/// A copy of `value` fit to print: the values of [`SECRET_FIELDS`] are
-/// replaced by [`REDACTED`], and FastAPI's `input` (the request data a 422
+/// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
+/// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
+pub fn is_secret_field(key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_FIELDS
+        .iter()
+        .any(|field| field.replace('_', "") == folded)
+}
+
+/// A copy of `value` fit to print in an error: what [`Redactor::json`] does
+/// with no known values, and FastAPI's `input` (the request data a 422
 /// quotes back, secrets included) is dropped.
 pub(crate) fn redact_json(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| k.as_str() != "input")
-                .map(|(k, v)| {
-                    let v = if SECRET_FIELDS.contains(&k.as_str()) && !v.is_null() {
-                        Value::String(REDACTED.to_owned())
-                    } else {
-                        redact_json(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
-        other => other.clone(),
+    Redactor::new().error_json(value)
+}
+
+/// Secret values shorter than this are not searched for in text: masking
+/// every `abc` in a response would hide more than it protects.
+const MIN_MASKED_LEN: usize = 4;
+
+/// Masks secrets in data about to be shown: the values of secret fields
+/// ([`is_secret_field`]) wherever they appear in JSON, and the clear text of
+/// known secrets (the API key, secrets just sent) wherever they appear in
+/// text or JSON strings.
+///
+/// ```
+/// use datafold_sdk::{secret::Redactor, Secret};
+///
+/// let redactor = Redactor::new().with_secret(&Secret::new("key-123456"));
+/// let shown = redactor.json(&serde_json::json!({
+///     "name": "Looker",
+///     "client_secret": "s3cret",
+///     "note": "called with key-123456",
+/// }));
+/// assert_eq!(shown["client_secret"], "[REDACTED]");
+/// assert_eq!(shown["note"], "called with [REDACTED]");
+/// assert_eq!(redactor.text("key-123456 leaked"), "[REDACTED] leaked");
+/// ```
+#[derive(Clone, Default)]
+pub struct Redactor {
+    values: Vec<Secret>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("values", &self.values.len())
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// A redactor that masks secret fields by name and no known values.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also mask the clear text of `secret` wherever it appears (ignored
+    /// when blank or shorter than 4 characters).
+    pub fn with_secret(mut self, secret: &Secret) -> Self {
+        self.add(secret);
+        self
+    }
+
+    /// Also mask the clear text of `secret` wherever it appears.
+    pub fn add(&mut self, secret: &Secret) {
+        let value = secret.expose().trim();
+        if value.chars().count() >= MIN_MASKED_LEN && !self.values.iter().any(|s| s.0 == value) {
+            self.values.push(Secret::new(value));
+            // Longest first, so a secret containing another is masked whole.
+            self.values.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+        }
+    }
+
+    /// Also mask the values of the secret fields of `json` (e.g. a request
+    /// body about to be sent), wherever they appear later.
+    pub fn add_secrets_of(&mut self, json: &serde_json::Value) {
+        use serde_json::Value;
+        match json {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value {
+                        Value::String(s) if is_secret_field(key) => {
+                            self.add(&Secret::new(s.as_str()))
+                        }
+                        other => self.add_secrets_of(other),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| self.add_secrets_of(item)),
+            _ => {}
+        }
+    }
+
+    /// Whether no value is known (only field names are masked).
+    pub fn knows_no_values(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// `text` with every known secret value replaced by [`REDACTED`].
+    pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for secret in &self.values {
+            if out.contains(secret.0.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(secret.0.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+
+    /// A copy of `value` fit to print: the values of secret fields replaced
+    /// by [`REDACTED`] (`null` stays `null`), and known secret values masked
+    /// in every string and key.
+    pub fn json(&self, value: &serde_json::Value) -> serde_json::Value {
+        self.mask(value, false)
+    }
+
+    /// [`Redactor::json`] for an error body: FastAPI's `input` (the request
+    /// data a 422 quotes back) is dropped as well.
+    pub(crate) fn error_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        self.mask(value, true)
+    }
+
+    fn mask(&self, value: &serde_json::Value, drop_input: bool) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(k, _)| !(drop_input && k.as_str() == "input"))
+                    .map(|(k, v)| {
+                        let v = if is_secret_field(k) && !v.is_null() {
+                            Value::String(REDACTED.to_owned())
+                        } else {
+                            self.mask(v, drop_input)
+                        };
+                        (self.text(k).into_owned(), v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.mask(v, drop_input)).collect())
+            }
+            Value::String(s) => Value::String(self.text(s).into_owned()),
+            other => other.clone(),
+        }
     }
 }
 
