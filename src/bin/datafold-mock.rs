@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use datafold_sdk::mock::{Fault, Faults, MockServer, MockServerBuilder};
+use datafold_sdk::mock::{parse_timeout_secs, Fault, Faults, MockServer, MockServerBuilder};
 
 const HELP: &str = "\
 datafold-mock: an in-memory Datafold API (audit logs and BI integrations) for tests and demos
@@ -30,6 +30,14 @@ OPTIONS:
     --fault-seed <N>       Seed of the fault draws [default: 0]
     --retry-after <SECS>   Retry-After of injected 429s and 503s [default: 1]
     --check-responses      Check every response against the spec; report violations
+    --header-timeout <SECS>
+                           Close a connection that has not sent a whole request head this long
+                           after connecting or after its last response [default: 10]
+    --idle-timeout <SECS>  Close a connection that sends and reads nothing this long, e.g. a
+                           stalled request body [default: 30]
+    --max-connections <N>  Serve at most N connections at once; a new one closes the one idle
+                           the longest, or waits until one closes [default: 128]
+    --request-log-size <N> Keep the last N requests in the request log [default: 10000]
     --quiet                Do not print a line per request
     -h, --help             Print this help
 
@@ -109,6 +117,20 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 faults = faults.rate(fault, rate);
             }
             "--check-responses" => builder = builder.check_responses(true),
+            "--header-timeout" => {
+                builder = builder.header_read_timeout(timeout(&flag, &value(&flag)?)?)
+            }
+            "--idle-timeout" => builder = builder.idle_timeout(timeout(&flag, &value(&flag)?)?),
+            "--max-connections" => {
+                let connections: usize = number(&flag, &value(&flag)?)?;
+                if connections == 0 {
+                    return Err("--max-connections must be at least 1".into());
+                }
+                builder = builder.max_connections(connections);
+            }
+            "--request-log-size" => {
+                builder = builder.request_log_capacity(number(&flag, &value(&flag)?)?)
+            }
             "--quiet" => quiet = true,
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -119,6 +141,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         generated_key,
         quiet,
     }))
+}
+
+fn timeout(flag: &str, text: &str) -> Result<Duration, String> {
+    parse_timeout_secs(text).map_err(|e| format!("{flag}: {e}"))
 }
 
 fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// A failure the mock can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     /// `429 Too Many Requests` with a `Retry-After` header; the handler does
     /// not run.

@@ -27,6 +27,43 @@
 //!   operation, status, injected fault and whether the handler changed state.
 //!   It never holds the `Authorization` header or any body.
 //!
+//! # Limits
+//! The mock is meant to run unattended, so nothing in it grows or waits
+//! without bound:
+//!
+//! * **header timeout** ([`MockServerBuilder::header_read_timeout`], default
+//!   10 s): a connection must send a complete request head (request line and
+//!   headers) within this time of the server starting to wait for it, on
+//!   connect and after each response; otherwise it is closed, without an
+//!   answer. A keep-alive connection waiting for its next request is
+//!   therefore closed after the shorter of the two timeouts.
+//! * **idle timeout** ([`MockServerBuilder::idle_timeout`], default 30 s): a
+//!   connection on which no byte moves for this long (a request body that
+//!   stalls, a client that stops reading a response, nothing between
+//!   requests) is closed, mid-request if need be. Time the server spends on
+//!   its own, such as injected latency, does not count.
+//! * **connection cap** ([`MockServerBuilder::max_connections`], default 128):
+//!   when that many connections are open and another client connects, the
+//!   connection idle the longest (for at least 1 s, or the idle timeout if
+//!   shorter, and not waiting for the server) is closed to make room; if none
+//!   is, the newcomer waits, unanswered, until one closes. So a flood of idle
+//!   sockets neither exhausts the file descriptors nor keeps a new client
+//!   waiting. When accepting fails (out of file descriptors below the cap),
+//!   the same eviction frees one, and the server waits for a connection to
+//!   close (at most 1 s) instead of retrying in a loop.
+//! * **request log bound** ([`MockServerBuilder::request_log_capacity`],
+//!   default 10,000 records, about 3 MB): the log keeps the latest records;
+//!   [`MockServer::request_counts`] counts every request (by status, fault,
+//!   effect), and [`MockServer::request_log_after`] hands a reader only the
+//!   records it has not seen, saying how many it missed. A record's method
+//!   and path are cut to 1 KiB and its spec violations to 20.
+//!
+//! The standalone server (`datafold-mock`, `datafold mock serve`) takes
+//! these as `--header-timeout`, `--idle-timeout`, `--max-connections` and
+//! `--request-log-size`. Its per-request printer sleeps until a request is
+//! logged and prints only the new records, with one line for any the bound
+//! dropped before they could be printed.
+//!
 //! # Why hyper, not axum
 //! hyper 1, hyper-util and tokio are already compiled for reqwest, so the
 //! server adds only hyper's `server`/`http1` code. Routing is driven by the
@@ -53,8 +90,11 @@
 //! ```
 
 mod audit;
+mod connection;
 mod faults;
 mod handlers;
+mod limits;
+mod request_log;
 mod router;
 mod schema;
 mod server;
@@ -74,10 +114,17 @@ use serde_json::Value;
 
 pub use faults::{Fault, Faults};
 pub use handlers::KIND_MISMATCH_STATUS;
+pub use limits::{
+    parse_timeout_secs, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_LOG_CAPACITY, MAX_CONNECTION_TIMEOUT, MIN_CONNECTION_TIMEOUT,
+};
+pub use request_log::{RequestCounts, RequestLogPage, RequestRecord};
 pub use schema::{parse_date_time, LocItem, Operation, SchemaIssue, Spec};
 
 use audit::SeedHistory;
 use handlers::{State, User};
+use limits::Limits;
+use request_log::RequestLog;
 use server::Shared;
 
 use crate::types::AuditLogs;
@@ -90,28 +137,6 @@ pub const DEFAULT_SEED_EVENTS: u64 = 100;
 /// The time the seeded history covers when none is configured: 30 days.
 pub const DEFAULT_SEED_SPAN: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// One request the mock received. Holds no header value and no body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestRecord {
-    /// The request's number, from 0, in arrival order (the fault draw's `n`).
-    pub seq: u64,
-    /// The HTTP method.
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The spec's operationId, when the path and method matched one.
-    pub operation: Option<String>,
-    /// The status sent; `None` when the connection was reset instead.
-    pub status: Option<u16>,
-    /// Whether the handler changed state (created, updated, removed, synced).
-    pub applied: bool,
-    /// The fault injected into this request, if any.
-    pub fault: Option<Fault>,
-    /// Where the response body breaks the spec (only with
-    /// [`MockServerBuilder::check_responses`]).
-    pub spec_violations: Vec<String>,
-}
-
 /// Configuration of a [`MockServer`]; see [`MockServer::builder`].
 #[derive(Clone)]
 pub struct MockServerBuilder {
@@ -123,6 +148,7 @@ pub struct MockServerBuilder {
     faults: Faults,
     check_responses: bool,
     port: u16,
+    limits: Limits,
 }
 
 impl Default for MockServerBuilder {
@@ -136,6 +162,7 @@ impl Default for MockServerBuilder {
             faults: Faults::default(),
             check_responses: false,
             port: 0,
+            limits: Limits::default(),
         }
     }
 }
@@ -151,6 +178,7 @@ impl fmt::Debug for MockServerBuilder {
             .field("faults", &self.faults)
             .field("check_responses", &self.check_responses)
             .field("port", &self.port)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -209,12 +237,56 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a connection may take to send a complete request head
+    /// (request line and headers), counted from when the server starts
+    /// waiting for it: on connect and after each response. A connection that
+    /// misses it is closed. Default [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s);
+    /// from 1 ms to [`MAX_CONNECTION_TIMEOUT`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may go without progress: no byte of a request
+    /// body arriving, no byte of a response leaving (a client that stopped
+    /// reading), nothing between requests. The time the server itself spends
+    /// (injected latency, handlers) does not count. A connection that
+    /// exceeds it is closed, mid-request if need be. Default
+    /// [`DEFAULT_IDLE_TIMEOUT`] (30 s); from 1 ms to
+    /// [`MAX_CONNECTION_TIMEOUT`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`], 128; at least 1). A connection beyond the
+    /// cap closes the open connection idle the longest (for at least 1 s, or
+    /// the idle timeout if shorter, and not waiting for the server); when
+    /// none is, it waits, unanswered, until one closes.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// How many requests [`MockServer::request_log`] keeps: the latest ones;
+    /// older records are dropped, while [`MockServer::request_counts`] keeps
+    /// counting every request. Default [`DEFAULT_REQUEST_LOG_CAPACITY`]
+    /// (10,000); 0 keeps counts only.
+    pub fn request_log_capacity(mut self, records: usize) -> Self {
+        self.limits.request_log_capacity = records;
+        self
+    }
+
     /// Bind the port and start serving on a thread of its own.
     ///
     /// # Errors
     /// The port cannot be bound, the fault rates are invalid
-    /// ([`Faults::check`]), or the runtime cannot start.
+    /// ([`Faults::check`]), a timeout is outside 1 ms to 24 hours or
+    /// `max_connections` is 0 (the error names the method), or the runtime
+    /// cannot start.
     pub fn start(self) -> io::Result<MockServer> {
+        self.limits.check()?;
         self.faults
             .check()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -244,7 +316,7 @@ impl MockServerBuilder {
             check_responses: self.check_responses,
             counter: AtomicU64::new(0),
             state: Mutex::new(State::new(self.seed, history)),
-            log: Mutex::new(Vec::new()),
+            log: RequestLog::new(self.limits.request_log_capacity),
         });
 
         let listener =
@@ -256,6 +328,7 @@ impl MockServerBuilder {
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = shared.clone();
+        let limits = self.limits;
         let thread = std::thread::Builder::new()
             .name(format!("datafold-mock-{}", addr.port()))
             .spawn(move || {
@@ -263,7 +336,7 @@ impl MockServerBuilder {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let accept = tokio::spawn(server::accept_loop(listener, serving));
+                    let accept = tokio::spawn(connection::accept_loop(listener, serving, limits));
                     // Stops on `shutdown`/drop, or when the sender is gone.
                     let _ = stopped.await;
                     accept.abort();
@@ -335,14 +408,32 @@ impl MockServer {
             .build()
     }
 
-    /// Every request so far, in the order they were answered.
+    /// The latest requests, in the order they were answered: at most
+    /// [`MockServerBuilder::request_log_capacity`] (default 10,000) of them;
+    /// [`MockServer::request_counts`] counts them all.
     pub fn request_log(&self) -> Vec<RequestRecord> {
-        self.shared.log().clone()
+        self.shared.log.records()
     }
 
-    /// Forget the requests so far (the fault draw keeps counting).
+    /// The records logged after `cursor`, without copying the others:
+    /// start with 0, then pass the page's [`RequestLogPage::next`]. Records
+    /// come in the order they were logged (when their answer was sent), which
+    /// differs from [`RequestRecord::seq`] order when requests overlap.
+    pub fn request_log_after(&self, cursor: u64) -> RequestLogPage {
+        self.shared.log.after(cursor)
+    }
+
+    /// Counts of every request since the start (or the last
+    /// [`MockServer::clear_request_log`]), by status, fault and effect,
+    /// including requests the bounded log no longer holds.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.shared.log.counts()
+    }
+
+    /// Forget the requests so far and reset [`MockServer::request_counts`]
+    /// (the fault draw and the log's cursors keep counting).
     pub fn clear_request_log(&self) {
-        self.shared.log().clear();
+        self.shared.log.clear();
     }
 
     /// The audit events recorded by BI calls, oldest first (the seeded ones

@@ -1,28 +1,26 @@
-//! The HTTP side: an accept loop on its own thread and runtime, one hyper
-//! HTTP/1 connection per socket, and the per-request pipeline (fault draw,
-//! latency, body read, routing, handler, response check, request log).
+//! The per-request pipeline (fault draw, latency, body read, routing,
+//! handler, response check, request log) and the response bodies; the
+//! connections it runs on are `connection.rs`'s.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 
+use super::connection::Connection;
 use super::faults::{Fault, Faults};
 use super::handlers::{Answer, State, User};
+use super::request_log::{RequestLog, RequestRecord};
 use super::router::{self, Incoming as RouterRequest, Outcome};
 use super::schema::Spec;
-use super::RequestRecord;
 use crate::Secret;
 
 /// Largest request body the mock reads; larger ones get a 413.
@@ -38,7 +36,7 @@ pub(crate) struct Shared {
     pub(crate) check_responses: bool,
     pub(crate) counter: AtomicU64,
     pub(crate) state: Mutex<State>,
-    pub(crate) log: Mutex<Vec<RequestRecord>>,
+    pub(crate) log: RequestLog,
 }
 
 impl Shared {
@@ -47,43 +45,11 @@ impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    pub(crate) fn log(&self) -> MutexGuard<'_, Vec<RequestRecord>> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Accept connections until the task is dropped.
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            // Out of file descriptors and the like: let it pass, don't spin.
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let reset = Arc::new(AtomicBool::new(false));
-        let io = TokioIo::new(ResettableStream {
-            inner: stream,
-            reset: reset.clone(),
-        });
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                serve(req, shared.clone(), peer, reset.clone())
-            });
-            // A connection that ends in error (a client hanging up, an injected
-            // reset) is the client's business; nothing to report here.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
-        });
-    }
 }
 
 /// The error a handler returns to make hyper drop the connection unanswered.
 #[derive(Debug)]
-struct InjectedReset;
+pub(crate) struct InjectedReset;
 
 impl std::fmt::Display for InjectedReset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,16 +59,18 @@ impl std::fmt::Display for InjectedReset {
 
 impl std::error::Error for InjectedReset {}
 
-async fn serve(
+pub(crate) async fn serve(
     req: Request<Incoming>,
     shared: Arc<Shared>,
     peer: SocketAddr,
-    reset: Arc<AtomicBool>,
+    connection: Arc<Connection>,
 ) -> Result<Response<MockBody>, InjectedReset> {
     let seq = shared.counter.fetch_add(1, Ordering::SeqCst);
     let fault = shared.faults.pick(seq);
     let latency = shared.faults.added_latency();
     if !latency.is_zero() {
+        // The server's own delay is not the client's idleness.
+        let _busy = connection.busy();
         tokio::time::sleep(latency).await;
     }
     let mut record = RequestRecord {
@@ -117,19 +85,19 @@ async fn serve(
     };
     if let Some(status) = fault.and_then(Fault::status) {
         record.status = Some(status);
-        shared.log().push(record);
+        shared.log.push(record);
         return Ok(fault_response(status, shared.faults.retry_after()));
     }
     if fault == Some(Fault::ResetBeforeHandler) {
-        shared.log().push(record);
-        reset.store(true, Ordering::SeqCst);
+        shared.log.push(record);
+        connection.reset_on_close();
         return Err(InjectedReset);
     }
 
     let (parts, body) = req.into_parts();
     let Some(body) = read_body(body).await else {
         record.status = Some(413);
-        shared.log().push(record);
+        shared.log.push(record);
         let detail = serde_json::json!({"detail": "Request body too large"});
         return Ok(json_response(413, &detail, &[]));
     };
@@ -181,12 +149,12 @@ async fn serve(
         }
     };
     if fault == Some(Fault::ResetAfterHandler) {
-        shared.log().push(record);
-        reset.store(true, Ordering::SeqCst);
+        shared.log.push(record);
+        connection.reset_on_close();
         return Err(InjectedReset);
     }
     record.status = Some(status);
-    shared.log().push(record);
+    shared.log.push(record);
     Ok(response)
 }
 
@@ -391,48 +359,5 @@ impl Body for MockBody {
             }
             _ => hyper::body::SizeHint::default(),
         }
-    }
-}
-
-/// A TCP stream that, once `reset` is set, closes with `SO_LINGER` 0 so the
-/// peer sees a reset (RST) rather than an orderly end.
-struct ResettableStream {
-    inner: TcpStream,
-    reset: Arc<AtomicBool>,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.reset.load(Ordering::SeqCst) {
-            let _ = self.inner.set_zero_linger();
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }

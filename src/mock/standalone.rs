@@ -1,10 +1,9 @@
 //! Running a [`MockServer`] as a process of its own: what `datafold-mock` and
 //! `datafold mock serve` print.
 
-use std::io::Write;
-use std::time::Duration;
+use std::io::{self, Write};
 
-use super::MockServer;
+use super::{MockServer, RequestLogPage};
 
 impl MockServer {
     /// Print where the server listens, as shell lines a user can paste; the
@@ -23,32 +22,88 @@ impl MockServer {
 
     /// Print a line per request on stderr (nothing when `quiet`) until the
     /// process is killed; the server runs on its own thread meanwhile.
+    ///
+    /// The printing thread sleeps until a request is logged, then copies
+    /// only the records it has not printed. Records the bounded log dropped
+    /// before they could be printed are reported in one line.
     pub fn print_requests_forever(&self, quiet: bool) -> ! {
-        let mut printed = 0;
-        loop {
-            std::thread::sleep(Duration::from_millis(200));
-            if quiet {
-                continue;
+        if quiet {
+            loop {
+                std::thread::park();
             }
-            let log = self.request_log();
-            let mut err = std::io::stderr().lock();
-            for record in log.iter().skip(printed) {
-                let status = record.status.map_or("reset".to_owned(), |s| s.to_string());
-                let fault = record
-                    .fault
-                    .map(|f| format!(" [fault {f}]"))
-                    .unwrap_or_default();
-                let applied = if record.applied { " (applied)" } else { "" };
-                let _ = writeln!(
-                    err,
-                    "{} {} -> {status}{applied}{fault}",
-                    record.method, record.path
-                );
-                for violation in &record.spec_violations {
-                    let _ = writeln!(err, "  spec violation: {violation}");
-                }
-            }
-            printed = log.len();
         }
+        let capacity = self.shared.log.capacity();
+        let mut cursor = 0;
+        loop {
+            let page = self.shared.log.wait_after(cursor);
+            cursor = page.next;
+            let _ = write_page(&mut std::io::stderr().lock(), &page, capacity);
+        }
+    }
+}
+
+/// One line per record (and one per spec violation), after a line saying how
+/// many records were skipped, if any.
+fn write_page(out: &mut impl Write, page: &RequestLogPage, capacity: usize) -> io::Result<()> {
+    if page.skipped > 0 {
+        writeln!(
+            out,
+            "... {} requests not shown: the request log keeps the last {capacity} (--request-log-size)",
+            page.skipped
+        )?;
+    }
+    for record in &page.records {
+        let status = record.status.map_or("reset".to_owned(), |s| s.to_string());
+        let fault = record
+            .fault
+            .map(|f| format!(" [fault {f}]"))
+            .unwrap_or_default();
+        let applied = if record.applied { " (applied)" } else { "" };
+        writeln!(
+            out,
+            "{} {} -> {status}{applied}{fault}",
+            record.method, record.path
+        )?;
+        for violation in &record.spec_violations {
+            writeln!(out, "  spec violation: {violation}")?;
+        }
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::{Fault, RequestRecord};
+
+    #[test]
+    fn a_page_prints_what_was_skipped_then_its_records() {
+        let record = RequestRecord {
+            seq: 7,
+            method: "POST".into(),
+            path: "/api/v1/lineage/bi/dbt/".into(),
+            operation: None,
+            status: None,
+            applied: true,
+            fault: Some(Fault::ResetAfterHandler),
+            spec_violations: vec!["id: missing".into()],
+        };
+        let page = RequestLogPage {
+            records: vec![record],
+            skipped: 12,
+            next: 20,
+        };
+        let mut out = Vec::new();
+        write_page(&mut out, &page, 5).expect("writes to memory");
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("... 12 requests not shown: the request log keeps the last 5"));
+        assert!(
+            lines[1].starts_with("POST /api/v1/lineage/bi/dbt/ -> reset (applied) [fault "),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], "  spec violation: id: missing");
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use datafold_sdk::mock::{Fault, Faults, MockServer};
+use datafold_sdk::mock::{parse_timeout_secs, Fault, Faults, MockServer};
 
 use crate::{CliResult, Failure, Global};
 
@@ -44,6 +44,21 @@ pub struct ServeArgs {
     /// Check every response against the spec; report violations
     #[arg(long)]
     check_responses: bool,
+    /// Close a connection that has not sent a whole request head this long
+    /// after connecting or after its last response [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout_secs)]
+    header_timeout: Option<Duration>,
+    /// Close a connection that sends and reads nothing this long, e.g. a
+    /// stalled request body [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout_secs)]
+    idle_timeout: Option<Duration>,
+    /// Serve at most N connections at once; a new one closes the one idle the
+    /// longest, or waits until one closes [default: 128]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Keep the last N requests in the request log [default: 10000]
+    #[arg(long, value_name = "N")]
+    request_log_size: Option<usize>,
 }
 
 pub fn run(command: MockCommand, global: &Global) -> CliResult {
@@ -64,6 +79,18 @@ pub fn run(command: MockCommand, global: &Global) -> CliResult {
         .faults(faults)
         .check_responses(args.check_responses)
         .port(args.port.unwrap_or(0));
+    if let Some(timeout) = args.header_timeout {
+        builder = builder.header_read_timeout(timeout);
+    }
+    if let Some(timeout) = args.idle_timeout {
+        builder = builder.idle_timeout(timeout);
+    }
+    if let Some(connections) = args.max_connections {
+        builder = builder.max_connections(connections as usize);
+    }
+    if let Some(records) = args.request_log_size {
+        builder = builder.request_log_capacity(records);
+    }
     for key in &args.api_keys {
         if key.trim().is_empty() {
             return Err(Failure::usage("--api-key must not be empty"));
