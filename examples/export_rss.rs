@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use datafold_sdk::export::ExportFormat;
+use datafold_sdk::export::{ExportFormat, IfInterrupted};
 use datafold_sdk::mock::MockServer;
 
 const KEY: &str = "export-rss-example-key";
@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .audit_logs()
             .between(window_end() - chrono::Duration::hours(1), window_end())
             .window(Duration::from_secs(3600))
-            .write_to_file(ExportFormat::JsonLines, &out, None)
+            .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Restart)
             .await
     })?;
     let elapsed = started.elapsed();

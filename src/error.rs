@@ -158,12 +158,69 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// A file the SDK was asked to write is not safe to write: a symbolic
+    /// link, not a regular file (a directory, device, FIFO or socket),
+    /// read-only, or shared through hard links. Nothing was written to it;
+    /// see [`crate::safe_file`].
+    #[error("refusing to write {}: {reason}", path.display())]
+    UnsafeFile {
+        /// The path refused.
+        path: std::path::PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+
+    /// An export into a file was refused before anything was requested or
+    /// written, because of what an interrupted run left beside it.
+    #[error("{problem}; {}", refusal.hint())]
+    Checkpoint {
+        /// Why the files on disk do not allow this export.
+        refusal: CheckpointRefusal,
+        /// What is wrong, naming the files (and the checkpoint field).
+        problem: String,
+    },
+
     /// An audit-log timestamp that is not a recognisable date and time.
     #[error("audit-log timestamp {value:?} is not an RFC 3339 date-time")]
     InvalidTimestamp {
         /// The timestamp as the server sent it.
         value: String,
     },
+}
+
+/// Why [`Error::Checkpoint`] refused to write an export into a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckpointRefusal {
+    /// An interrupted run's partial output or checkpoint exists, and the call
+    /// asked neither to resume nor to restart.
+    Interrupted,
+    /// The checkpoint cannot be used: not JSON, a field missing or of the
+    /// wrong type, or another format version.
+    Unreadable,
+    /// The checkpoint's `field` does not match: the export's identity (`host`,
+    /// `start`, `end`, `window_secs`, `overlap_secs`, `output_format`), its
+    /// plan (`windows_done`, `records_done`) or the partial output it vouches
+    /// for (`output_bytes`, `output_tail_sha256`).
+    Mismatch {
+        /// The checkpoint field, as named in the file.
+        field: &'static str,
+    },
+}
+
+impl CheckpointRefusal {
+    /// What an SDK caller can do about it.
+    fn hint(self) -> &'static str {
+        match self {
+            CheckpointRefusal::Interrupted => {
+                "pass IfInterrupted::Resume to continue it, or IfInterrupted::Restart to discard it"
+            }
+            _ => {
+                "resume with the interrupted export's settings, or pass IfInterrupted::Restart \
+                 to discard it and start over"
+            }
+        }
+    }
 }
 
 /// The response behind an HTTP error: status, headers and a capped excerpt of

@@ -100,13 +100,14 @@ pub mod generated;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod retry;
+pub mod safe_file;
 pub mod secret;
 
 pub use client::{
     Client, ClientBuilder, Hooks, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST, DEFAULT_TIMEOUT, HOST_VAR, USER_AGENT,
 };
-pub use error::{Error, ErrorBody, HttpFailure, Result, ValidationIssue};
+pub use error::{CheckpointRefusal, Error, ErrorBody, HttpFailure, Result, ValidationIssue};
 pub use generated::types;
 pub use retry::RetryPolicy;
 pub use secret::{Secret, REDACTED, SECRET_FIELDS};

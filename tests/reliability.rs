@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::{Checkpoint, ExportEvent, ExportFormat};
+use datafold_sdk::export::{
+    Checkpoint, ExportEvent, ExportFiles, ExportFormat, FileCheckpoint, IfInterrupted,
+};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
-use datafold_sdk::{types, Client, Error, RetryPolicy};
+use datafold_sdk::{types, CheckpointRefusal, Client, Error, RetryPolicy};
 use futures_util::StreamExt;
 
 const KEY: &str = "reliability-test-key";
@@ -299,8 +301,9 @@ async fn a_file_export_killed_by_errors_resumes_from_its_checkpoint() {
         ExportFormat::Json,
     ] {
         let out = scratch(&format!("{format:?}.out"));
-        let ckpt = scratch(&format!("{format:?}.ckpt"));
-        let _ = std::fs::remove_file(&ckpt);
+        let files = ExportFiles::new(&out);
+        let _ = std::fs::remove_file(files.checkpoint());
+        let _ = std::fs::remove_file(files.partial());
         let mut runs = 0;
         let summary = loop {
             runs += 1;
@@ -310,7 +313,7 @@ async fn a_file_export_killed_by_errors_resumes_from_its_checkpoint() {
                 .between(range_start(), range_end())
                 .window(Duration::from_secs(1800))
                 .concurrency(2)
-                .write_to_file(format, &out, Some(&ckpt))
+                .write_to_file(format, &out, IfInterrupted::Resume)
                 .await;
             match result {
                 Ok(summary) => break summary,
@@ -350,8 +353,8 @@ async fn a_file_export_killed_by_errors_resumes_from_its_checkpoint() {
         assert_eq!(summary.bytes, text.len() as u64, "{format:?}");
         uuids.sort();
         assert_eq!(uuids, ground_truth(&server), "{format:?} after {runs} runs");
+        assert!(!files.partial().exists() && !files.checkpoint().exists());
         let _ = std::fs::remove_file(&out);
-        let _ = std::fs::remove_file(&ckpt);
     }
 }
 
@@ -374,7 +377,18 @@ async fn a_checkpoint_of_another_export_is_refused() {
         .between(range_start(), range_end())
         .window(Duration::from_secs(60))
         .resume_from(checkpoint);
-    assert!(matches!(other, Err(Error::InvalidConfig { .. })));
+    assert!(
+        matches!(
+            other,
+            Err(Error::Checkpoint {
+                refusal: CheckpointRefusal::Mismatch {
+                    field: "window_secs"
+                },
+                ..
+            })
+        ),
+        "{other:?}"
+    );
 }
 
 #[test]
@@ -515,8 +529,9 @@ async fn resuming_refuses_a_shortened_file_or_another_format() {
     let server = start(faults, 5_000);
     let client = client(&server, RetryPolicy::none());
     let out = scratch("refuse.out");
-    let ckpt = scratch("refuse.ckpt");
-    let _ = std::fs::remove_file(&ckpt);
+    let files = ExportFiles::new(&out);
+    let _ = std::fs::remove_file(files.checkpoint());
+    let _ = std::fs::remove_file(files.partial());
     let export = || {
         client
             .audit_logs()
@@ -528,47 +543,63 @@ async fn resuming_refuses_a_shortened_file_or_another_format() {
     let mut saved = None;
     for _ in 0..50 {
         let _ = export()
-            .write_to_file(ExportFormat::JsonLines, &out, Some(&ckpt))
+            .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Resume)
             .await;
-        saved = Checkpoint::load(&ckpt)
+        saved = FileCheckpoint::load(files.checkpoint())
             .unwrap()
-            .filter(|c| c.output_bytes.unwrap_or(0) > 0);
+            .filter(|c| c.output_bytes > 0);
         if saved.is_some() {
             break;
         }
     }
     let saved = saved.expect("some window completed");
-    assert_eq!(saved.output_format, Some(ExportFormat::JsonLines));
+    assert_eq!(saved.output_format, ExportFormat::JsonLines);
 
     let error = export()
-        .write_to_file(ExportFormat::Csv, &out, Some(&ckpt))
+        .write_to_file(ExportFormat::Csv, &out, IfInterrupted::Resume)
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Error::InvalidConfig { .. }) && error.to_string().contains("same format"),
+        matches!(
+            error,
+            Error::Checkpoint {
+                refusal: CheckpointRefusal::Mismatch {
+                    field: "output_format"
+                },
+                ..
+            }
+        ),
         "{error}"
     );
 
-    let keep = saved.output_bytes.unwrap();
+    let keep = saved.output_bytes;
     std::fs::OpenOptions::new()
         .write(true)
-        .open(&out)
+        .open(files.partial())
         .unwrap()
         .set_len(keep / 2)
         .unwrap();
     let error = export()
-        .write_to_file(ExportFormat::JsonLines, &out, Some(&ckpt))
+        .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Resume)
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Error::InvalidConfig { .. }) && error.to_string().contains("was changed"),
+        matches!(
+            error,
+            Error::Checkpoint {
+                refusal: CheckpointRefusal::Mismatch {
+                    field: "output_bytes"
+                },
+                ..
+            }
+        ) && error.to_string().contains("was changed"),
         "{error}"
     );
     assert_eq!(
-        std::fs::metadata(&out).unwrap().len(),
+        std::fs::metadata(files.partial()).unwrap().len(),
         keep / 2,
         "the file was left alone"
     );
-    let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(&ckpt);
+    let _ = std::fs::remove_file(files.partial());
+    let _ = std::fs::remove_file(files.checkpoint());
 }

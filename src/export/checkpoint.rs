@@ -1,23 +1,39 @@
-//! [`Checkpoint`]: how far an export got, saved atomically so an interrupted
-//! export resumes without losing or repeating a record.
+//! [`Checkpoint`]: how far an export got, and [`FileCheckpoint`]: that plus
+//! the output file it vouches for. Both are bound to their export: a resume
+//! whose export or output does not match is refused, naming the field.
 
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use super::ExportFormat;
+use crate::error::{CheckpointRefusal, Error, Result};
+use crate::safe_file;
 
-/// The state of an export after its last completed window.
+/// The checkpoint format this SDK reads and writes. Version 1 had no host,
+/// no output digest and optional output fields; it is refused.
+pub(crate) const VERSION: u32 = 2;
+
+/// The largest checkpoint file read (its `unplaced_uuids` are the only part
+/// that grows).
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The state of an export after its last completed window, and the identity
+/// of that export: a checkpoint is only good for the same host, range, window
+/// and overlap ([`AuditExport::resume_from`](super::AuditExport::resume_from)
+/// checks each).
 ///
-/// Saved with [`Checkpoint::save`] (write to a temporary file, sync, rename:
-/// a crash leaves either the old or the new checkpoint, never half of one).
+/// Every field is required when a checkpoint is read: none has a default
+/// that an edit could bring into play.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Format version of this file.
+    /// Format version of this checkpoint (2).
     pub version: u32,
+    /// The API host the export read from ([`Client::host`](crate::Client::host)).
+    pub host: String,
     /// The export's range start.
     pub start: DateTime<Utc>,
     /// The export's range end.
@@ -30,71 +46,229 @@ pub struct Checkpoint {
     pub windows_done: usize,
     /// Records emitted by the completed windows.
     pub records_done: u64,
-    /// Bytes the writer had written when the last window completed (for
-    /// truncating a partly written output on resume), if a writer kept count.
-    pub output_bytes: Option<u64>,
-    /// The format of that output, if a writer recorded it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_format: Option<super::ExportFormat>,
     /// `event_uuid`s of emitted records whose timestamp could not be parsed;
     /// such records cannot be placed in a window, so they are remembered.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unplaced_uuids: Vec<String>,
 }
 
-pub(crate) const VERSION: u32 = 1;
-
 impl Checkpoint {
-    /// Read a checkpoint; `Ok(None)` when the file does not exist.
+    /// Read a checkpoint saved by [`Checkpoint::save`]; `Ok(None)` when there
+    /// is no file at `path`.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] when the file exists but cannot be read or
-    /// is not a checkpoint.
+    /// [`Error::Checkpoint`] ([`CheckpointRefusal::Unreadable`]) when the file
+    /// is not a checkpoint of this version, naming the missing or invalid
+    /// field; [`Error::UnsafeFile`] when `path` is a symbolic link or not a
+    /// regular file.
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(config(format!(
-                    "cannot read checkpoint {}: {e}",
-                    path.display()
-                )))
-            }
+        let Some(mut fields) = read_fields(path)? else {
+            return Ok(None);
         };
-        let checkpoint: Checkpoint = serde_json::from_str(&text).map_err(|e| {
-            config(format!(
-                "{} is not an export checkpoint ({e}); delete it to start over",
-                path.display()
-            ))
-        })?;
-        if checkpoint.version != VERSION {
-            return Err(config(format!(
-                "checkpoint {} has format version {}, this SDK writes {VERSION}; delete it to start over",
-                path.display(),
-                checkpoint.version
-            )));
-        }
-        Ok(Some(checkpoint))
+        Self::from_fields(&mut fields, path).map(Some)
     }
 
-    /// Write the checkpoint atomically.
+    /// Write the checkpoint atomically (see [`safe_file::write_atomically`]):
+    /// a crash leaves the old checkpoint or the new one, never half of one.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the path when it cannot be written.
+    /// [`Error::UnsafeFile`] when `path` is not safe to write;
+    /// [`Error::Output`] naming the path when it cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)
+        save_json(self, path)
+    }
+
+    /// Check that this checkpoint, read from `source` (e.g. "the checkpoint
+    /// x.checkpoint"), belongs to the export `expected` describes (its
+    /// position fields aside), and fits its plan of `windows` windows.
+    pub(crate) fn check_belongs_to(
+        &self,
+        expected: &Checkpoint,
+        windows: usize,
+        source: &str,
+    ) -> Result<()> {
+        let differs = |field: &'static str, saved: String, wanted: String| {
+            mismatch(
+                field,
+                format!(
+                    "{source} is for another export: its {field} is {saved}, this export's is {wanted}"
+                ),
+            )
         };
-        write().map_err(|e| config(format!("cannot write checkpoint {}: {e}", path.display())))
+        if self.host != expected.host {
+            return Err(differs("host", self.host.clone(), expected.host.clone()));
+        }
+        if self.start != expected.start {
+            return Err(differs(
+                "start",
+                self.start.to_rfc3339(),
+                expected.start.to_rfc3339(),
+            ));
+        }
+        if self.end != expected.end {
+            return Err(differs(
+                "end",
+                self.end.to_rfc3339(),
+                expected.end.to_rfc3339(),
+            ));
+        }
+        if self.window_secs != expected.window_secs {
+            return Err(differs(
+                "window_secs",
+                self.window_secs.to_string(),
+                expected.window_secs.to_string(),
+            ));
+        }
+        if self.overlap_secs != expected.overlap_secs {
+            return Err(differs(
+                "overlap_secs",
+                self.overlap_secs.to_string(),
+                expected.overlap_secs.to_string(),
+            ));
+        }
+        if self.windows_done > windows {
+            return Err(mismatch(
+                "windows_done",
+                format!(
+                    "{source} does not fit this export: its windows_done is {}, but the export \
+                     has only {windows} windows",
+                    self.windows_done
+                ),
+            ));
+        }
+        if self.windows_done == 0 && self.records_done != 0 {
+            return Err(mismatch(
+                "records_done",
+                format!(
+                    "{source} does not add up: its records_done is {} with no window done",
+                    self.records_done
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn from_fields(fields: &mut Map<String, Value>, path: &Path) -> Result<Self> {
+        Ok(Self {
+            version: take(fields, "version", path)?,
+            host: take(fields, "host", path)?,
+            start: take(fields, "start", path)?,
+            end: take(fields, "end", path)?,
+            window_secs: take(fields, "window_secs", path)?,
+            overlap_secs: take(fields, "overlap_secs", path)?,
+            windows_done: take(fields, "windows_done", path)?,
+            records_done: take(fields, "records_done", path)?,
+            unplaced_uuids: take(fields, "unplaced_uuids", path)?,
+        })
     }
 }
 
-fn config(message: String) -> Error {
-    Error::InvalidConfig { message }
+/// The checkpoint [`AuditExport::write_to_file`](super::AuditExport::write_to_file)
+/// keeps beside its partial output: where the export stood, and which output
+/// that position belongs to.
+///
+/// It vouches for the first `output_bytes` bytes of the partial file, and
+/// proves it with the SHA-256 of the last 64 KiB of them (all of them when
+/// there are fewer): a resume checks both before it cuts the file back or
+/// writes a byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCheckpoint {
+    /// Where the export stood.
+    #[serde(flatten)]
+    pub export: Checkpoint,
+    /// The format of the output.
+    pub output_format: ExportFormat,
+    /// Bytes of output the completed windows wrote, headers included.
+    pub output_bytes: u64,
+    /// Lowercase hex SHA-256 of the output's last 64 KiB before `output_bytes`
+    /// (of the whole output when it is shorter).
+    pub output_tail_sha256: String,
+}
+
+impl FileCheckpoint {
+    /// Read a file checkpoint; `Ok(None)` when there is no file at `path`.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::load`].
+    pub fn load(path: &Path) -> Result<Option<Self>> {
+        let Some(mut fields) = read_fields(path)? else {
+            return Ok(None);
+        };
+        let export = Checkpoint::from_fields(&mut fields, path)?;
+        Ok(Some(Self {
+            export,
+            output_format: take(&mut fields, "output_format", path)?,
+            output_bytes: take(&mut fields, "output_bytes", path)?,
+            output_tail_sha256: take(&mut fields, "output_tail_sha256", path)?,
+        }))
+    }
+
+    /// Write the checkpoint atomically, as [`Checkpoint::save`].
+    ///
+    /// # Errors
+    /// As [`Checkpoint::save`].
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_json(self, path)
+    }
+}
+
+fn save_json(checkpoint: &impl Serialize, path: &Path) -> Result<()> {
+    let json = serde_json::to_vec_pretty(checkpoint).map_err(|e| Error::Output {
+        what: format!("encode the checkpoint {}", path.display()),
+        error: e.into(),
+    })?;
+    safe_file::write_atomically(path, &json)
+}
+
+/// The checkpoint's fields, its version checked first (so that an older
+/// checkpoint says so rather than naming a field it lacks).
+fn read_fields(path: &Path) -> Result<Option<Map<String, Value>>> {
+    if safe_file::check_target(path)?.is_none() {
+        return Ok(None);
+    }
+    let bytes = safe_file::read_capped(path, MAX_FILE_BYTES)?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice(&bytes) else {
+        return Err(unreadable(path, "it is not a JSON object".into()));
+    };
+    match fields.get("version").and_then(Value::as_u64) {
+        Some(version) if version == u64::from(VERSION) => Ok(Some(fields)),
+        Some(version) => Err(unreadable(
+            path,
+            format!(
+                "it has format version {version}, and this datafold-sdk reads version {VERSION} \
+                 only (version {VERSION} binds a checkpoint to its host and output)"
+            ),
+        )),
+        None => Err(unreadable(path, "it has no format `version`".into())),
+    }
+}
+
+/// Take the required field `name`, of type `T`.
+fn take<T: DeserializeOwned>(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    path: &Path,
+) -> Result<T> {
+    let value = fields
+        .remove(name)
+        .ok_or_else(|| unreadable(path, format!("the field `{name}` is missing")))?;
+    serde_json::from_value(value)
+        .map_err(|e| unreadable(path, format!("the field `{name}` is invalid: {e}")))
+}
+
+fn unreadable(path: &Path, problem: String) -> Error {
+    Error::Checkpoint {
+        refusal: CheckpointRefusal::Unreadable,
+        problem: format!(
+            "the checkpoint {} cannot be used: {problem}",
+            path.display()
+        ),
+    }
+}
+
+/// A checkpoint `field` that does not match.
+pub(crate) fn mismatch(field: &'static str, problem: String) -> Error {
+    Error::Checkpoint {
+        refusal: CheckpointRefusal::Mismatch { field },
+        problem,
+    }
 }

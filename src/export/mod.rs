@@ -18,7 +18,9 @@
 //! **Resumable.** After the last record of a window the stream yields
 //! [`ExportEvent::WindowDone`] with a [`Checkpoint`]. Persist the records
 //! first, then save the checkpoint; [`AuditExport::resume_from`] continues
-//! after the last saved window. The writers in this module do exactly that.
+//! after the last saved window. [`AuditExport::write_to_file`] does exactly
+//! that, and binds each checkpoint to its export and output
+//! ([`FileCheckpoint`]): a resume that does not match is refused.
 //!
 //! **Bounded memory.** The head window's body is parsed as it arrives, one
 //! record at a time; windows fetched ahead keep at most a few hundred records
@@ -32,6 +34,7 @@
 //! [`RetryPolicy`]: crate::RetryPolicy
 
 mod checkpoint;
+mod file;
 mod scan;
 mod window;
 mod write;
@@ -44,7 +47,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, FileCheckpoint};
+pub use file::{ExportFiles, IfInterrupted};
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
 use crate::audit::parse_timestamp;
@@ -69,7 +73,7 @@ pub const MAX_CONCURRENCY: usize = 64;
 /// # async fn demo() -> Result<(), datafold_sdk::Error> {
 /// use std::time::Duration;
 /// use chrono::{TimeZone, Utc};
-/// use datafold_sdk::export::ExportFormat;
+/// use datafold_sdk::export::{ExportFormat, IfInterrupted};
 ///
 /// let client = datafold_sdk::Client::from_env()?;
 /// let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
@@ -79,7 +83,9 @@ pub const MAX_CONCURRENCY: usize = 64;
 ///     .between(start, end)
 ///     .window(Duration::from_secs(3600))
 ///     .concurrency(4)
-///     .write_to_file(ExportFormat::JsonLines, "october.jsonl".as_ref(), Some("october.ckpt".as_ref()))
+///     // Written as october.jsonl.partial and renamed when complete; an
+///     // interrupted run (october.jsonl.checkpoint) continues where it stopped.
+///     .write_to_file(ExportFormat::JsonLines, "october.jsonl".as_ref(), IfInterrupted::Resume)
 ///     .await?;
 /// println!("{} records in {} windows", summary.records, summary.windows);
 /// # Ok(()) }
@@ -181,24 +187,37 @@ impl AuditExport {
     /// Continue after the windows `checkpoint` records as done.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] when the checkpoint belongs to an export with
-    /// another range, window or overlap.
+    /// [`Error::Checkpoint`] naming the field when the checkpoint belongs to
+    /// an export with another host, range, window or overlap, or counts more
+    /// windows than this export has; [`Error::InvalidRequest`] as
+    /// [`AuditExport::plan`].
     pub fn resume_from(mut self, checkpoint: Checkpoint) -> Result<Self> {
-        let same = checkpoint.start == self.start
-            && checkpoint.end == self.end
-            && checkpoint.window_secs == self.window.as_secs()
-            && checkpoint.overlap_secs == self.overlap.as_secs();
-        if !same {
-            return Err(Error::InvalidConfig {
-                message: format!(
-                    "the checkpoint is for {}..{} in {}s windows with {}s overlap, not this export; \
-                     use the same range and window, or delete the checkpoint to start over",
-                    checkpoint.start, checkpoint.end, checkpoint.window_secs, checkpoint.overlap_secs
-                ),
-            });
-        }
+        let (windows, _) = self.windows()?;
+        let expected = self.checkpoint_at(0, 0, Vec::new());
+        let windows = usize::try_from(windows).unwrap_or(usize::MAX);
+        checkpoint.check_belongs_to(&expected, windows, "the checkpoint")?;
         self.resume = Some(checkpoint);
         Ok(self)
+    }
+
+    /// This export's checkpoint after `windows_done` windows.
+    fn checkpoint_at(
+        &self,
+        windows_done: usize,
+        records_done: u64,
+        unplaced_uuids: Vec<String>,
+    ) -> Checkpoint {
+        Checkpoint {
+            version: checkpoint::VERSION,
+            host: self.client.host().to_owned(),
+            start: self.start,
+            end: self.end,
+            window_secs: self.window.as_secs(),
+            overlap_secs: self.overlap.as_secs(),
+            windows_done,
+            records_done,
+            unplaced_uuids,
+        }
     }
 
     /// The windows this export covers, as `(start, end)` pairs.
@@ -396,18 +415,11 @@ impl ExportStream {
     }
 
     fn checkpoint(&self, windows_done: usize) -> Checkpoint {
-        Checkpoint {
-            version: checkpoint::VERSION,
-            start: self.export.start,
-            end: self.export.end,
-            window_secs: self.export.window.as_secs(),
-            overlap_secs: self.export.overlap.as_secs(),
+        self.export.checkpoint_at(
             windows_done,
-            records_done: self.records_done,
-            output_bytes: None,
-            output_format: None,
-            unplaced_uuids: self.unplaced.iter().cloned().collect(),
-        }
+            self.records_done,
+            self.unplaced.iter().cloned().collect(),
+        )
     }
 }
 

@@ -1,10 +1,8 @@
 //! Writers for an export: JSON Lines, CSV and a JSON array, streamed to any
-//! `Write`, with checkpoints saved only after the window's records are flushed
-//! (and, for files, synced to disk).
+//! `Write`; after each window's records are flushed, a hook (the file writer's
+//! checkpoint) runs.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
 
 use futures_util::StreamExt;
 
@@ -34,7 +32,8 @@ pub struct ExportSummary {
     pub windows: usize,
     /// Records written in this run.
     pub records: u64,
-    /// Bytes of output in all, earlier runs included.
+    /// Bytes of output in all: for [`AuditExport::write_to_file`], earlier
+    /// runs included.
     pub bytes: u64,
 }
 
@@ -60,10 +59,14 @@ pub const CSV_COLUMNS: [&str; 17] = [
 ];
 
 impl AuditExport {
-    /// Stream the export into `writer`. With `checkpoint`, the checkpoint is
-    /// saved after each window, once its records are flushed; start with
-    /// [`AuditExport::resume_from`] to continue an earlier run (and give it a
-    /// writer positioned where that run's checkpoint says).
+    /// Stream the export into `writer`.
+    ///
+    /// After [`AuditExport::resume_from`], `writer` is taken to hold the
+    /// earlier run's output up to its checkpoint, header included: no header
+    /// is written, and [`ExportSummary::bytes`] counts this run's bytes only.
+    /// To save checkpoints with records of your own sink, use
+    /// [`AuditExport::events`]; to write a file that can be resumed, use
+    /// [`AuditExport::write_to_file`].
     ///
     /// Writes are blocking; for a slow writer, run this on a blocking-capable
     /// runtime thread.
@@ -74,30 +77,24 @@ impl AuditExport {
         self,
         format: ExportFormat,
         writer: W,
-        checkpoint: Option<&Path>,
     ) -> Result<ExportSummary> {
-        self.write_with(format, writer, checkpoint, |_| Ok(()))
+        self.write_with(format, writer, 0, |_, _, _| Ok(()))
             .await
+            .map(|(summary, _)| summary)
     }
 
-    /// [`AuditExport::write_to`], calling `make_durable` on the writer after
-    /// each window is flushed and before its checkpoint is saved, so that a
-    /// checkpoint never claims bytes a crash could lose.
-    async fn write_with<W: Write>(
+    /// [`AuditExport::write_to`], with `already` bytes of earlier output, and
+    /// `window_done` called after each window's records are flushed, with the
+    /// writer, the window's checkpoint and the bytes written in all. The
+    /// writer comes back at the end, flushed.
+    pub(super) async fn write_with<W: Write>(
         self,
         format: ExportFormat,
         writer: W,
-        checkpoint: Option<&Path>,
-        make_durable: impl Fn(&W) -> io::Result<()>,
-    ) -> Result<ExportSummary> {
-        if let Some(saved) = &self.resume {
-            check_format(saved, format)?;
-        }
-        let already = self
-            .resume
-            .as_ref()
-            .and_then(|c| c.output_bytes)
-            .unwrap_or(0);
+        already: u64,
+        mut window_done: impl FnMut(&W, Checkpoint, u64) -> Result<()>,
+    ) -> Result<(ExportSummary, W)> {
+        let resumed = self.resume.is_some();
         let records_before = self.resume.as_ref().map_or(0, |c| c.records_done);
         let progress = self.progress.clone();
         let report = |windows_done: usize, windows_total: usize, records: u64| {
@@ -111,31 +108,25 @@ impl AuditExport {
         };
         // Planned before anything is written: bad parameters leave no output.
         let mut events = self.events()?;
-        let out = Counting {
+        let mut out = Counting {
             inner: writer,
             bytes: already,
         };
+        if !resumed {
+            out.write_all(&header(format))
+                .map_err(|e| output("write", e))?;
+        }
         let mut sink = match format {
             ExportFormat::JsonLines => Sink::Json(out),
-            ExportFormat::Json => {
-                let mut out = out;
-                if already == 0 {
-                    out.write_all(b"[\n").map_err(|e| output("write", e))?;
-                }
-                Sink::JsonArray {
-                    out,
-                    first: records_before == 0,
-                }
-            }
-            ExportFormat::Csv => {
-                let mut csv = csv::WriterBuilder::new()
+            ExportFormat::Json => Sink::JsonArray {
+                out,
+                first: records_before == 0,
+            },
+            ExportFormat::Csv => Sink::Csv(Box::new(
+                csv::WriterBuilder::new()
                     .has_headers(false)
-                    .from_writer(out);
-                if already == 0 {
-                    csv.write_record(CSV_COLUMNS).map_err(csv_error)?;
-                }
-                Sink::Csv(Box::new(csv))
-            }
+                    .from_writer(out),
+            )),
         };
         let mut summary = ExportSummary {
             bytes: already,
@@ -153,91 +144,31 @@ impl AuditExport {
                         report(windows_done, windows_total, summary.records);
                     }
                 }
-                ExportEvent::WindowDone(mut done) => {
+                ExportEvent::WindowDone(done) => {
                     summary.windows += 1;
                     summary.bytes = sink.flush()?;
-                    make_durable(sink.writer()).map_err(|e| output("sync", e))?;
-                    done.output_bytes = Some(summary.bytes);
-                    done.output_format = Some(format);
-                    if let Some(path) = checkpoint {
-                        done.save(path)?;
-                    }
                     windows_done = done.windows_done;
+                    window_done(sink.writer(), done, summary.bytes)?;
                     report(windows_done, windows_total, summary.records);
                 }
             }
         }
         summary.bytes = sink.finish()?;
-        Ok(summary)
-    }
-
-    /// Export into the file at `path`. With a `checkpoint` path that holds a
-    /// checkpoint of this export, the file is cut back to what that
-    /// checkpoint covers and the export continues from there; otherwise the
-    /// file is written from scratch.
-    ///
-    /// # Errors
-    /// As [`AuditExport::write_to`], plus [`Error::InvalidConfig`] for a
-    /// checkpoint of another export.
-    pub async fn write_to_file(
-        self,
-        format: ExportFormat,
-        path: &Path,
-        checkpoint: Option<&Path>,
-    ) -> Result<ExportSummary> {
-        self.validate()?;
-        let saved = match checkpoint {
-            Some(c) => Checkpoint::load(c)?,
-            None => None,
-        };
-        let (export, file) = match saved {
-            Some(saved) => {
-                // Every check before the file is touched.
-                check_format(&saved, format)?;
-                let keep = saved.output_bytes.unwrap_or(0);
-                let export = self.resume_from(saved)?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| output(&format!("reopen {} to resume", path.display()), e))?;
-                let len = file.metadata().map_err(|e| output("inspect", e))?.len();
-                if len < keep {
-                    return Err(Error::InvalidConfig {
-                        message: format!(
-                            "{} has {len} bytes but its checkpoint counts {keep}: the file was \
-                             changed; delete the checkpoint to start over",
-                            path.display()
-                        ),
-                    });
-                }
-                file.set_len(keep)
-                    .map_err(|e| output("cut the output back to the checkpoint", e))?;
-                io::Seek::seek(&mut file, io::SeekFrom::End(0)).map_err(|e| output("seek", e))?;
-                (export, file)
-            }
-            None => {
-                let file = File::create(path)
-                    .map_err(|e| output(&format!("create {}", path.display()), e))?;
-                (self, file)
-            }
-        };
-        let writer = io::BufWriter::with_capacity(64 * 1024, file);
-        export
-            .write_with(format, writer, checkpoint, |w| w.get_ref().sync_data())
-            .await
+        Ok((summary, sink.into_inner()?))
     }
 }
 
-/// A checkpoint is only good for output of the format it was written in.
-fn check_format(saved: &Checkpoint, format: ExportFormat) -> Result<()> {
-    match saved.output_format {
-        Some(saved_format) if saved_format != format => Err(Error::InvalidConfig {
-            message: format!(
-                "the checkpoint is for {saved_format:?} output, not {format:?}; resume in the \
-                 same format, or delete the checkpoint to start over"
-            ),
-        }),
-        _ => Ok(()),
+/// What a fresh output starts with: the CSV header row, the JSON array's
+/// opening bracket. A checkpointed output is at least this long.
+pub(super) fn header(format: ExportFormat) -> Vec<u8> {
+    match format {
+        ExportFormat::JsonLines => Vec::new(),
+        ExportFormat::Json => b"[\n".to_vec(),
+        ExportFormat::Csv => {
+            let mut row = CSV_COLUMNS.join(",").into_bytes();
+            row.push(b'\n');
+            row
+        }
     }
 }
 
@@ -313,6 +244,17 @@ impl<W: Write> Sink<W> {
         self.flush()
     }
 
+    /// The writer underneath, flushed.
+    fn into_inner(self) -> Result<W> {
+        match self {
+            Sink::Json(out) | Sink::JsonArray { out, .. } => Ok(out.inner),
+            Sink::Csv(csv) => csv
+                .into_inner()
+                .map(|out| out.inner)
+                .map_err(|e| output("flush", io::Error::other(e.to_string()))),
+        }
+    }
+
     /// Flush everything to the writer; the bytes written in all.
     fn flush(&mut self) -> Result<u64> {
         match self {
@@ -332,7 +274,7 @@ fn csv_error(error: csv::Error) -> Error {
     output("format CSV", io::Error::other(error))
 }
 
-fn output(what: &str, error: io::Error) -> Error {
+pub(super) fn output(what: &str, error: io::Error) -> Error {
     Error::Output {
         what: what.to_owned(),
         error,

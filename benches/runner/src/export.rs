@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::ExportFormat;
+use datafold_sdk::export::{ExportFormat, IfInterrupted};
 use datafold_sdk::mock::MockServer;
 
 use crate::handwritten::BoxError;
@@ -195,7 +195,7 @@ pub fn child(args: &[String]) -> Result<(), BoxError> {
                     .audit_logs()
                     .between(from, to)
                     .window(Duration::from_secs(3600))
-                    .write_to_file(ExportFormat::JsonLines, out, None)
+                    .write_to_file(ExportFormat::JsonLines, out, IfInterrupted::Restart)
                     .await?;
                 Ok::<_, BoxError>((summary.records, summary.bytes))
             }

@@ -1,13 +1,14 @@
 //! `datafold audit-logs export|list`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use datafold_sdk::export::{AuditExport, Checkpoint, ExportFormat, ExportSummary};
-use datafold_sdk::Error;
+use datafold_sdk::export::{AuditExport, ExportFiles, ExportFormat, IfInterrupted};
+use datafold_sdk::{CheckpointRefusal, Error};
+use futures_util::future::Either;
 
 use crate::output::{self, Progress};
 use crate::time::{parse_duration, parse_time};
@@ -62,32 +63,34 @@ impl Range {
         }
         Ok((start, end))
     }
-
-    fn is_given(&self) -> bool {
-        self.since.is_some() || self.start.is_some()
-    }
 }
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     #[command(flatten)]
     range: Range,
-    /// Length of each request's window
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
-    window: Duration,
+    /// Length of each request's window [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    window: Option<Duration>,
     /// Windows fetched at once
     #[arg(long, value_name = "N", default_value_t = 4)]
     concurrency: usize,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-    format: Format,
-    /// Write to FILE (atomically, on success) instead of stdout
+    /// Output format [default: jsonl]
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write to FILE (as FILE.partial, renamed when complete) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Continue an interrupted export into the same --output
-    #[arg(long, requires = "output")]
+    /// Continue the interrupted export into --output, with its flags
+    #[arg(long, requires = "output", conflicts_with = "restart")]
     resume: bool,
+    /// Discard an interrupted export into --output and start over
+    #[arg(long, requires = "output")]
+    restart: bool,
 }
+
+/// The window when neither --window nor a checkpoint gives one.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -184,31 +187,48 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
             bar.update(p.windows_done, p.windows_total, p.records, last);
         }
     };
-    let target = args.output.as_deref().map(FileTarget::new);
-    // Everything that can be wrong with the request is found before any output.
-    let export = match &target {
-        Some(target) if args.resume => target.resumed_export(&client, &args)?,
-        _ => {
-            let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
-            configure(client.audit_logs().between(start, end), &args)
+    let Some(path) = &args.output else {
+        let (export, format) = from_flags(&client, &args)?;
+        let export = export.concurrency(args.concurrency).on_progress(report);
+        export.validate()?;
+        let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let result = export.write_to(format, stdout).await;
+        if let Ok(mut bar) = progress.lock() {
+            bar.finish();
         }
-    }
-    .on_progress(report);
-    export.validate()?;
-
-    let result = match &target {
-        None => {
-            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            export.write_to(args.format.into(), stdout, None).await
-        }
-        Some(target) => target.write(export, args.format.into(), args.resume).await,
+        return match result {
+            // `datafold audit-logs export | head` closes the pipe: not a failure.
+            Err(Error::Output { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(())
+            }
+            other => other.map(drop).map_err(Failure::from),
+        };
     };
+
+    // Every check of the files, and of a checkpoint against the flags,
+    // happens in write_to_file before the first request.
+    let files = ExportFiles::new(path);
+    let (export, format) = if args.resume {
+        resumed_export(&client, &files, &args)?
+    } else {
+        from_flags(&client, &args)?
+    };
+    let if_interrupted = match (args.resume, args.restart) {
+        (true, _) => IfInterrupted::Resume,
+        (false, true) => IfInterrupted::Restart,
+        (false, false) => IfInterrupted::Refuse,
+    };
+    let write = export
+        .concurrency(args.concurrency)
+        .on_progress(report)
+        .write_to_file(format, path, if_interrupted);
+    let result = until_ctrl_c(write).await;
     if let Ok(mut bar) = progress.lock() {
         bar.finish();
     }
     match result {
-        Ok(summary) => {
-            if !global.quiet && target.is_some() {
+        Some(Ok(summary)) => {
+            if !global.quiet {
                 eprintln!(
                     "exported {} events in {} windows",
                     summary.records, summary.windows
@@ -216,90 +236,116 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
             }
             Ok(())
         }
-        // `datafold audit-logs export | head` closes the pipe: not a failure.
-        Err(Error::Output { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-            Ok(())
-        }
-        Err(error) => Err(error.into()),
+        Some(Err(error)) => Err(file_failure(error, &files)),
+        None => Err(interrupted(&files)),
     }
 }
 
-fn configure(export: AuditExport, args: &ExportArgs) -> AuditExport {
-    export.window(args.window).concurrency(args.concurrency)
+/// The export the flags describe, with the defaults for flags left out.
+fn from_flags(
+    client: &datafold_sdk::Client,
+    args: &ExportArgs,
+) -> CliResult<(AuditExport, ExportFormat)> {
+    let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
+    let export = client
+        .audit_logs()
+        .between(start, end)
+        .window(args.window.unwrap_or(DEFAULT_WINDOW));
+    Ok((export, args.format.unwrap_or(Format::Jsonl).into()))
 }
 
-/// An `--output` file: written as `FILE.partial` with its checkpoint in
-/// `FILE.checkpoint`, then renamed to `FILE`, so a crash never leaves a half
-/// file under the final name and `--resume` continues the partial one.
-struct FileTarget {
-    path: PathBuf,
-    partial: PathBuf,
-    checkpoint: PathBuf,
+/// The export an interrupted run's checkpoint describes: flags that are
+/// given must agree with it (write_to_file checks each), flags left out take
+/// its values.
+fn resumed_export(
+    client: &datafold_sdk::Client,
+    files: &ExportFiles,
+    args: &ExportArgs,
+) -> CliResult<(AuditExport, ExportFormat)> {
+    let saved = files
+        .load_checkpoint()
+        .map_err(|error| file_failure(error, files))?;
+    let Some(saved) = saved else {
+        if files.interrupted() {
+            // A partial file without a checkpoint holds no completed window:
+            // write_to_file starts it over, with the flags as given.
+            return from_flags(client, args);
+        }
+        return Err(Failure::usage(format!(
+            "nothing to resume: there is no {}; run without --resume to start an export",
+            files.checkpoint().display()
+        )));
+    };
+    let checkpoint = &saved.export;
+    if args.range.since.is_some() {
+        return Err(Failure::input(format!(
+            "--since counts from now, so it cannot name the interrupted export's range {} to {}: \
+             rerun with --resume and without --since",
+            checkpoint.start.to_rfc3339(),
+            checkpoint.end.to_rfc3339()
+        )));
+    }
+    let export = client
+        .audit_logs()
+        .between(
+            args.range.start.unwrap_or(checkpoint.start),
+            args.range.end.unwrap_or(checkpoint.end),
+        )
+        .window(
+            args.window
+                .unwrap_or(Duration::from_secs(checkpoint.window_secs)),
+        )
+        .overlap(Duration::from_secs(checkpoint.overlap_secs));
+    Ok((export, args.format.map_or(saved.output_format, Into::into)))
 }
 
-impl FileTarget {
-    fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_owned(),
-            partial: sibling(path, "partial"),
-            checkpoint: sibling(path, "checkpoint"),
-        }
-    }
-
-    /// The export the checkpoint describes (its range, window and overlap).
-    fn resumed_export(
-        &self,
-        client: &datafold_sdk::Client,
-        args: &ExportArgs,
-    ) -> CliResult<AuditExport> {
-        let Some(saved) = Checkpoint::load(&self.checkpoint)? else {
-            return Err(Failure::usage(format!(
-                "nothing to resume: there is no {}; run without --resume to start an export",
-                self.checkpoint.display()
-            )));
-        };
-        if args.range.is_given() {
-            eprintln!(
-                "note: resuming the checkpointed range {}..{}; --since/--start/--end are ignored",
-                saved.start, saved.end
-            );
-        }
-        Ok(client
-            .audit_logs()
-            .between(saved.start, saved.end)
-            .window(Duration::from_secs(saved.window_secs))
-            .overlap(Duration::from_secs(saved.overlap_secs))
-            .concurrency(args.concurrency))
-    }
-
-    async fn write(
-        &self,
-        export: AuditExport,
-        format: ExportFormat,
-        resume: bool,
-    ) -> Result<ExportSummary, Error> {
-        if !resume {
-            let _ = std::fs::remove_file(&self.checkpoint);
-        }
-        let summary = export
-            .write_to_file(format, &self.partial, Some(&self.checkpoint))
-            .await?;
-        std::fs::rename(&self.partial, &self.path).map_err(|error| Error::Output {
-            what: format!("move {} to {}", self.partial.display(), self.path.display()),
-            error,
-        })?;
-        // Make the rename itself durable before the checkpoint goes.
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-        }
-        let _ = std::fs::remove_file(&self.checkpoint);
-        Ok(summary)
+/// Resolves to `None` when Ctrl-C comes first (and `work` is dropped, which
+/// leaves the export's files as its last checkpoint describes them).
+async fn until_ctrl_c<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
+    let work = std::pin::pin!(work);
+    let ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    match futures_util::future::select(work, ctrl_c).await {
+        Either::Left((done, _)) => Some(done),
+        Either::Right((Ok(()), _)) => None,
+        // No signal handler could be installed: wait for the work alone.
+        Either::Right((Err(_), work)) => Some(work.await),
     }
 }
 
-fn sibling(path: &Path, extension: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".");
-    name.push(extension);
-    path.with_file_name(name)
+/// Ctrl-C: exit 130, as a shell does for SIGINT, saying how to go on.
+fn interrupted(files: &ExportFiles) -> Failure {
+    let message = if files.checkpoint().exists() {
+        format!(
+            "interrupted: rerun the same command with --resume to continue the export into {}",
+            files.output().display()
+        )
+    } else {
+        "interrupted before the first window was complete; nothing was kept".to_owned()
+    };
+    Failure { code: 130, message }
+}
+
+/// Failures of an export into a file, with next steps in flags.
+fn file_failure(error: Error, files: &ExportFiles) -> Failure {
+    match error {
+        Error::Checkpoint {
+            refusal: CheckpointRefusal::Interrupted,
+            ..
+        } => Failure::input(format!(
+            "an interrupted export of {} exists: rerun with --resume, or --restart to discard it",
+            files.output().display()
+        )),
+        Error::Checkpoint {
+            refusal: CheckpointRefusal::Mismatch { .. },
+            problem,
+        } => Failure::input(format!(
+            "cannot resume: {problem}; rerun with the interrupted export's flags (or leave them \
+             out), or with --restart to discard it"
+        )),
+        Error::Checkpoint { problem, .. } => Failure::input(format!(
+            "cannot resume: {problem}; rerun with --restart to discard the interrupted export"
+        )),
+        Error::UnsafeFile { .. } => Failure::input(error.to_string()),
+        other => other.into(),
+    }
 }
