@@ -1,5 +1,7 @@
 //! `datafold audit-logs export|list`.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,8 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use datafold_sdk::export::{AuditExport, ExportFiles, ExportFormat, IfInterrupted};
+use datafold_sdk::types::AuditLogs;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
+use futures_util::StreamExt;
 
 use crate::output::{self, Progress};
 use crate::time::{parse_duration, parse_time};
@@ -109,6 +113,9 @@ impl From<Format> for ExportFormat {
     }
 }
 
+/// The most records `list` keeps: it holds them in memory to sort them.
+const MAX_LIST_LIMIT: usize = 100_000;
+
 #[derive(Args, Debug)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -116,9 +123,10 @@ pub struct ListArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     format: ListFormat,
-    /// Show at most N records (the newest)
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    limit: usize,
+    /// Show the newest N records, at most 100000 (`audit-logs export` gives all)
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_LIST_LIMIT as i64))]
+    limit: u32,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,18 +142,26 @@ pub async fn run(command: AuditCommand, global: &Global) -> CliResult {
     }
 }
 
+/// The newest `--limit` records of the range, newest first. The answer is
+/// streamed (one request, parsed as it arrives) and only the newest records
+/// are kept, so memory stays flat however long the answer is.
 async fn list(args: ListArgs, global: &Global) -> CliResult {
     let client = global.client()?;
     let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
-    let mut logs = client
-        .audit_logs()
-        .list()
-        .start(start)
-        .end(end)
-        .send()
-        .await?;
-    logs.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
-    logs.truncate(args.limit);
+    let limit = args.limit as usize;
+    let mut records = list_request(&client, start, end).records()?;
+    let mut newest = Newest::new(limit);
+    while let Some(record) = records.next().await {
+        newest.push(record?);
+    }
+    let (logs, total) = newest.into_sorted();
+    if !global.quiet && logs.len() < total {
+        output::note(&format!(
+            "showing the newest {} of {total} records; use --limit N (up to {MAX_LIST_LIMIT}), \
+             or `datafold audit-logs export` for all of them",
+            logs.len()
+        ));
+    }
     match args.format {
         ListFormat::Json => output::json(&logs),
         ListFormat::Table => {
@@ -174,6 +190,103 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
                 .collect();
             output::table(&["TIME", "USER", "ACTION", "OBJECT", "URL"], &rows)
         }
+    }
+}
+
+/// The SDK's longest export window, a little under its limit of 10 years.
+const LONGEST_WINDOW: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// One request for the whole range, streamed: an export with a single
+/// window of the range (whole seconds, rounded up) and no overlap. A range
+/// over 10 years takes several windows, one after the other, overlapping as
+/// exports do so that nothing on a boundary is lost.
+fn list_request(
+    client: &datafold_sdk::Client,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> AuditExport {
+    let span = (end - start).to_std().unwrap_or(Duration::ZERO);
+    let whole_seconds = span.as_secs() + u64::from(span.subsec_nanos() > 0);
+    let export = client.audit_logs().between(start, end).concurrency(1);
+    if whole_seconds <= LONGEST_WINDOW.as_secs() {
+        export
+            .window(Duration::from_secs(whole_seconds.max(1)))
+            .overlap(Duration::ZERO)
+    } else {
+        export.window(LONGEST_WINDOW)
+    }
+}
+
+/// The newest `limit` records seen, by instant (a record whose timestamp
+/// cannot be read counts as older than any other; among equal times the
+/// server's order is kept), and how many were seen.
+struct Newest {
+    limit: usize,
+    seen: usize,
+    /// The kept records, the oldest on top.
+    heap: BinaryHeap<Reverse<Ranked>>,
+}
+
+struct Ranked {
+    at: Option<DateTime<Utc>>,
+    /// Arrival order, reversed: the earlier of two equal times ranks newer.
+    order: Reverse<usize>,
+    record: AuditLogs,
+}
+
+impl Ranked {
+    fn key(&self) -> (Option<DateTime<Utc>>, Reverse<usize>) {
+        (self.at, self.order)
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl Newest {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            seen: 0,
+            heap: BinaryHeap::with_capacity(limit.min(1024) + 1),
+        }
+    }
+
+    fn push(&mut self, record: AuditLogs) {
+        let ranked = Ranked {
+            at: record.timestamp_utc().ok(),
+            order: Reverse(self.seen),
+            record,
+        };
+        self.seen += 1;
+        self.heap.push(Reverse(ranked));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept records, newest first, and how many were seen in all.
+    fn into_sorted(self) -> (Vec<AuditLogs>, usize) {
+        // Ascending `Reverse` is descending rank: newest first.
+        let sorted = self.heap.into_sorted_vec();
+        (sorted.into_iter().map(|r| r.0.record).collect(), self.seen)
     }
 }
 
@@ -229,10 +342,10 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     match result {
         Some(Ok(summary)) => {
             if !global.quiet {
-                eprintln!(
+                output::note(&format!(
                     "exported {} events in {} windows",
                     summary.records, summary.windows
-                );
+                ));
             }
             Ok(())
         }
@@ -322,7 +435,7 @@ fn interrupted(files: &ExportFiles) -> Failure {
     } else {
         "interrupted before the first window was complete; nothing was kept".to_owned()
     };
-    Failure { code: 130, message }
+    Failure::interrupted(message)
 }
 
 /// Failures of an export into a file, with next steps in flags.

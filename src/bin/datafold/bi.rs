@@ -1,12 +1,12 @@
 //! `datafold bi list|get|sync|remove|create|update|schema`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read};
 
 use clap::{Subcommand, ValueEnum};
 use datafold_sdk::bi::Integration;
 use datafold_sdk::{types, Client, SECRET_FIELDS};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::bi_config::{CreateKind, KindFlags, UpdateKind};
 use crate::output;
@@ -30,11 +30,11 @@ pub enum BiCommand {
         /// The integration's id
         id: i64,
     },
-    /// Delete an integration
+    /// Delete an integration (asks first; answering no removes nothing and exits 1)
     Remove {
         /// The integration's id
         id: i64,
-        /// Do not ask for confirmation
+        /// Do not ask for confirmation (needed when stdin is not a terminal)
         #[arg(long)]
         yes: bool,
     },
@@ -70,7 +70,7 @@ pub enum Kind {
 
 pub async fn run(command: BiCommand, global: &Global) -> CliResult {
     if let BiCommand::Schema { kind } = command {
-        return output::json(&schema(kind));
+        return output::json_as_is(&schema(kind));
     }
     let client = global.client()?;
     let bi = client.bi();
@@ -101,7 +101,9 @@ pub async fn run(command: BiCommand, global: &Global) -> CliResult {
         BiCommand::Sync { id } => print(&bi.sync(id).await?),
         BiCommand::Remove { id, yes } => {
             if !yes && !confirm(id)? {
-                return Err(Failure::usage("not removed"));
+                return Err(Failure::other(format!(
+                    "not removed: integration {id} stays, as answered at the prompt"
+                )));
             }
             print(&bi.remove(id).await?)
         }
@@ -122,20 +124,22 @@ fn confirm(id: i64) -> CliResult<bool> {
             "refusing to remove integration {id} without --yes (stdin is not a terminal)"
         )));
     }
-    eprint!("Remove integration {id}? [y/N] ");
-    let _ = std::io::stderr().flush();
+    output::prompt(&format!("Remove integration {id}? [y/N] "));
     let mut answer = String::new();
     std::io::stdin()
         .lock()
+        .take(1024)
         .read_line(&mut answer)
         .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// The flags' JSON as the kind's typed configuration; what is missing or of
-/// the wrong type is named with the flag that sets it.
+/// the wrong type is named with the flag that sets it. The secrets in it are
+/// masked in all output from here on.
 fn config<T: DeserializeOwned>(flags: &impl KindFlags) -> CliResult<T> {
     let body: Value = flags.body()?;
+    output::hide_secrets_of(&body);
     // serde's messages quote wrong values; a secret must never be quoted.
     for field in SECRET_FIELDS {
         if body
@@ -147,22 +151,45 @@ fn config<T: DeserializeOwned>(flags: &impl KindFlags) -> CliResult<T> {
             )));
         }
     }
-    serde_json::from_value(body).map_err(|e| {
+    serde_json::from_value(body.clone()).map_err(|e| {
         let text = e.to_string();
-        let hint = text
+        if let Some(field) = text
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next())
-            .map(|field| {
-                let flag = field.replace('_', "-");
-                if SECRET_FIELDS.contains(&field) {
-                    format!(" (pass it with --{flag}-env VAR, --{flag}-file PATH or --{flag}-stdin, or in --from-file)")
-                } else {
-                    format!(" (set it with --{flag}, or in --from-file)")
-                }
-            })
-            .unwrap_or_default();
-        Failure::input(format!("incomplete configuration: {text}{hint}"))
+        {
+            return Failure::input(format!(
+                "incomplete configuration: {text}{}",
+                how_to_set(field)
+            ));
+        }
+        match wrong_field::<T>(&body) {
+            Some((field, why)) => Failure::input(format!(
+                "invalid configuration: {field}: {why}{}",
+                how_to_set(&field)
+            )),
+            None => Failure::input(format!("invalid configuration: {text}")),
+        }
     })
+}
+
+/// The first field that is wrong by itself, and serde's reason. serde names
+/// a missing field but not a mistyped one, so each field is tried alone: a
+/// good one fails only for the fields it lacks.
+fn wrong_field<T: DeserializeOwned>(body: &Value) -> Option<(String, String)> {
+    body.as_object()?.iter().find_map(|(field, value)| {
+        let alone = Value::Object(Map::from_iter([(field.clone(), value.clone())]));
+        let why = serde_json::from_value::<T>(alone).err()?.to_string();
+        (!why.starts_with("missing field")).then(|| (field.clone(), why))
+    })
+}
+
+fn how_to_set(field: &str) -> String {
+    let flag = field.replace('_', "-");
+    if SECRET_FIELDS.contains(&field) {
+        format!(" (pass it with --{flag}-env VAR, --{flag}-file PATH or --{flag}-stdin, or in --from-file)")
+    } else {
+        format!(" (set it with --{flag}, or in --from-file)")
+    }
 }
 
 async fn create(client: &Client, kind: CreateKind) -> CliResult<Integration> {

@@ -1,7 +1,7 @@
 //! The flags of `bi create|update <kind>`: one per documented field, secrets
 //! only from an environment variable, a file or stdin (never a plain flag
 //! value, which would end up in shell history), or all of it from
-//! `--from-file`.
+//! `--from-file` (read within limits: see [`crate::config_file`]).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ pub struct Common {
     /// Indexing schedule (cron syntax)
     #[arg(long, value_name = "CRON")]
     indexing_cron: Option<String>,
-    /// Read the configuration from a YAML or JSON file; flags override it
+    /// Read the configuration from a YAML or JSON file (at most 1 MiB, 64 levels deep); flags override it
     #[arg(long, value_name = "FILE")]
     from_file: Option<PathBuf>,
 }
@@ -69,25 +69,43 @@ secret_args!(
     token_value_stdin
 );
 
+/// The longest secret read from a file or stdin.
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// The secret `field` from `--<flag>-env`, `-file` or `-stdin`. Messages
+/// never repeat what was given: a secret pasted where a variable name or a
+/// path belongs must not end up on the screen.
 fn read_secret(
     field: &str,
     env: Option<&str>,
     file: Option<&PathBuf>,
     stdin: bool,
 ) -> CliResult<Option<String>> {
+    let flag = field.replace('_', "-");
     let value = if let Some(var) = env {
-        std::env::var(var).map_err(|_| {
-            Failure::input(format!("{field}: environment variable {var} is not set"))
-        })?
+        match std::env::var_os(var) {
+            None => {
+                return Err(Failure::input(format!(
+                    "{field}: --{flag}-env names an environment variable that is not set \
+                     (give the variable's name, not the secret)"
+                )))
+            }
+            Some(value) => value.into_string().map_err(|_| {
+                Failure::input(format!(
+                    "{field}: the variable --{flag}-env names does not hold UTF-8 text"
+                ))
+            })?,
+        }
     } else if let Some(path) = file {
-        std::fs::read_to_string(path)
-            .map_err(|e| Failure::input(format!("{field}: cannot read {}: {e}", path.display())))?
+        let what = format!("the file --{flag}-file names (give its path, not the secret)");
+        read_capped(
+            field,
+            &what,
+            std::fs::File::open(path)
+                .map_err(|e| Failure::input(format!("{field}: cannot open {what}: {e}")))?,
+        )?
     } else if stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::input(format!("{field}: cannot read stdin: {e}")))?;
-        text
+        read_capped(field, "stdin", std::io::stdin().lock())?
     } else {
         return Ok(None);
     };
@@ -96,6 +114,22 @@ fn read_secret(
         return Err(Failure::input(format!("{field}: the secret is empty")));
     }
     Ok(Some(value))
+}
+
+/// At most [`MAX_SECRET_BYTES`] of text from `source`.
+fn read_capped(field: &str, what: &str, source: impl Read) -> CliResult<String> {
+    let mut bytes = Vec::new();
+    source
+        .take(MAX_SECRET_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::input(format!("{field}: cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(Failure::input(format!(
+            "{field}: {what} holds more than 64 KiB; it should hold only the secret"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::input(format!("{field}: {what} does not hold UTF-8 text")))
 }
 
 #[derive(Args, Debug)]
@@ -242,7 +276,7 @@ pub trait KindFlags {
 
 fn base(common: &Common) -> CliResult<Map<String, Value>> {
     let mut body = match &common.from_file {
-        Some(path) => read_config_file(path)?,
+        Some(path) => crate::config_file::read(path)?,
         None => Map::new(),
     };
     set(&mut body, "name", common.name.clone().map(Value::from));
@@ -400,26 +434,4 @@ fn parse_binding(text: &str) -> Result<Value, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({"remoteId": remote, "boundIds": ids}))
-}
-
-fn read_config_file(path: &PathBuf) -> CliResult<Map<String, Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let value: Value = if is_json {
-        serde_json::from_str(&text)
-            .map_err(|e| Failure::input(format!("{}: not valid JSON: {e}", path.display())))?
-    } else {
-        serde_yaml_ng::from_str(&text)
-            .map_err(|e| Failure::input(format!("{}: not valid YAML: {e}", path.display())))?
-    };
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Failure::input(format!(
-            "{}: the configuration must be a mapping of fields",
-            path.display()
-        ))),
-    }
 }

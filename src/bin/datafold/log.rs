@@ -1,5 +1,6 @@
 //! `-v`/`-vv`: tracing events on stderr, one line each, without pulling in a
-//! subscriber crate.
+//! subscriber crate. Lines are shown like table cells: secrets masked and
+//! control characters escaped (a field may carry server data).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -42,6 +43,13 @@ impl Visit for Line {
     }
 }
 
+/// The event as one line for the terminal.
+fn render(event: &Event<'_>) -> String {
+    let mut line = Line(format!("{:>5}", event.metadata().level()));
+    event.record(&mut line);
+    crate::output::terminal_text(&line.0)
+}
+
 impl Subscriber for Stderr {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         *metadata.level() <= self.max && metadata.target().starts_with("datafold_sdk")
@@ -56,12 +64,51 @@ impl Subscriber for Stderr {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line(format!("{:>5}", event.metadata().level()));
-        event.record(&mut line);
-        let _ = writeln!(std::io::stderr().lock(), "{}", line.0);
+        let _ = writeln!(std::io::stderr().lock(), "{}", render(event));
     }
 
     fn enter(&self, _: &tracing::span::Id) {}
 
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Renders every event into a shared list.
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &Event<'_>) {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(render(event));
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn log_lines_escape_server_data() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Capture(lines.clone()), || {
+            let location = "https://evil.example/\u{1b}]0;owned\u{7}";
+            tracing::warn!(location = %location, "redirect\r\nfaked line");
+        });
+        let lines = lines.lock().unwrap();
+        assert_eq!(
+            lines.as_slice(),
+            [r" WARN redirect\x0d\x0afaked line location=https://evil.example/\x1b]0;owned\x07"]
+        );
+    }
 }

@@ -6,6 +6,8 @@
 mod audit;
 mod bi;
 mod bi_config;
+mod config_file;
+mod failure;
 mod log;
 mod mock;
 mod output;
@@ -14,14 +16,9 @@ mod time;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use datafold_sdk::{Client, ClientBuilder, Error, RetryPolicy};
+use datafold_sdk::{Client, ClientBuilder, RetryPolicy, Secret};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success            4  not found (404)
-  1  other failure      5  rejected input (400, 422, bad flags or config)
-  2  usage error        6  API failure (429, 5xx, unexpected answer)
-  3  auth (no key, 401, 403)   7  network (cannot connect, timeout)";
+pub use failure::{CliResult, Failure, Invocation, EXIT_CODES};
 
 /// Datafold's audit logs and BI integrations from the terminal.
 #[derive(Parser, Debug)]
@@ -53,7 +50,7 @@ struct Global {
         default_value = "DATAFOLD_API_KEY"
     )]
     api_key_env: String,
-    /// Request timeout, e.g. 30s or 2m [default: 60s]
+    /// Give up after this long without progress, e.g. 30s or 2m [default: 60s]
     #[arg(long, global = true, value_name = "DURATION", value_parser = time::parse_duration)]
     timeout: Option<std::time::Duration>,
     /// Retries of failed idempotent calls [default: 2]
@@ -85,65 +82,10 @@ enum Command {
     },
 }
 
-/// Why the CLI failed, as an exit code and one or two lines for a person.
-#[derive(Debug)]
-pub struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    /// Rejected input: bad flags or configuration (exit 5).
-    pub fn input(message: impl Into<String>) -> Self {
-        Self {
-            code: 5,
-            message: message.into(),
-        }
-    }
-
-    /// Anything else that went wrong locally (exit 1).
-    pub fn other(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// Wrong use of the command line (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        let code = match &error {
-            Error::MissingApiKey | Error::Unauthorized(_) | Error::Forbidden(_) => 3,
-            Error::NotFound(_) => 4,
-            Error::BadRequest(_)
-            | Error::Validation { .. }
-            | Error::InvalidRequest { .. }
-            | Error::InvalidConfig { .. }
-            | Error::InsecureHost { .. } => 5,
-            Error::Connection { .. } | Error::Timeout { .. } => 7,
-            Error::Output { .. } => 1,
-            _ => 6,
-        };
-        Self {
-            code,
-            message: error.to_string(),
-        }
-    }
-}
-
-pub type CliResult<T = ()> = Result<T, Failure>;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     log::init(cli.global.verbose, cli.global.quiet);
+    let invocation = cli.global.invocation();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -151,20 +93,21 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            return fail(Failure::other(format!(
-                "cannot start the async runtime: {e}"
-            )))
+            let failure = Failure::other(format!("cannot start the async runtime: {e}"));
+            return fail(&failure, &invocation);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => fail(failure),
+        Err(failure) => fail(&failure, &invocation),
     }
 }
 
-fn fail(failure: Failure) -> ExitCode {
-    eprintln!("error: {}", failure.message);
-    ExitCode::from(failure.code)
+/// Say why on stderr (secrets masked, control characters escaped) and exit.
+fn fail(failure: &Failure, invocation: &Invocation) -> ExitCode {
+    let (code, message) = failure.render(invocation);
+    output::note(&format!("error: {message}"));
+    ExitCode::from(code)
 }
 
 async fn run(cli: Cli) -> CliResult {
@@ -174,29 +117,61 @@ async fn run(cli: Cli) -> CliResult {
         Command::Bi(command) => bi::run(command, &global).await,
         Command::Mock(command) => mock::run(command, &global),
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "datafold", &mut std::io::stdout());
-            Ok(())
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "datafold", &mut script);
+            output::stdout(&String::from_utf8_lossy(&script))
         }
     }
 }
 
 impl Global {
-    /// A client from the environment and these options.
+    /// The API key and the variable it came from (or should have): the
+    /// variable `--api-key-env` names; for the default name, the older
+    /// `DATAFOLD_APIKEY` when that one is unset, as in Datafold's own tooling.
+    fn api_key(&self) -> (String, Option<String>) {
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(key) = read(&self.api_key_env) {
+            return (self.api_key_env.clone(), Some(key));
+        }
+        let fallback = datafold_sdk::API_KEY_FALLBACK_VAR;
+        if self.api_key_env == datafold_sdk::API_KEY_VAR {
+            if let Some(key) = read(fallback) {
+                return (fallback.to_owned(), Some(key));
+            }
+        }
+        (self.api_key_env.clone(), None)
+    }
+
+    /// What error messages need to know about this run.
+    fn invocation(&self) -> Invocation {
+        let (key_var, _) = self.api_key();
+        let host = self
+            .host
+            .clone()
+            .or_else(|| std::env::var(datafold_sdk::HOST_VAR).ok())
+            .unwrap_or_else(|| datafold_sdk::DEFAULT_HOST.to_owned());
+        Invocation {
+            key_var_is_default: self.api_key_env == datafold_sdk::API_KEY_VAR,
+            key_var,
+            timeout: self.timeout,
+            host,
+        }
+    }
+
+    /// A client from the environment and these options. The API key is
+    /// masked in everything the CLI prints from here on.
     fn client(&self) -> CliResult<Client> {
-        let key_var = self.api_key_env.clone();
         let mut builder = ClientBuilder::from_env_lookup(|name| {
-            // The key comes from --api-key-env; the fallback name applies only
-            // to the default variable, as in Datafold's own tooling.
-            let var = match name {
-                datafold_sdk::API_KEY_VAR => key_var.as_str(),
-                datafold_sdk::API_KEY_FALLBACK_VAR if key_var != datafold_sdk::API_KEY_VAR => {
-                    return None
-                }
-                other => other,
-            };
-            std::env::var(var).ok()
+            (name == datafold_sdk::HOST_VAR)
+                .then(|| std::env::var(name).ok())
+                .flatten()
         });
+        if let (_, Some(key)) = self.api_key() {
+            let key = Secret::new(key);
+            output::hide(&key);
+            builder = builder.api_key(key);
+        }
         if let Some(host) = &self.host {
             builder = builder.host(host);
         }
@@ -206,15 +181,6 @@ impl Global {
         if let Some(retries) = self.retries {
             builder = builder.retry_policy(RetryPolicy::default().max_retries(retries));
         }
-        builder.build().map_err(|error| match error {
-            Error::MissingApiKey => Failure {
-                code: 3,
-                message: format!(
-                    "no API key: set {} to a Datafold API key (Settings > Account in Datafold)",
-                    self.api_key_env
-                ),
-            },
-            other => other.into(),
-        })
+        Ok(builder.build()?)
     }
 }

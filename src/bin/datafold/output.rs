@@ -1,10 +1,84 @@
-//! What the CLI prints: tables that fit the terminal, JSON, and the progress
-//! line on stderr. Writes to a closed pipe end quietly (`| head` is normal).
+//! What the CLI prints: tables that fit the terminal, JSON, messages and the
+//! progress line on stderr. Everything shown passes through here, so here
+//! secrets are masked (the values of secret fields, the API key, the secrets
+//! read for this command) and, on the terminal, control characters from the
+//! server are escaped: tables and messages show `\x1b`, never a raw escape
+//! sequence. JSON stays exact (it escapes control characters itself).
+//! Writes to a closed pipe end quietly (`| head` is normal); other write
+//! errors are reported, never a panic.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
+use datafold_sdk::secret::Redactor;
+use datafold_sdk::Secret;
+
 use crate::{CliResult, Failure};
+
+/// The secrets this run knows, masked in everything it prints.
+static SHOWN: LazyLock<Mutex<Redactor>> = LazyLock::new(|| Mutex::new(Redactor::new()));
+
+fn redactor() -> MutexGuard<'static, Redactor> {
+    // A panic elsewhere cannot leave a redactor half updated.
+    SHOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Mask `secret` (the API key, a secret read from a flag) in all output.
+pub fn hide(secret: &Secret) {
+    redactor().add(secret);
+}
+
+/// Mask the values of the secret fields of `json` (a request body about to
+/// be sent) in all output.
+pub fn hide_secrets_of(json: &serde_json::Value) {
+    redactor().add_secrets_of(json);
+}
+
+/// `text` fit for the terminal: secrets masked, every control character
+/// (C0, DEL, C1) escaped. For table cells.
+pub fn terminal_text(text: &str) -> String {
+    escape_controls(&redactor().text(text), false).into_owned()
+}
+
+/// A message fit for stderr: like [`terminal_text`], but line breaks kept.
+pub fn message_text(text: &str) -> String {
+    escape_controls(&redactor().text(text), true).into_owned()
+}
+
+/// `\x1b` for ESC and so on; `keep_newlines` leaves `\n` alone.
+fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            // Control characters are all below U+00A0: two hex digits.
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A line on stderr (secrets masked, control characters escaped); a stderr
+/// that cannot be written to is ignored, there is nowhere else to say it.
+pub fn note(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{}", message_text(text));
+}
+
+/// Text on stderr without a line break (a prompt).
+pub fn prompt(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = write!(err, "{}", message_text(text)).and_then(|()| err.flush());
+}
 
 /// Write `text` to stdout; a closed pipe is not an error.
 pub fn stdout(text: &str) -> CliResult {
@@ -17,18 +91,34 @@ pub fn stdout(text: &str) -> CliResult {
     }
 }
 
-/// Pretty JSON and a newline on stdout.
+/// Pretty JSON and a newline on stdout, secrets masked: for data from the
+/// server.
 pub fn json(value: &impl serde::Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::other(format!("cannot format JSON: {e}")))?;
+    let shown = redactor().json(&serde_json::to_value(value).map_err(cannot_format)?);
+    json_as_is(&shown)
+}
+
+/// Pretty JSON and a newline on stdout, as it is: for documents the CLI
+/// makes itself (a schema names secret fields but holds no secret).
+pub fn json_as_is(value: &impl serde::Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(cannot_format)?;
     stdout(&(text + "\n"))
 }
 
-/// Columns of text, the last ones cut with `…` to fit the terminal.
+fn cannot_format(error: serde_json::Error) -> Failure {
+    Failure::other(format!("cannot format JSON: {error}"))
+}
+
+/// Columns of text, the last ones cut with `…` to fit the terminal; cells
+/// are shown as [`terminal_text`], and measured that way.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> CliResult {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| terminal_text(cell)).collect())
+        .collect();
     let width = terminal_width();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -56,7 +146,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> CliResult {
         text.push('\n');
     };
     line(&mut headers.iter().copied());
-    for row in rows {
+    for row in &rows {
         line(&mut row.iter().map(String::as_str));
     }
     stdout(&text)
@@ -145,5 +235,23 @@ impl Progress {
         if self.enabled && self.last_draw.is_some() {
             let _ = write!(io::stderr().lock(), "\r\x1b[2K");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_the_terminal() {
+        assert_eq!(
+            escape_controls("a\u{1b}[31mb\u{7}\u{7f}\u{9b}\tc\nd", false),
+            "a\\x1b[31mb\\x07\\x7f\\x9b\\x09c\\x0ad"
+        );
+        assert_eq!(escape_controls("line\nnext\r", true), "line\nnext\\x0d");
+        assert!(matches!(
+            escape_controls("plain é ü", false),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -1,0 +1,202 @@
+//! [`Failure`]: why the CLI failed, as an exit code and a message in the
+//! CLI's terms. The SDK's errors speak to programmers (builder methods,
+//! `DATAFOLD_API_KEY`); [`Failure::render`] retells them with the flags and
+//! variables of this run.
+
+use std::time::Duration;
+
+use datafold_sdk::{Error, HttpFailure};
+
+use crate::time::flag_text;
+
+/// The exit codes, as `datafold --help` lists them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other failure, or \"no\" at a prompt
+  2  usage error
+  3  auth (no key, 401, 403)
+  4  not found (404)
+  5  rejected input (400, 422, bad flags or config)
+  6  API failure (429, 5xx, unexpected answer)
+  7  network (cannot connect, timeout)
+130  interrupted (Ctrl-C): rerun with --resume";
+
+/// Why the CLI failed.
+#[derive(Debug)]
+pub struct Failure(Cause);
+
+#[derive(Debug)]
+enum Cause {
+    /// Found by the CLI itself, already in its terms.
+    Local { code: u8, message: String },
+    /// Returned by the SDK; described when printed, with the [`Invocation`].
+    Sdk(Box<Error>),
+}
+
+/// Result of a CLI step.
+pub type CliResult<T = ()> = Result<T, Failure>;
+
+/// What a message needs to know about how the CLI was called.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The variable the API key was read from (or should have been).
+    pub key_var: String,
+    /// Whether that variable is `--api-key-env`'s default or its fallback.
+    pub key_var_is_default: bool,
+    /// `--timeout`, when given.
+    pub timeout: Option<Duration>,
+    /// The host as configured, for messages without a request URL.
+    pub host: String,
+}
+
+impl Failure {
+    /// Rejected input: bad flags or configuration (exit 5).
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::local(5, message)
+    }
+
+    /// Anything else that went wrong locally, or a "no" at a prompt (exit 1).
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::local(1, message)
+    }
+
+    /// Wrong use of the command line (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::local(2, message)
+    }
+
+    /// Stopped by Ctrl-C (exit 130, as a shell reports SIGINT).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::local(130, message)
+    }
+
+    fn local(code: u8, message: impl Into<String>) -> Self {
+        Self(Cause::Local {
+            code,
+            message: message.into(),
+        })
+    }
+
+    /// The exit code and the message, in the terms of this `invocation`.
+    pub fn render(&self, invocation: &Invocation) -> (u8, String) {
+        match &self.0 {
+            Cause::Local { code, message } => (*code, message.clone()),
+            Cause::Sdk(error) => describe(error, invocation),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self(Cause::Sdk(Box::new(error)))
+    }
+}
+
+/// An SDK error as an exit code and a message that names flags, not methods.
+fn describe(error: &Error, run: &Invocation) -> (u8, String) {
+    let var = &run.key_var;
+    match error {
+        Error::MissingApiKey if run.key_var_is_default => (
+            3,
+            format!(
+                "no API key: set {} (or {}) to a Datafold API key (Settings > Account in Datafold)",
+                datafold_sdk::API_KEY_VAR,
+                datafold_sdk::API_KEY_FALLBACK_VAR
+            ),
+        ),
+        // The name given may be the key itself: never repeat it.
+        Error::MissingApiKey => (
+            3,
+            "no API key: --api-key-env names an environment variable that is not set or is \
+             empty; set it to a Datafold API key (give the variable's name, not the key)"
+                .into(),
+        ),
+        Error::Unauthorized(response) => (
+            3,
+            format!(
+                "Datafold rejected the API key in {var} ({}){}: check that {var} holds a valid, \
+                 unrevoked key",
+                response.status,
+                detail(response)
+            ),
+        ),
+        Error::Forbidden(response) => (
+            3,
+            format!(
+                "Datafold refused the API key in {var} for this ({}){}: check that {var} holds \
+                 the key of a user with access to this resource",
+                response.status,
+                detail(response)
+            ),
+        ),
+        Error::NotFound(_) => (4, error.to_string()),
+        Error::InsecureHost { host } => (
+            5,
+            format!(
+                "refusing to send the API key over plain http to {host}: use an https:// URL in \
+                 --host or DATAFOLD_HOST (the CLI has no option for plain http; it is allowed \
+                 only to this machine, e.g. http://127.0.0.1:8080)"
+            ),
+        ),
+        Error::BadRequest(_)
+        | Error::Validation { .. }
+        | Error::InvalidRequest { .. }
+        | Error::InvalidConfig { .. }
+        | Error::InvalidTimestamp { .. }
+        | Error::UnsafeFile { .. }
+        | Error::Checkpoint { .. } => (5, error.to_string()),
+        Error::Timeout { .. } => (7, timed_out(run)),
+        Error::Connection { error, .. } => (7, connection_failed(error, run)),
+        Error::Output { .. } => (1, error.to_string()),
+        // 429, 5xx, undocumented statuses and answers, and whatever the SDK
+        // adds: the API did not behave.
+        _ => (6, error.to_string()),
+    }
+}
+
+fn detail(response: &HttpFailure) -> String {
+    response
+        .detail
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+fn timed_out(run: &Invocation) -> String {
+    let limit = match run.timeout {
+        Some(timeout) => format!("--timeout {}", flag_text(timeout)),
+        None => format!(
+            "the default --timeout of {}",
+            flag_text(datafold_sdk::DEFAULT_TIMEOUT)
+        ),
+    };
+    format!(
+        "Datafold made no progress within the time allowed ({limit}): allow longer with \
+         --timeout, or ask for less (a shorter --since or --start/--end range)"
+    )
+}
+
+fn connection_failed(error: &reqwest::Error, run: &Invocation) -> String {
+    let at = error
+        .url()
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|| run.host.clone());
+    let cause = root_cause(error);
+    if error.is_connect() {
+        format!(
+            "cannot reach Datafold at {at}: {cause}; check --host or DATAFOLD_HOST, and the network"
+        )
+    } else {
+        format!("the connection to Datafold at {at} failed: {cause}; check the network and retry")
+    }
+}
+
+/// The innermost error: "connection refused", not "error sending request".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
