@@ -22,6 +22,11 @@ impl<'a> AuditLogsApi<'a> {
     /// Records in one response (`GET /api/v1/audit_logs`), optionally limited
     /// to a time range. Without `start`/`end`, every record is returned.
     ///
+    /// The response is read into memory, at most
+    /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
+    /// (64 MiB by default; beyond it, [`Error::ResponseTooLarge`]). For long
+    /// ranges use [`AuditLogsApi::between`], which streams the records.
+    ///
     /// ```no_run
     /// # async fn demo() -> Result<(), datafold_sdk::Error> {
     /// use chrono::{Duration, Utc};

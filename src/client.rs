@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::ResponseBuilderExt;
 
 use crate::audit::AuditLogsApi;
 use crate::bi::Bi;
 use crate::error::{parse_retry_after, Error, Result};
 use crate::generated;
+use crate::limits::{failure_of, IdleClock, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::redirect::Origin;
 use crate::retry::{Failure, RetryPolicy, Safety};
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 
 /// The host used when none is configured.
 pub const DEFAULT_HOST: &str = "https://app.datafold.com";
@@ -26,7 +27,7 @@ pub const API_KEY_FALLBACK_VAR: &str = "DATAFOLD_APIKEY";
 pub const HOST_VAR: &str = "DATAFOLD_HOST";
 /// The `User-Agent` this SDK sends.
 pub const USER_AGENT: &str = concat!("datafold-sdk-rust/", env!("CARGO_PKG_VERSION"));
-/// Default limit for a whole request, response body included.
+/// Default time a call may go without progress; see [`ClientBuilder::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,11 +84,12 @@ impl Client {
         self.with_hooks(hooks)
     }
 
-    /// A client like this one whose requests time out after `timeout` (each
-    /// attempt, response body included). Shares the connection pool.
+    /// A client like this one whose calls, export windows included, may go
+    /// `timeout` without progress (see [`ClientBuilder::timeout`]). Shares
+    /// the connection pool.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         let hooks = Hooks {
-            timeout: Some(timeout),
+            timeout,
             ..self.api.inner().clone()
         };
         self.with_hooks(hooks)
@@ -96,6 +98,16 @@ impl Client {
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.api.inner().retry
+    }
+
+    /// The time a call may go without progress; see [`ClientBuilder::timeout`].
+    pub fn timeout(&self) -> Duration {
+        self.api.inner().timeout
+    }
+
+    /// A clock for one call under this client's timeout.
+    pub(crate) fn idle_clock(&self) -> IdleClock {
+        IdleClock::start(self.timeout())
     }
 
     fn with_hooks(&self, hooks: Hooks) -> Self {
@@ -147,6 +159,7 @@ pub struct ClientBuilder {
     host_source: &'static str,
     timeout: Duration,
     connect_timeout: Duration,
+    max_response_bytes: u64,
     user_agent: String,
     allow_insecure_http: bool,
     retry: RetryPolicy,
@@ -161,6 +174,7 @@ impl Default for ClientBuilder {
             host_source: "the host",
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: USER_AGENT.to_owned(),
             allow_insecure_http: false,
             retry: RetryPolicy::default(),
@@ -175,6 +189,7 @@ impl fmt::Debug for ClientBuilder {
             .field("host", &self.host)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("user_agent", &self.user_agent)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
@@ -224,15 +239,44 @@ impl ClientBuilder {
         self
     }
 
-    /// Limit for a whole request, reading the response included. Default 60 s.
+    /// The time a call may go without progress. Default 60 s.
+    ///
+    /// It bounds every wait of every call, export windows included:
+    /// connecting, waiting for the response headers, and each wait for the
+    /// next bytes of the body. The clock restarts whenever the server sends
+    /// something, and keeps running while the client waits before a retry
+    /// (see [`crate::retry`]), so one call — all its attempts together —
+    /// gives up once `timeout` has passed without the server sending
+    /// anything: against a silent server a call ends after about `timeout`,
+    /// not `timeout` times the number of attempts. A response that keeps
+    /// arriving is never cut, however long it takes (a large export window):
+    /// there is no limit on the total time, only on the size of what is held
+    /// in memory ([`ClientBuilder::max_response_bytes`]). A duration too
+    /// large to represent means no limit; zero fails every call that must
+    /// wait at all. [`Client::with_timeout`] overrides it per call.
+    ///
+    /// Running out is [`Error::Timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Limit for establishing a connection. Default 10 s.
+    /// Limit for establishing one connection (within [`ClientBuilder::timeout`]).
+    /// Default 10 s. A connection that cannot be made in time is retried like
+    /// a refused one.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of one response body the client reads into memory.
+    /// Default [`DEFAULT_MAX_RESPONSE_BYTES`] (64 MiB). A larger body is
+    /// [`Error::ResponseTooLarge`]; for audit logs, export the range with
+    /// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between), which
+    /// streams it in bounded memory. Error bodies are read up to this size
+    /// too, and at most 64 KiB of them is kept.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
         self
     }
 
@@ -287,11 +331,13 @@ impl ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
 
+        // Redirects are followed by the SDK itself (see `crate::redirect`);
+        // the idle clock in the hooks replaces reqwest's total timeout.
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(self.user_agent)
-            .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Client {
@@ -300,7 +346,10 @@ impl ClientBuilder {
                 http,
                 Hooks {
                     retry: self.retry,
-                    timeout: None,
+                    timeout: self.timeout,
+                    max_response_bytes: self.max_response_bytes,
+                    origin: Origin::of(&url),
+                    redactor: Redactor::new().with_secret(&key),
                 },
             ),
             host,
@@ -313,16 +362,19 @@ fn invalid(message: String) -> Error {
 }
 
 /// `https://host/` → `https://host`; rejects what is not an http(s) URL.
+/// Messages never repeat a user name or password, even from a URL that does
+/// not parse.
 fn normalize_host(raw: &str, source: &str) -> Result<String> {
     let trimmed = raw.trim().trim_end_matches('/');
+    let shown = without_userinfo(trimmed);
     let url = reqwest::Url::parse(trimmed).map_err(|e| {
         invalid(format!(
-            "{source} {trimmed:?} is not a URL ({e}); write it like https://app.datafold.com"
+            "{source} {shown:?} is not a URL ({e}); write it like https://app.datafold.com"
         ))
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(invalid(format!(
-            "{source} {trimmed:?} must be an http(s) URL with a host, like https://app.datafold.com"
+            "{source} {shown:?} must be an http(s) URL with a host, like https://app.datafold.com"
         )));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -333,10 +385,30 @@ fn normalize_host(raw: &str, source: &str) -> Result<String> {
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(format!(
-            "{source} {trimmed:?} must not have a query or fragment"
+            "{source} {shown:?} must not have a query or fragment"
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+/// `text` with whatever precedes an `@` in its authority (user name and
+/// password) replaced by the redaction marker; works on text that is not a
+/// valid URL.
+fn without_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}{}{}",
+            &text[..start],
+            crate::REDACTED,
+            &text[start + at..]
+        )
+        .into(),
+        None => text.into(),
+    }
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -349,11 +421,33 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// State the generated client carries into [`ClientHooks`]: the seam every
-/// generated call passes through, where retries and per-client timeouts apply.
-#[derive(Debug, Clone, Default)]
+/// generated call passes through, where retries, the idle clock, redirects,
+/// body caps and the redaction of error bodies apply.
+#[derive(Debug, Clone)]
 pub struct Hooks {
     retry: RetryPolicy,
-    timeout: Option<Duration>,
+    timeout: Duration,
+    max_response_bytes: u64,
+    /// The configured host's origin: the only one redirects may lead to.
+    origin: Origin,
+    /// Masks the API key (`Debug` shows only how many values it knows).
+    redactor: Redactor,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            // (An origin that matches nothing if it could not be read: no
+            // redirect is followed then.)
+            origin: reqwest::Url::parse(DEFAULT_HOST)
+                .map(|url| Origin::of(&url))
+                .unwrap_or_default(),
+            redactor: Redactor::new(),
+        }
+    }
 }
 
 impl ClientHooks<Hooks> for generated::Client {
@@ -368,7 +462,8 @@ impl ClientHooks<Hooks> for generated::Client {
         request.headers_mut().remove("api-version");
         // Buffer the body inside the retry loop, so that a response cut short
         // is retried like any other broken connection (where that is safe).
-        execute(self, request, info, Buffering::WholeBody).await
+        let mut clock = IdleClock::start(self.inner().timeout);
+        execute(self, request, info, Buffering::WholeBody, &mut clock).await
     }
 }
 
@@ -381,20 +476,26 @@ pub(crate) enum Buffering {
     HeadersOnly,
 }
 
-/// Send `request` under the client's retry policy and timeout (see
-/// [`crate::retry`]).
+/// Send `request` under the client's retry policy (see [`crate::retry`]),
+/// every wait bounded by `clock`. An error status comes back with its body
+/// read, bounded and redacted (see [`crate::error_body`]) whatever the
+/// `buffering`.
 pub(crate) async fn execute(
     api: &generated::Client,
     mut request: reqwest::Request,
     info: &OperationInfo,
     buffering: Buffering,
+    clock: &mut IdleClock,
 ) -> reqwest::Result<reqwest::Response> {
     let hooks = api.inner();
-    // A per-request timeout (an export window's) outranks the client's.
-    if let (Some(timeout), None) = (hooks.timeout, request.timeout()) {
-        *request.timeout_mut() = Some(timeout);
-    }
     let safety = Safety::of(request.method(), info.operation_id);
+    // What an error body must not show: the key and the secrets sent now.
+    let mut redactor = hooks.redactor.clone();
+    if let Some(sent) = request.body().and_then(reqwest::Body::as_bytes) {
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(sent) {
+            redactor.add_secrets_of(&json);
+        }
+    }
     let mut retries = 0;
     loop {
         let replay = request.try_clone();
@@ -405,16 +506,17 @@ pub(crate) async fn execute(
             attempt = retries + 1,
             "sending request"
         );
-        let result = attempt(api.client(), request, buffering).await;
+        let result = attempt(api, request, info, buffering, clock, &redactor).await;
         let failure = match &result {
             Ok(response) if response.status().is_success() => None,
             Ok(response) => Some(Failure::Status(
                 response.status(),
                 parse_retry_after(response.headers()),
             )),
-            Err(error) => Some(Failure::of_transport(error)),
+            Err(error) => Some(failure_of(error)),
         };
-        let decision = failure.and_then(|f| hooks.retry.decide(safety, &f, retries));
+        let decision =
+            failure.and_then(|f| hooks.retry.decide(safety, &f, retries, clock.remaining()));
         let (Some(retry), Some(next)) = (decision, replay) else {
             if let Ok(response) = &result {
                 tracing::debug!(
@@ -438,29 +540,29 @@ pub(crate) async fn execute(
     }
 }
 
+/// One attempt: send (following same-origin redirects), then read the body
+/// as `buffering` says, within the caps.
 async fn attempt(
-    client: &reqwest::Client,
+    api: &generated::Client,
     request: reqwest::Request,
+    info: &OperationInfo,
     buffering: Buffering,
+    clock: &mut IdleClock,
+    redactor: &Redactor,
 ) -> reqwest::Result<reqwest::Response> {
-    let mut response = client.execute(request).await?;
-    if buffering == Buffering::HeadersOnly {
-        return Ok(response);
+    let hooks = api.inner();
+    let response = crate::redirect::send(api.client(), request, &hooks.origin, clock).await?;
+    if !response.status().is_success() {
+        let limit = hooks.max_response_bytes;
+        return crate::error_body::bound(response, clock, limit, redactor).await;
     }
-    let (status, version) = (response.status(), response.version());
-    let headers = std::mem::take(response.headers_mut());
-    let url = response.url().clone();
-    let body = response.bytes().await?;
-    // The same response with its body in memory (and its URL kept, so
-    // `Response::url` stays true).
-    let mut rebuilt = match http::Response::builder().url(url).body(body.clone()) {
-        Ok(rebuilt) => rebuilt,
-        Err(_) => http::Response::new(body),
-    };
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok(reqwest::Response::from(rebuilt))
+    match buffering {
+        Buffering::HeadersOnly => Ok(response),
+        Buffering::WholeBody => {
+            let limit = hooks.max_response_bytes;
+            crate::limits::buffer(response, clock, limit, info.operation_id).await
+        }
+    }
 }
 
 /// progenitor serializes an optional request body that was left unset as JSON

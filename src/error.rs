@@ -3,8 +3,13 @@
 //! Errors from the generated client (progenitor's `Error<E>`) are converted
 //! here, in one place, by [`Error::from_api`]. HTTP failures keep their status,
 //! headers and a capped excerpt of the body in an [`HttpFailure`]; messages say
-//! what to do next and never contain a secret (the API key travels only in a
-//! request header, which no error records).
+//! what to do next and never contain a secret: the transport masks the API
+//! key and the secrets of the request just sent wherever an error body or
+//! header quotes them, and secret fields are masked by name.
+//!
+//! Every part of an error is bounded: the body excerpt (512 characters), a
+//! `detail` message (512), validation issues (the first [`MAX_ISSUES`], each
+//! message 200 characters, plus the count of the rest).
 
 use std::fmt;
 use std::time::Duration;
@@ -13,13 +18,23 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 use crate::generated;
+use crate::limits::Stop;
+use crate::redirect::RedirectReason;
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How much of a response body an error keeps (bytes read) and shows (chars).
-const BODY_READ_CAP: usize = 64 * 1024;
+const BODY_READ_CAP: usize = crate::error_body::ERROR_BODY_BYTES;
 const EXCERPT_CHARS: usize = 512;
+/// The most validation issues an error keeps (the rest are counted).
+pub const MAX_ISSUES: usize = 20;
+/// The longest issue message kept, in characters.
+const MAX_MESSAGE_CHARS: usize = 200;
+/// The most parts of an issue's `loc` kept.
+const MAX_LOC_PARTS: usize = 10;
+/// The longest `detail` message kept, in characters.
+const MAX_DETAIL_CHARS: usize = 512;
 
 /// Everything that can go wrong talking to Datafold.
 ///
@@ -97,10 +112,14 @@ pub enum Error {
     NotFound(Box<HttpFailure>),
 
     /// 422: the server rejected the request's content.
-    #[error("Datafold rejected the request as invalid ({}): {}; fix the fields listed", .response.status, render_issues(.issues, &.response.body))]
+    #[error("Datafold rejected the request as invalid ({}): {}; fix the fields listed", .response.status, render_issues(.issues, *.more_issues, &.response.body))]
     Validation {
-        /// Each problem the server listed, e.g. `body.client_secret: Field required`.
+        /// The problems the server listed, e.g. `body.client_secret: Field
+        /// required`: the first [`MAX_ISSUES`] of them.
         issues: Vec<ValidationIssue>,
+        /// How many more the server listed (at least this many, when its
+        /// body was over [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+        more_issues: u64,
         /// The response.
         response: Box<HttpFailure>,
     },
@@ -122,20 +141,61 @@ pub enum Error {
     #[error("unexpected response from Datafold ({}){}", .0.status, .0.body_suffix())]
     UnexpectedStatus(Box<HttpFailure>),
 
-    /// The request or the response took longer than the configured timeout.
+    /// Datafold sent nothing for the time [`ClientBuilder::timeout`] allows
+    /// without progress (or a connection could not be made in
+    /// [`ClientBuilder::connect_timeout`]).
+    ///
+    /// [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
+    /// [`ClientBuilder::connect_timeout`]: crate::ClientBuilder::connect_timeout
     // The underlying errors below are part of the message, so they are not
     // also reported as `source()`: printers of error chains would repeat them.
-    #[error("request to Datafold timed out ({error}): raise the timeout (ClientBuilder::timeout) or narrow the request")]
+    #[error("{}", timeout_message(.error))]
     Timeout {
         /// The underlying error.
         error: reqwest::Error,
     },
 
     /// The connection failed: DNS, refused, reset, TLS, or the body broke off.
-    #[error("cannot talk to Datafold ({error}): check DATAFOLD_HOST and the network")]
+    #[error("cannot talk to Datafold ({}): check DATAFOLD_HOST and the network", with_root_cause(.error))]
     Connection {
         /// The underlying error.
         error: reqwest::Error,
+    },
+
+    /// A redirect the client does not follow: to another origin (scheme,
+    /// host or port than the configured host), back to a URL already
+    /// visited, or more than [`MAX_REDIRECTS`](crate::MAX_REDIRECTS) hops.
+    /// Nothing was sent to `to`.
+    #[error("Datafold's answer redirected {from} to {to}, which the client does not follow ({reason}); check the configured host (DATAFOLD_HOST or ClientBuilder::host), and if you trust the new location, configure that as the host")]
+    Redirect {
+        /// The URL that answered with the redirect (no credentials or query values).
+        from: String,
+        /// Where it pointed (no credentials or query values).
+        to: String,
+        /// Why it was not followed.
+        reason: RedirectReason,
+    },
+
+    /// A response, or one record of an export, is larger than the client
+    /// holds in memory.
+    #[error(
+        "Datafold's response is too large: {what} exceeds the limit of {limit} bytes; {advice}"
+    )]
+    ResponseTooLarge {
+        /// What was too large.
+        what: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// What to do instead.
+        advice: String,
+    },
+
+    /// Datafold's answers contradict each other (e.g. a repeated request for
+    /// the same records returned other records).
+    #[error("Datafold's answers are inconsistent: {message}")]
+    Inconsistent {
+        /// What disagreed, and what to do.
+        message: String,
     },
 
     /// The response was not what the API describes.
@@ -254,9 +314,11 @@ impl HttpFailure {
     }
 }
 
-/// The body of a documented error response (422), kept as received. The
-/// generated client returns it inside its errors; [`Error::from_api`] reads
-/// FastAPI's `detail[]` from it into [`ValidationIssue`]s.
+/// The body of a documented error response (422), as received — or, for a
+/// body over 64 KiB, the bounded summary the client replaced it with (see
+/// [`Error::Validation`]). The generated client returns it inside its errors;
+/// [`Error::from_api`] reads FastAPI's `detail[]` from it into
+/// [`ValidationIssue`]s.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
@@ -283,7 +345,7 @@ impl fmt::Display for ValidationIssue {
     }
 }
 
-fn render_issues(issues: &[ValidationIssue], body: &str) -> String {
+fn render_issues(issues: &[ValidationIssue], more: u64, body: &str) -> String {
     if issues.is_empty() {
         return if body.is_empty() {
             "no details given".into()
@@ -291,11 +353,62 @@ fn render_issues(issues: &[ValidationIssue], body: &str) -> String {
             format!("{body:?}")
         };
     }
-    issues
+    let mut text = issues
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if more > 0 {
+        text.push_str(&format!("; … and {more} more issues"));
+    }
+    text
+}
+
+/// The message of [`Error::Timeout`]: how long nothing arrived and while
+/// waiting for what, or reqwest's own account.
+fn timeout_message(error: &reqwest::Error) -> String {
+    let url = error
+        .url()
+        .map(|u| format!(" ({})", crate::redirect::shown(u)));
+    match Stop::of(error) {
+        Some(Stop::Idle { idle, waiting_for }) => format!(
+            "Datafold sent nothing for {idle:?} while the client waited for {waiting_for}{}; \
+             that is the time allowed without progress (ClientBuilder::timeout): raise it, \
+             or narrow the request",
+            url.unwrap_or_default()
+        ),
+        _ => format!(
+            "request to Datafold timed out ({}): raise ClientBuilder::connect_timeout or \
+             ClientBuilder::timeout, or check the network",
+            with_root_cause(error)
+        ),
+    }
+}
+
+/// `error`'s message and, when it adds something, its root cause
+/// (connection refused, a DNS failure, a TLS problem…).
+fn with_root_cause(error: &reqwest::Error) -> String {
+    let top = error.to_string();
+    let mut root = None;
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        root = Some(cause);
+        source = cause.source();
+    }
+    match root.map(ToString::to_string) {
+        Some(cause) if !cause.is_empty() && !top.contains(&cause) => format!("{top}: {cause}"),
+        _ => top,
+    }
+}
+
+/// At most `max` characters of `text`, `…` marking a cut.
+fn clip(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -403,6 +516,28 @@ impl Error {
     }
 
     pub(crate) fn from_transport(error: reqwest::Error) -> Self {
+        match Stop::of(&error) {
+            Some(Stop::Idle { .. }) => return Error::Timeout { error },
+            Some(Stop::TooLarge {
+                what,
+                limit,
+                advice,
+            }) => {
+                return Error::ResponseTooLarge {
+                    what: (*what).to_owned(),
+                    limit: *limit,
+                    advice: (*advice).to_owned(),
+                }
+            }
+            Some(Stop::Redirect { from, to, reason }) => {
+                return Error::Redirect {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: *reason,
+                }
+            }
+            None => {}
+        }
         if error.is_timeout() {
             Error::Timeout { error }
         } else if error.is_builder() {
@@ -420,8 +555,8 @@ impl Error {
             .as_ref()
             .and_then(|v| v.get("detail"))
             .and_then(|d| d.as_str())
-            .map(str::to_owned);
-        let issues = json.as_ref().map(validation_issues).unwrap_or_default();
+            .map(|d| clip(d, MAX_DETAIL_CHARS));
+        let (issues, more_issues) = json.as_ref().map(validation_issues).unwrap_or_default();
         let retry_after = parse_retry_after(&headers);
         let response = Box::new(HttpFailure {
             status,
@@ -434,7 +569,11 @@ impl Error {
             401 => Error::Unauthorized(response),
             403 => Error::Forbidden(response),
             404 => Error::NotFound(response),
-            422 => Error::Validation { issues, response },
+            422 => Error::Validation {
+                issues,
+                more_issues,
+                response,
+            },
             429 => Error::RateLimited {
                 retry_after,
                 response,
@@ -455,13 +594,19 @@ pub(crate) async fn finish<T, E: serde::Serialize>(
     }
 }
 
-/// FastAPI's `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
-fn validation_issues(body: &serde_json::Value) -> Vec<ValidationIssue> {
+/// FastAPI's `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`:
+/// the first [`MAX_ISSUES`] issues, each cut to size, and how many more
+/// there were (counted by the transport when it summarized a large body).
+fn validation_issues(body: &serde_json::Value) -> (Vec<ValidationIssue>, u64) {
     let Some(items) = body.get("detail").and_then(|d| d.as_array()) else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
-    items
+    let text = |v: Option<&serde_json::Value>, max| {
+        clip(v.and_then(|m| m.as_str()).unwrap_or_default(), max)
+    };
+    let issues: Vec<ValidationIssue> = items
         .iter()
+        .take(MAX_ISSUES)
         .map(|item| ValidationIssue {
             loc: item
                 .get("loc")
@@ -469,22 +614,22 @@ fn validation_issues(body: &serde_json::Value) -> Vec<ValidationIssue> {
                 .map(|parts| {
                     parts
                         .iter()
-                        .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+                        .take(MAX_LOC_PARTS)
+                        .map(|p| clip(&p.as_str().map_or_else(|| p.to_string(), str::to_owned), 64))
                         .collect()
                 })
                 .unwrap_or_default(),
-            msg: item
-                .get("msg")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            kind: item
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or_default()
-                .to_owned(),
+            msg: text(item.get("msg"), MAX_MESSAGE_CHARS),
+            kind: text(item.get("type"), 64),
         })
-        .collect()
+        .collect();
+    let total = body
+        .get(crate::error_body::SUMMARY_KEY)
+        .and_then(|s| s.get("detail_items"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(items.len() as u64);
+    let more = total.saturating_sub(issues.len() as u64);
+    (issues, more)
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.

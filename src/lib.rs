@@ -16,6 +16,17 @@
 //! sent over plain `http://` except to this machine, unless you opt in with
 //! [`ClientBuilder::allow_insecure_http`].
 //!
+//! # Limits
+//!
+//! Every call is bounded. [`ClientBuilder::timeout`] is the time a call may
+//! go without progress (retries and export windows included; a response that
+//! keeps arriving is never cut). Redirects are followed only within the
+//! configured host's origin, at most [`MAX_REDIRECTS`] hops. A body read into
+//! memory is capped by [`ClientBuilder::max_response_bytes`] (default
+//! [`DEFAULT_MAX_RESPONSE_BYTES`]); an error body keeps at most
+//! [`ERROR_BODY_BYTES`] and [`MAX_ISSUES`] validation issues; one exported
+//! record at most [`export::MAX_RECORD_BYTES`].
+//!
 //! # Example: audit logs
 //!
 //! ```no_run
@@ -95,10 +106,13 @@ pub mod audit;
 pub mod bi;
 mod client;
 mod error;
+mod error_body;
 pub mod export;
 pub mod generated;
+mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod redirect;
 pub mod retry;
 pub mod safe_file;
 pub mod secret;
@@ -107,7 +121,12 @@ pub use client::{
     Client, ClientBuilder, Hooks, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST, DEFAULT_TIMEOUT, HOST_VAR, USER_AGENT,
 };
-pub use error::{CheckpointRefusal, Error, ErrorBody, HttpFailure, Result, ValidationIssue};
+pub use error::{
+    CheckpointRefusal, Error, ErrorBody, HttpFailure, Result, ValidationIssue, MAX_ISSUES,
+};
+pub use error_body::ERROR_BODY_BYTES;
 pub use generated::types;
+pub use limits::DEFAULT_MAX_RESPONSE_BYTES;
+pub use redirect::{RedirectReason, MAX_REDIRECTS};
 pub use retry::RetryPolicy;
 pub use secret::{Secret, REDACTED, SECRET_FIELDS};

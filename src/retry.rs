@@ -5,23 +5,39 @@
 //!
 //! | operation | condition | retried? |
 //! |---|---|---|
-//! | idempotent: `GET` audit logs, list, get, every `PUT` update, `DELETE` | connection failed before the request was sent (refused, DNS, TLS handshake) | yes |
-//! | idempotent | timeout, connection reset or a body cut short after sending | yes |
+//! | idempotent: `GET` audit logs, list, get, every `PUT` update, `DELETE` | connection failed before the request was sent (refused, DNS, TLS handshake, [`ClientBuilder::connect_timeout`]) | yes |
+//! | idempotent | connection reset or a body cut short after sending | yes |
 //! | idempotent | status 408, 429, 500, 502, 503, 504 | yes |
 //! | idempotent | any other status (400, 401, 403, 404, 422, …) | no |
 //! | not idempotent: every `POST` create, and sync (a `GET` that starts work) | connection failed before the request was sent | yes |
 //! | not idempotent | anything after bytes may have reached the server: timeout, reset, any status | no — it could create a second integration or start a second sync |
+//! | any | timeout: nothing arrived for [`ClientBuilder::timeout`] | no — the call has waited all the time it may go without progress |
+//! | any | the wait before the retry (backoff or `Retry-After`) is longer than what is left of [`ClientBuilder::timeout`] | no: the error is returned at once |
 //! | any | `429`/`503` whose `Retry-After` exceeds [`RetryPolicy::max_retry_after`] | no: the rate-limited error is returned at once |
+//! | any | a redirect that is not followed, a body over [`ClientBuilder::max_response_bytes`] | no — the same request would get the same answer |
 //!
-//! Each row is checked by a test in `tests/retries.rs` or
-//! `tests/reliability.rs`. (A request whose body could not be replayed would
-//! not be retried either; no operation of this API sends one.)
+//! Each row is checked by a test in `tests/retries.rs`, `tests/deadlines.rs`
+//! or `tests/reliability.rs`. (A request whose body could not be replayed
+//! would not be retried either; no operation of this API sends one.)
+//!
+//! **Deadlines.** [`ClientBuilder::timeout`] bounds the time without progress
+//! of a whole call, all its attempts together: the clock restarts whenever
+//! the server sends something (response headers, body bytes, an error
+//! status) and keeps running while the client waits before a retry. So a
+//! call against a silent server ends after about `timeout`, not `timeout`
+//! times the number of attempts, and a response that keeps arriving is never
+//! cut, however long it takes. Export windows use the same clock for their
+//! streamed bodies.
 //!
 //! Waits grow exponentially from [`RetryPolicy::base_delay`] up to
 //! [`RetryPolicy::max_delay`], with jitter (each wait is between half and all
 //! of the exponential value), and are at least the server's `Retry-After`
 //! (seconds or an HTTP date). Each retry emits a `tracing` event at WARN
 //! level with the operation, attempt, reason and delay.
+//!
+//! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
+//! [`ClientBuilder::connect_timeout`]: crate::ClientBuilder::connect_timeout
+//! [`ClientBuilder::max_response_bytes`]: crate::ClientBuilder::max_response_bytes
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -116,15 +132,22 @@ impl RetryPolicy {
     }
 
     /// The wait before retrying after `failure`, or `None` when it must not be
-    /// retried. `retry` counts retries already made.
-    pub(crate) fn decide(&self, safety: Safety, failure: &Failure, retry: u32) -> Option<Retry> {
+    /// retried. `retry` counts retries already made; `time_left` is what
+    /// remains of the call's time without progress.
+    pub(crate) fn decide(
+        &self,
+        safety: Safety,
+        failure: &Failure,
+        retry: u32,
+        time_left: Duration,
+    ) -> Option<Retry> {
         if retry >= self.max_retries {
             return None;
         }
         let reason = match (safety, failure) {
+            (_, Failure::Timeout | Failure::Refused) => return None,
             (_, Failure::NotSent) => Reason::NotSent,
             (Safety::NotIdempotent, _) => return None,
-            (Safety::Idempotent, Failure::Timeout) => Reason::Timeout,
             (Safety::Idempotent, Failure::Broken) => Reason::Broken,
             (Safety::Idempotent, Failure::Status(status, _)) if retryable_status(*status) => {
                 Reason::Status(*status)
@@ -137,6 +160,10 @@ impl RetryPolicy {
                 return None;
             }
             delay = delay.max(*retry_after);
+        }
+        // Waiting counts as time without progress.
+        if delay >= time_left {
+            return None;
         }
         Some(Retry { delay, reason })
     }
@@ -188,24 +215,15 @@ impl Safety {
 pub(crate) enum Failure {
     /// The connection was never established: nothing reached the server.
     NotSent,
-    /// The attempt timed out (after the connection was made).
+    /// Nothing arrived for the call's whole time without progress.
     Timeout,
+    /// The client refused the answer (a redirect it does not follow, a body
+    /// over the cap): asking again gets the same.
+    Refused,
     /// The connection broke after the request may have been sent.
     Broken,
     /// The server answered with an error status (and maybe `Retry-After`).
     Status(StatusCode, Option<Duration>),
-}
-
-impl Failure {
-    pub(crate) fn of_transport(error: &reqwest::Error) -> Self {
-        if error.is_connect() {
-            Failure::NotSent
-        } else if error.is_timeout() {
-            Failure::Timeout
-        } else {
-            Failure::Broken
-        }
-    }
 }
 
 /// A decision to retry.
@@ -219,7 +237,6 @@ pub(crate) struct Retry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
     NotSent,
-    Timeout,
     Broken,
     Status(StatusCode),
 }
@@ -228,7 +245,6 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::NotSent => f.write_str("connection failed before sending"),
-            Reason::Timeout => f.write_str("timed out"),
             Reason::Broken => f.write_str("connection broke"),
             Reason::Status(status) => write!(f, "status {}", status.as_u16()),
         }

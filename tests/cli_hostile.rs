@@ -737,3 +737,96 @@ async fn declining_the_remove_prompt_removes_nothing_and_fails() {
     let (_, help, _) = run(datafold(&server.url).args(["bi", "remove", "--help"]));
     assert!(help.contains("exits 1"), "{help}");
 }
+
+// Defects 1, 7 and 11 as a CLI user sees them: exit codes and notes.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_elsewhere_exits_6_and_sends_the_secret_nowhere() {
+    let elsewhere = CaptureServer::start(Reply::json(200, json!({"id": 99}))).await;
+    let location = format!("{}/api/v1/lineage/bi/looker/", elsewhere.url);
+    let redirecting =
+        CaptureServer::start(Reply::json(307, json!({})).header("location", &location)).await;
+    let mut command = datafold(&redirecting.url);
+    command
+        .args(["bi", "create", "looker"])
+        .args(looker_flags());
+    let (code, stdout, stderr) = run_async(command).await;
+    assert_eq!(code, 6, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains(&elsewhere.url) && stderr.contains("--host"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SUBMITTED), "{stderr}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other origin was called"
+    );
+
+    // A loop on the same origin is an unexpected answer too, not the network.
+    let looping = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", looping.local_addr().unwrap());
+    looping.set_nonblocking(true).unwrap();
+    let looping = tokio::net::TcpListener::from_std(looping).unwrap();
+    let self_url = format!("{url}/api/v1/lineage/bi/");
+    let _server = CaptureServer::serve_on(
+        looping,
+        vec![Reply::json(307, json!({})).header("location", &self_url)],
+    );
+    let mut command = datafold(&url);
+    command.args(["bi", "list"]);
+    let (code, _, stderr) = run_async(command).await;
+    assert_eq!(code, 6, "{stderr}");
+    assert!(stderr.contains("redirect"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_outside_the_range_are_counted_never_dropped_silently() {
+    // Zone-less timestamps in server-local time (+05:30): 5.5 hours off in UTC.
+    let logs = vec![
+        record("inside", "2026-11-25T10:30:00Z"),
+        record("local-time", "2026-11-25T16:00:00"),
+    ];
+    let server = CaptureServer::start(Reply::json(200, json!({ "logs": logs }))).await;
+    let mut command = datafold(&server.url);
+    command.args([
+        "audit-logs",
+        "list",
+        "--format",
+        "json",
+        "--start",
+        "2026-11-25T10:00:00Z",
+        "--end",
+        "2026-11-25T11:00:00Z",
+    ]);
+    let (code, stdout, stderr) = run_async(command).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("inside"), "{stdout}");
+    assert!(
+        stderr.contains("1 records") && stderr.contains("outside the range"),
+        "{stderr}"
+    );
+
+    // An export over a longer range writes the record once and says so.
+    let dir = scratch("misplaced");
+    let out = dir.join("audit.jsonl");
+    let mut command = datafold(&server.url);
+    command.args([
+        "audit-logs",
+        "export",
+        "--start",
+        "2026-11-25T10:00:00Z",
+        "--end",
+        "2026-11-25T18:00:00Z",
+        "--window",
+        "1h",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (code, _, stderr) = run_async(command).await;
+    assert_eq!(code, 0, "{stderr}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written.matches("local-time").count(), 1, "{written}");
+    assert_eq!(written.matches("\"inside\"").count(), 1, "{written}");
+    assert!(stderr.contains("outside the window"), "{stderr}");
+}

@@ -294,3 +294,22 @@ fn integration_debug_hides_echoed_secrets() {
     .unwrap();
     assert_redacted("Integration", format!("{integration:?}"));
 }
+
+#[test]
+fn a_malformed_host_never_echoes_its_password() {
+    for host in [
+        "http://user:SECRET-PW@[::1",
+        "http://user:SECRET-PW@",
+        "https://user:SECRET-PW@app.datafold.com:99999",
+        "user:SECRET-PW@app.datafold.com",
+        "ftp://user:SECRET-PW@app.datafold.com",
+        "https://user:SECRET-PW@app.datafold.com/?q=1",
+    ] {
+        let error = env(&[("DATAFOLD_API_KEY", KEY), ("DATAFOLD_HOST", host)])
+            .build()
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("SECRET-PW"), "{host}: {shown}");
+        assert!(shown.contains("DATAFOLD_HOST"), "{host}: {shown}");
+    }
+}

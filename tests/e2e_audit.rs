@@ -158,7 +158,19 @@ async fn a_large_history_is_streamed_in_full() {
         response.headers().get("content-length").is_none(),
         "streamed, so no length up front"
     );
+    // About 70 MB: over the default cap on buffered bodies, within a raised one.
     let client = support::client(&server);
+    let error = client.audit_logs().list().send().await.unwrap_err();
+    assert!(
+        matches!(error, datafold_sdk::Error::ResponseTooLarge { .. }),
+        "{error:?}"
+    );
+    let client = datafold_sdk::Client::builder()
+        .api_key(support::KEY)
+        .host(server.url())
+        .max_response_bytes(256 * 1024 * 1024)
+        .build()
+        .unwrap();
     let logs = client
         .audit_logs()
         .list()

@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::TimeZone;
+
 use common::{CaptureServer, Reply, TEST_KEY};
 use datafold_sdk::audit::parse_timestamp;
 use datafold_sdk::{types, Client, Error};
@@ -95,10 +97,16 @@ async fn documented_422_is_rendered_field_by_field() {
         name: None,
     };
     let error = server.client().bi().create(config).await.unwrap_err();
-    let Error::Validation { issues, response } = &error else {
+    let Error::Validation {
+        issues,
+        more_issues,
+        response,
+    } = &error
+    else {
         panic!("{error:?}")
     };
     assert_eq!(response.status.as_u16(), 422);
+    assert_eq!(*more_issues, 0);
     assert_eq!(issues[0].to_string(), "body.client_secret: Field required");
     assert_eq!(issues[0].kind, "missing");
     assert_eq!(
@@ -395,4 +403,127 @@ fn a_host_with_credentials_is_refused() {
         .unwrap_err();
     assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
     assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+// ---- secrets in error bodies, causes, inconsistent answers ------------------
+
+const SENT_SECRET: &str = "looker-secret-sent-in-this-request";
+
+fn looker_with_secret() -> types::builder::LookerDataSourceConfig {
+    types::LookerDataSourceConfig::builder()
+        .base_url("https://looker.example.com")
+        .client_id("looker-client")
+        .client_secret(SENT_SECRET)
+        .repo_id(3)
+}
+
+#[tokio::test]
+async fn error_bodies_never_show_the_api_key_or_a_secret_just_sent() {
+    let quoted = format!("client_secret {SENT_SECRET} with key {TEST_KEY}");
+    for reply in [
+        Reply::json(
+            409,
+            json!({"detail": format!("an integration with {quoted} exists")}),
+        ),
+        Reply::json(
+            422,
+            json!({"detail": [{"loc": ["body", "base_url"], "msg": format!("{quoted} is odd"), "type": "value_error"}]}),
+        ),
+        Reply::json(
+            400,
+            json!({"detail": "no", "echo": {"note": quoted.clone()}}),
+        ),
+        Reply::text(500, &format!("upstream said: {quoted}")),
+        Reply::text(418, &quoted).header("x-echo", SENT_SECRET),
+    ] {
+        let server = CaptureServer::start(reply).await;
+        let error = server
+            .client()
+            .bi()
+            .create(looker_with_secret())
+            .await
+            .unwrap_err();
+        let shown = format!(
+            "{error} {error:?} {:?} {:?}",
+            error.body_excerpt(),
+            error.validation_issues()
+        );
+        assert!(
+            !shown.contains(SENT_SECRET) && !shown.contains(TEST_KEY),
+            "{shown}"
+        );
+        assert!(shown.contains(datafold_sdk::REDACTED), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn connection_errors_name_their_root_cause() {
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(common::refused_url())
+        .retry_policy(datafold_sdk::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = client.bi().list().await.unwrap_err();
+    let message = error.to_string().to_lowercase();
+    assert!(message.contains("refused"), "{message}");
+}
+
+#[tokio::test]
+async fn a_body_that_changes_between_attempts_is_an_inconsistent_answer() {
+    use futures_util::StreamExt;
+    let logs = |uuids: [&str; 3]| {
+        let records: Vec<_> = uuids
+            .iter()
+            .zip(["10:10", "10:20", "10:30"])
+            .map(|(uuid, time)| {
+                json!({"timestamp": format!("2026-11-20T{time}:00Z"), "event_uuid": uuid,
+                       "client_ip": "10.0.0.1", "url": "/x", "payload": {"pad": "p".repeat(200)}})
+            })
+            .collect();
+        json!({ "logs": records })
+    };
+    let server = CaptureServer::script(vec![
+        Reply::json(200, logs(["a", "b", "c"])).fault(common::Fault::Truncate),
+        Reply::json(200, logs(["x", "y", "z"])),
+    ])
+    .await;
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(&server.url)
+        .retry_policy(
+            datafold_sdk::RetryPolicy::default()
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(2)),
+        )
+        .build()
+        .unwrap();
+    let start = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+        .unwrap();
+    let mut records = client
+        .audit_logs()
+        .between(start, start + chrono::Duration::hours(1))
+        .records()
+        .unwrap();
+    let error = loop {
+        match records.next().await.expect("the export ends in an error") {
+            Ok(_) => continue,
+            Err(error) => break error,
+        }
+    };
+    assert!(
+        !matches!(
+            error,
+            Error::InvalidRequest { .. } | Error::InvalidConfig { .. }
+        ),
+        "not the caller's input: {error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("changed between attempts"), "{message}");
+    assert!(
+        !message.contains("from its last checkpoint"),
+        "no checkpoint was written for this window: {message}"
+    );
+    assert!(matches!(error, Error::Inconsistent { .. }), "{error:?}");
 }

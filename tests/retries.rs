@@ -1,5 +1,6 @@
 //! One test per row of the retry table in `datafold_sdk::retry`: which
-//! operation, which failure, retried or not — counted at the server.
+//! operation, which failure, retried or not — counted at the server. (The
+//! rows about the time without progress are in `tests/deadlines.rs` too.)
 
 mod common;
 
@@ -116,10 +117,9 @@ async fn idempotent_calls_do_not_retry_client_errors() {
     }
 }
 
-/// Failures after the request may have reached the server.
-fn broken_after_sending() -> [(&'static str, Reply); 3] {
+/// Connections that broke after the request may have reached the server.
+fn broken_after_sending() -> [(&'static str, Reply); 2] {
     [
-        ("timeout", slow()),
         ("reset", ok().fault(Fault::Reset)),
         (
             "truncated body",
@@ -129,7 +129,7 @@ fn broken_after_sending() -> [(&'static str, Reply); 3] {
 }
 
 #[tokio::test]
-async fn idempotent_calls_retry_timeouts_resets_and_truncated_bodies() {
+async fn idempotent_calls_retry_resets_and_truncated_bodies() {
     for call in IDEMPOTENT {
         for (what, first) in broken_after_sending() {
             let (count, result) = attempts(call, first, fast()).await;
@@ -140,9 +140,56 @@ async fn idempotent_calls_retry_timeouts_resets_and_truncated_bodies() {
 }
 
 #[tokio::test]
+async fn no_call_retries_a_timeout_the_time_without_progress_is_spent() {
+    for call in IDEMPOTENT.into_iter().chain(NOT_IDEMPOTENT) {
+        let (count, result) = attempts(call, slow(), fast()).await;
+        assert_eq!(count, 1, "{call:?}");
+        assert!(
+            matches!(result, Err(Error::Timeout { .. })),
+            "{call:?}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_that_is_not_followed_is_not_retried() {
+    for call in IDEMPOTENT {
+        let elsewhere = "http://127.0.0.1:9/api/v1/elsewhere/";
+        let (count, result) =
+            attempts(call, status(307).header("location", elsewhere), fast()).await;
+        assert_eq!(count, 1, "{call:?}");
+        assert!(
+            matches!(result, Err(Error::Redirect { .. })),
+            "{call:?}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_not_retried() {
+    for call in IDEMPOTENT {
+        let server = CaptureServer::start(success_body(call)).await;
+        let capped = Client::builder()
+            .api_key(TEST_KEY)
+            .host(&server.url)
+            .retry_policy(fast())
+            .max_response_bytes(1)
+            .build()
+            .unwrap();
+        let result = run(call, &capped).await;
+        assert_eq!(server.requests().len(), 1, "{call:?}");
+        assert!(
+            matches!(result, Err(Error::ResponseTooLarge { .. })),
+            "{call:?}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn creates_and_sync_never_retry_once_the_request_may_have_arrived() {
     for call in NOT_IDEMPOTENT {
         for (what, first) in broken_after_sending().into_iter().chain([
+            ("timeout", slow()),
             ("429", status(429).header("retry-after", "0")),
             ("500", status(500)),
             ("502", status(502)),
@@ -237,7 +284,13 @@ async fn retry_policy_can_be_changed_per_call() {
 async fn retry_after_is_waited_out() {
     let server = CaptureServer::script(vec![status(429).header("retry-after", "1"), ok()]).await;
     let started = Instant::now();
-    client(&server.url, fast()).bi().get(1).await.unwrap();
+    // The wait must fit in the time the call may go without progress.
+    client(&server.url, fast())
+        .with_timeout(Duration::from_secs(5))
+        .bi()
+        .get(1)
+        .await
+        .unwrap();
     assert_eq!(server.requests().len(), 2);
     assert!(
         started.elapsed() >= Duration::from_secs(1),

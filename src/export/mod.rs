@@ -15,6 +15,24 @@
 //! window that sees it, and its `event_uuid` is remembered (in the checkpoint
 //! too).
 //!
+//! **Records the server placed differently.** A record whose timestamp lies
+//! outside the whole span its window asked for (the window plus the overlap
+//! on both sides) was placed by the server by another clock: a timestamp
+//! without a zone in server-local time (read as UTC), or a server that
+//! ignores the time filter. No other window is sure to return it, so it is
+//! never dropped silently:
+//! - inside the export's range, it is emitted once, by the first window that
+//!   returns it (its `event_uuid` is remembered like an unreadable timestamp's,
+//!   in the checkpoint too, and the window it reads as skips it), and counted
+//!   by [`ExportStream::misplaced`] and [`ExportSummary::misplaced`];
+//! - outside the export's range it was not asked for: it is not written, and
+//!   counted (once per `event_uuid`) by [`ExportStream::out_of_range`] and
+//!   [`ExportSummary::out_of_range`].
+//!
+//! Each window that had such records emits a `tracing` warning with both
+//! counts. More than [`MAX_UNPLACED`] remembered records is an
+//! [`Error::Inconsistent`]: the server's timestamps do not match its filter.
+//!
 //! **Resumable.** After the last record of a window the stream yields
 //! [`ExportEvent::WindowDone`] with a [`Checkpoint`]. Persist the records
 //! first, then save the checkpoint; [`AuditExport::resume_from`] continues
@@ -29,12 +47,20 @@
 //! **Retries.** Opening a window follows the client's [`RetryPolicy`]
 //! (audit-log reads are idempotent). A body that breaks off is requested again
 //! and the records already emitted are skipped by position, checked by
-//! `event_uuid`.
+//! `event_uuid`; a repeated body with other records is [`Error::Inconsistent`].
+//!
+//! **Deadlines.** Windows run on the client's clock: each wait (for the
+//! headers, for each chunk of the body, before a retry) may last at most
+//! [`ClientBuilder::timeout`] without the server sending anything; a window
+//! whose body keeps arriving is never cut. [`Client::with_timeout`] sets it
+//! for one export. One record may be at most [`MAX_RECORD_BYTES`].
 //!
 //! [`RetryPolicy`]: crate::RetryPolicy
+//! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
 
 mod checkpoint;
 mod file;
+mod placement;
 mod scan;
 mod window;
 mod write;
@@ -49,9 +75,9 @@ use futures_util::{Stream, StreamExt};
 
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
+pub use scan::MAX_RECORD_BYTES;
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
-use crate::audit::parse_timestamp;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
@@ -65,6 +91,9 @@ const MAX_WINDOW_SECS: u64 = 10 * 366 * 86_400;
 const MAX_WINDOWS: u64 = 1_000_000;
 /// The most windows requested at once.
 pub const MAX_CONCURRENCY: usize = 64;
+/// The most `event_uuid`s an export remembers of records emitted outside
+/// their window (or with an unreadable timestamp); see the module docs.
+pub const MAX_UNPLACED: usize = 100_000;
 
 /// An audit-log export being configured; start it with
 /// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between).
@@ -99,7 +128,6 @@ pub struct AuditExport {
     window: Duration,
     overlap: Duration,
     concurrency: usize,
-    window_timeout: Duration,
     resume: Option<Checkpoint>,
     progress: Option<ProgressFn>,
 }
@@ -143,7 +171,6 @@ impl AuditExport {
             window: Duration::from_secs(3600),
             overlap: Duration::from_secs(60),
             concurrency: 4,
-            window_timeout: Duration::from_secs(3600),
             resume: None,
             progress: None,
         }
@@ -173,14 +200,6 @@ impl AuditExport {
     /// [`MAX_CONCURRENCY`].
     pub fn concurrency(mut self, windows: usize) -> Self {
         self.concurrency = windows;
-        self
-    }
-
-    /// Limit for fetching one window, body included (the client's timeout
-    /// is meant for ordinary calls and does not apply). Default one hour; a
-    /// window that runs out is requested again like a broken body.
-    pub fn window_timeout(mut self, timeout: Duration) -> Self {
-        self.window_timeout = timeout;
         self
     }
 
@@ -318,6 +337,12 @@ impl AuditExport {
             records_done,
             window_records: 0,
             edge_seen: HashSet::new(),
+            recent: placement::Recent::default(),
+            out_of_range_seen: HashSet::default(),
+            misplaced: 0,
+            out_of_range: 0,
+            window_misplaced: 0,
+            window_out_of_range: 0,
             finished: false,
         })
     }
@@ -349,6 +374,12 @@ pub struct ExportStream {
     window_records: u64,
     unplaced: HashSet<String>,
     edge_seen: HashSet<String>,
+    recent: placement::Recent,
+    out_of_range_seen: placement::HashSet,
+    misplaced: u64,
+    out_of_range: u64,
+    window_misplaced: u64,
+    window_out_of_range: u64,
     finished: bool,
 }
 
@@ -383,6 +414,19 @@ impl ExportStream {
         self.export.resume.as_ref().map_or(0, |c| c.windows_done)
     }
 
+    /// Records emitted so far although their timestamp does not place them
+    /// in the window that returned them (or cannot be read); see the
+    /// [module docs](crate::export).
+    pub fn misplaced(&self) -> u64 {
+        self.misplaced
+    }
+
+    /// Distinct records returned so far whose timestamp lies outside the
+    /// export's range, and that were therefore not emitted.
+    pub fn out_of_range(&self) -> u64 {
+        self.out_of_range
+    }
+
     fn open_windows(&mut self) {
         while self.open.len() < self.export.concurrency && self.next_open < self.plan.len() {
             let (from, to) = self.plan[self.next_open];
@@ -390,7 +434,6 @@ impl ExportStream {
                 self.export.client.clone(),
                 from - self.overlap,
                 to + self.overlap,
-                self.export.window_timeout,
             );
             self.open.push_back(OpenWindow {
                 index: self.next_open,
@@ -400,18 +443,6 @@ impl ExportStream {
             });
             self.next_open += 1;
         }
-    }
-
-    /// Whether the head window (`index`) emits `record`.
-    fn owns(&mut self, index: usize, record: &AuditLogs) -> bool {
-        let Ok(at) = parse_timestamp(&record.timestamp) else {
-            return self.unplaced.insert(record.event_uuid.clone());
-        };
-        let (from, to) = self.plan[index];
-        let last = index + 1 == self.plan.len();
-        let inside = from <= at && (at < to || (last && at == to));
-        let near_edge = at - from < self.overlap || to - at < self.overlap;
-        inside && (!near_edge || self.edge_seen.insert(record.event_uuid.clone()))
     }
 
     fn checkpoint(&self, windows_done: usize) -> Checkpoint {
@@ -450,12 +481,17 @@ impl Stream for ExportStream {
             };
             let index = head.index;
             match item {
-                Some(Ok(record)) => {
-                    if this.owns(index, &record) {
+                Some(Ok(record)) => match this.place(index, &record) {
+                    Ok(true) => {
                         this.window_records += 1;
                         return Poll::Ready(Some(Ok(ExportEvent::Record(Box::new(record)))));
                     }
-                }
+                    Ok(false) => {}
+                    Err(error) => {
+                        this.finished = true;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
                 Some(Err(error)) => {
                     this.finished = true;
                     return Poll::Ready(Some(Err(error)));
@@ -464,6 +500,7 @@ impl Stream for ExportStream {
                     this.open.pop_front();
                     this.records_done += std::mem::take(&mut this.window_records);
                     this.edge_seen.clear();
+                    this.warn_about_placement(index);
                     let checkpoint = this.checkpoint(index + 1);
                     return Poll::Ready(Some(Ok(ExportEvent::WindowDone(checkpoint))));
                 }

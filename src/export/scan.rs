@@ -1,12 +1,21 @@
 //! [`LogsScanner`]: finds the records of `{"logs": [ {...}, {...} ]}` in a
 //! body that arrives in chunks, so memory holds one record at a time, not the
-//! whole response.
+//! whole response. Whatever lies outside `logs` is skipped as it streams by
+//! (a key longer than a few bytes cannot be `logs`, so it is not kept); one
+//! record larger than [`MAX_RECORD_BYTES`] and nesting deeper than
+//! [`MAX_NESTING`] are errors.
 
 use crate::error::{excerpt, Error, Result};
 use crate::generated::types::AuditLogs;
 
 /// Bytes already scanned are dropped once this many pile up.
 const COMPACT_AT: usize = 64 * 1024;
+/// The largest audit-log record an export accepts: 16 MiB.
+pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+/// The deepest nesting of objects and arrays an export accepts.
+const MAX_NESTING: usize = 512;
+/// Top-level strings up to this length are kept, to recognize the `logs` key.
+const MAX_KEY_BYTES: usize = 64;
 
 /// An incremental scanner for the audit-log response.
 ///
@@ -24,7 +33,10 @@ pub(crate) struct LogsScanner {
     open: Vec<u8>,
     in_string: bool,
     escaped: bool,
-    /// Where the current depth-1 string started (just after its quote).
+    /// Whether the current string is at depth 1 (a key, or a top-level value).
+    depth1_string: bool,
+    /// Where the current depth-1 string started (just after its quote), while
+    /// it is short enough to be a key worth recognizing.
     string_start: Option<usize>,
     /// The last complete depth-1 string, and whether a `:` followed it.
     last_string: Vec<u8>,
@@ -51,10 +63,17 @@ impl LogsScanner {
                 let rest = &self.buf[self.pos..];
                 match rest.iter().position(|&b| b == b'"' || b == b'\\') {
                     Some(offset) => self.pos += offset,
-                    None => {
-                        self.pos = self.buf.len();
-                        break;
-                    }
+                    None => self.pos = self.buf.len(),
+                }
+                // A long top-level string is not `logs`: stop keeping it.
+                if self
+                    .string_start
+                    .is_some_and(|s| self.pos - s > MAX_KEY_BYTES)
+                {
+                    self.string_start = None;
+                }
+                if self.pos == self.buf.len() {
+                    break;
                 }
             }
             let byte = self.buf[self.pos];
@@ -67,8 +86,11 @@ impl LogsScanner {
                     self.escaped = true;
                 } else if byte == b'"' {
                     self.in_string = false;
-                    if let Some(start) = self.string_start.take() {
-                        self.last_string = self.buf[start..at].to_vec();
+                    if std::mem::take(&mut self.depth1_string) {
+                        self.last_string = match self.string_start.take() {
+                            Some(start) => self.buf[start..at].to_vec(),
+                            None => Vec::new(),
+                        };
                     }
                 }
                 continue;
@@ -80,12 +102,16 @@ impl LogsScanner {
                 b'"' => {
                     self.in_string = true;
                     if self.depth == 1 {
+                        self.depth1_string = true;
                         self.string_start = Some(at + 1);
                     }
                 }
                 b':' if self.depth == 1 => self.key = std::mem::take(&mut self.last_string),
                 b',' if self.depth == 1 => self.key.clear(),
                 b'{' | b'[' => {
+                    if self.open.len() >= MAX_NESTING {
+                        return Err(self.malformed("nested too deeply"));
+                    }
                     self.depth += 1;
                     self.open.push(byte);
                     if self.depth == 2 && byte == b'[' && self.key == b"logs" {
@@ -132,6 +158,18 @@ impl LogsScanner {
                     return Err(self.malformed("a log record is not an object"));
                 }
                 _ => {}
+            }
+        }
+        if let Some(start) = self.element_start {
+            if (self.buf.len() - start) as u64 > MAX_RECORD_BYTES {
+                return Err(Error::ResponseTooLarge {
+                    what: "one audit-log record".into(),
+                    limit: MAX_RECORD_BYTES,
+                    advice: "an export holds one record at a time, up to 16 MiB; a record \
+                             this large is not what the API describes: report it to Datafold \
+                             support"
+                        .into(),
+                });
             }
         }
         Ok(None)
@@ -258,5 +296,63 @@ mod tests {
             "{}",
             scanner.buf.len()
         );
+    }
+
+    /// Feed `megabytes` MiB of `byte`, checking after each MiB that the
+    /// scanner holds little more than that one chunk.
+    fn feed(scanner: &mut LogsScanner, byte: u8, megabytes: usize) -> Result<()> {
+        let block = vec![byte; 1 << 20];
+        for _ in 0..megabytes {
+            scanner.push(&block);
+            assert!(scanner.next_record()?.is_none());
+            assert!(
+                scanner.buf.len() < (1 << 20) + COMPACT_AT,
+                "{}",
+                scanner.buf.len()
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn data_outside_logs_is_skipped_in_constant_memory() {
+        let mut scanner = LogsScanner::default();
+        scanner.push(br#"{"padding": ""#);
+        feed(&mut scanner, b'z', 300).unwrap();
+        scanner.push(format!(r#"", "logs": [{}], "{}"#, record("a"), "k".repeat(1000)).as_bytes());
+        assert_eq!(scanner.next_record().unwrap().unwrap().event_uuid, "a");
+        // A 20 MiB key, then a value of 20 MiB of white space in arrays.
+        feed(&mut scanner, b'k', 20).unwrap();
+        scanner.push(br#"": [["#);
+        feed(&mut scanner, b' ', 20).unwrap();
+        scanner.push(b"]]}");
+        assert!(scanner.next_record().unwrap().is_none());
+        scanner.finish().unwrap();
+    }
+
+    #[test]
+    fn a_record_over_the_cap_is_an_error() {
+        let mut scanner = LogsScanner::default();
+        scanner.push(br#"{"logs": [{"payload": ""#);
+        let block = vec![b'y'; 1 << 20];
+        let mut failed = None;
+        for mib in 0..40 {
+            scanner.push(&block);
+            if let Err(error) = scanner.next_record() {
+                failed = Some((mib, error));
+                break;
+            }
+        }
+        let (mib, error) = failed.expect("a 40 MiB record is refused");
+        assert!(mib <= 17, "refused only after {mib} MiB");
+        assert!(error.to_string().contains("16 MiB"), "{error}");
+    }
+
+    #[test]
+    fn nesting_is_capped() {
+        let mut scanner = LogsScanner::default();
+        scanner.push(b"{\"deep\": ");
+        scanner.push(&vec![b'['; 100_000]);
+        assert!(scanner.next_record().is_err());
     }
 }

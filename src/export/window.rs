@@ -1,13 +1,14 @@
 //! [`WindowRecords`]: the records of one window's request, parsed as the body
-//! arrives, with the body requested again if it breaks off.
+//! arrives, with the body requested again if it breaks off. Every wait —
+//! for the headers, for each chunk of the body, before a retry — runs on the
+//! client's idle clock ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use progenitor_client::OperationInfo;
 use reqwest::header::{HeaderValue, ACCEPT};
 
@@ -15,6 +16,7 @@ use super::scan::LogsScanner;
 use crate::client::{execute, Buffering, Client};
 use crate::error::{Error, Result};
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
+use crate::limits::{failure_of, IdleClock, Waiting};
 use crate::retry::{Failure, Safety};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -25,19 +27,15 @@ pub(crate) struct WindowRecords {
 }
 
 impl WindowRecords {
-    pub(crate) fn new(
-        client: Client,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(client: Client, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
         let fetch = Fetch {
+            clock: client.idle_clock(),
+            url: None,
             client,
             filter: ApiDownloadAuditLogs {
                 start_date: Some(from),
                 end_date: Some(to),
             },
-            timeout,
             body: None,
             scanner: LogsScanner::default(),
             position: 0,
@@ -70,7 +68,9 @@ impl WindowRecords {
 struct Fetch {
     client: Client,
     filter: ApiDownloadAuditLogs,
-    timeout: Duration,
+    clock: IdleClock,
+    /// Where the body being read came from (after any redirect).
+    url: Option<reqwest::Url>,
     body: Option<Body>,
     scanner: LogsScanner,
     /// Records read in the current attempt.
@@ -93,11 +93,7 @@ impl Fetch {
                     // The record passed on last before the body broke: the
                     // repeated response must agree, or positions mean nothing.
                     if self.last_uuid.as_deref() != Some(record.event_uuid.as_str()) {
-                        return Err(Error::InvalidRequest {
-                            message: "the audit-log response changed between attempts; \
-                                      restart the export from its last checkpoint"
-                                .into(),
-                        });
+                        return Err(self.changed(&record.event_uuid));
                     }
                     continue;
                 }
@@ -107,20 +103,21 @@ impl Fetch {
                 self.body_retries = 0;
                 return Ok(Some(record));
             }
-            let Some(body) = self.body.as_mut() else {
+            let (Some(body), Some(url)) = (self.body.as_mut(), self.url.as_ref()) else {
                 self.open().await?;
                 continue;
             };
-            match body.next().await {
-                Some(Ok(chunk)) => self.scanner.push(&chunk),
-                Some(Err(error)) => {
-                    self.retry_broken_body(
-                        Failure::of_transport(&error),
-                        Error::from_transport(error),
-                    )
-                    .await?
+            // The wait starts now: time spent on the records already read is
+            // the caller's, not the server's.
+            self.clock.restart();
+            let next = body.next().map(Option::transpose);
+            match self.clock.wait(next, Waiting::Body, url).await {
+                Ok(Some(chunk)) => self.scanner.push(&chunk),
+                Err(error) => {
+                    self.retry_broken_body(failure_of(&error), Error::from_transport(error))
+                        .await?
                 }
-                None => match self.scanner.finish() {
+                Ok(None) => match self.scanner.finish() {
                     Ok(()) => return Ok(None),
                     // A body that ends before the document does was cut short.
                     Err(error) => self.retry_broken_body(Failure::Broken, error).await?,
@@ -134,31 +131,54 @@ impl Fetch {
     async fn open(&mut self) -> Result<()> {
         let api = self.client.api();
         let url = format!("{}/api/v1/audit_logs", self.client.host());
-        let mut request = progenitor_client::ClientInfo::client(api)
+        let request = progenitor_client::ClientInfo::client(api)
             .get(url)
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .json(&self.filter)
             .build()
             .map_err(Error::from_transport)?;
-        *request.timeout_mut() = Some(self.timeout);
         let info = OperationInfo {
             operation_id: "get_audit_logs",
         };
-        let response = execute(api, request, &info, Buffering::HeadersOnly)
+        let response = execute(api, request, &info, Buffering::HeadersOnly, &mut self.clock)
             .await
             .map_err(Error::from_transport)?;
         if !response.status().is_success() {
             return Err(Error::from_response(response).await);
         }
+        self.url = Some(response.url().clone());
         self.body = Some(Box::pin(response.bytes_stream()));
         self.scanner = LogsScanner::default();
         self.position = 0;
         Ok(())
     }
 
+    /// The error for a repeated request that returned other records than
+    /// the first: the server's data moved, so positions mean nothing.
+    fn changed(&self, found: &str) -> Error {
+        let (from, to) = (self.filter.start_date, self.filter.end_date);
+        let span = match (from, to) {
+            (Some(from), Some(to)) => format!(" for {from}..{to}"),
+            _ => String::new(),
+        };
+        Error::Inconsistent {
+            message: format!(
+                "the audit-log response{span} changed between attempts (its body broke off \
+                 after record {} ({:?}); the repeated request has {found:?} there), so the \
+                 window cannot be continued where it broke; records of this window were \
+                 passed on but the window is not complete: run the export again, resuming \
+                 from the last checkpoint you saved if there is one",
+                self.yielded,
+                self.last_uuid.as_deref().unwrap_or_default(),
+            ),
+        }
+    }
+
     async fn retry_broken_body(&mut self, failure: Failure, error: Error) -> Result<()> {
         let policy = self.client.retry_policy();
-        let Some(retry) = policy.decide(Safety::Idempotent, &failure, self.body_retries) else {
+        let time_left = self.clock.remaining();
+        let decision = policy.decide(Safety::Idempotent, &failure, self.body_retries, time_left);
+        let Some(retry) = decision else {
             return Err(error);
         };
         self.body_retries += 1;
@@ -172,6 +192,7 @@ impl Fetch {
         );
         tokio::time::sleep(retry.delay).await;
         self.body = None;
+        self.url = None;
         Ok(())
     }
 }

@@ -35,6 +35,12 @@ pub struct ExportSummary {
     /// Bytes of output in all: for [`AuditExport::write_to_file`], earlier
     /// runs included.
     pub bytes: u64,
+    /// Records written in this run although their timestamp placed them
+    /// outside the window that returned them (see [`ExportStream::misplaced`](super::ExportStream::misplaced)).
+    pub misplaced: u64,
+    /// Records returned in this run with a timestamp outside the export's
+    /// range, not written (see [`ExportStream::out_of_range`](super::ExportStream::out_of_range)).
+    pub out_of_range: u64,
 }
 
 /// The CSV columns, in order.
@@ -154,6 +160,8 @@ impl AuditExport {
             }
         }
         summary.bytes = sink.finish()?;
+        summary.misplaced = events.misplaced();
+        summary.out_of_range = events.out_of_range();
         Ok((summary, sink.into_inner()?))
     }
 }

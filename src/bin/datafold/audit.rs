@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use datafold_sdk::export::{AuditExport, ExportFiles, ExportFormat, IfInterrupted};
+use datafold_sdk::export::{AuditExport, ExportEvent, ExportFiles, ExportFormat, IfInterrupted};
 use datafold_sdk::types::AuditLogs;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
@@ -149,10 +149,19 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
     let client = global.client()?;
     let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
     let limit = args.limit as usize;
-    let mut records = list_request(&client, start, end).records()?;
+    let mut events = list_request(&client, start, end).events()?;
     let mut newest = Newest::new(limit);
-    while let Some(record) = records.next().await {
-        newest.push(record?);
+    while let Some(event) = events.next().await {
+        if let ExportEvent::Record(record) = event? {
+            newest.push(*record);
+        }
+    }
+    let outside = events.out_of_range();
+    if !global.quiet && outside > 0 {
+        output::note(&format!(
+            "{outside} records Datafold returned have timestamps outside the range asked for \
+             (timestamps without a zone, in server-local time?) and are not shown"
+        ));
     }
     let (logs, total) = newest.into_sorted();
     if !global.quiet && logs.len() < total {
@@ -346,6 +355,20 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
                     "exported {} events in {} windows",
                     summary.records, summary.windows
                 ));
+                if summary.misplaced > 0 {
+                    output::note(&format!(
+                        "{} of them came back outside the window asked for (timestamps \
+                         without a zone, in server-local time?): each was written once",
+                        summary.misplaced
+                    ));
+                }
+                if summary.out_of_range > 0 {
+                    output::note(&format!(
+                        "{} records Datafold returned lie outside the export's range and were \
+                         not written",
+                        summary.out_of_range
+                    ));
+                }
             }
             Ok(())
         }

@@ -149,6 +149,30 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
         Error::Timeout { .. } => (7, timed_out(run)),
         Error::Connection { error, .. } => (7, connection_failed(error, run)),
         Error::Output { .. } => (1, error.to_string()),
+        Error::Redirect { from, to, reason } => (
+            6,
+            format!(
+                "Datafold's answer redirected {from} to {to}, which is not followed ({reason}): \
+                 check --host or DATAFOLD_HOST; if you trust the new location, use it as --host"
+            ),
+        ),
+        Error::ResponseTooLarge { what, limit, .. } => (
+            6,
+            format!(
+                "Datafold's answer is too large: {what} exceeds the limit of {limit} bytes; ask \
+                 for less (a shorter range), or report it to Datafold support"
+            ),
+        ),
+        Error::Inconsistent { .. } => (
+            6,
+            error
+                .to_string()
+                .replace("client.audit_logs().list()", "`datafold audit-logs list`")
+                .replace(
+                    "resuming from the last checkpoint you saved if there is one",
+                    "with --resume if it wrote to -o FILE",
+                ),
+        ),
         // 429, 5xx, undocumented statuses and answers, and whatever the SDK
         // adds: the API did not behave.
         _ => (6, error.to_string()),

@@ -1,0 +1,151 @@
+//! Where a record belongs: which window emits it, once, and what happens to
+//! records the server placed outside the window they were asked for (see
+//! the [module docs](super)).
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+use super::{ExportStream, MAX_UNPLACED};
+use crate::audit::parse_timestamp;
+use crate::error::{Error, Result};
+use crate::generated::types::AuditLogs;
+
+/// How many recently emitted records are remembered, so that a misplaced
+/// copy of one (from a server ignoring the filter) is not emitted again.
+const RECENT_RECORDS: usize = 100_000;
+
+/// A set of hashes (of `event_uuid`s).
+pub(super) type HashSet = std::collections::HashSet<u64, BuildHasherDefault<Prehashed>>;
+
+impl ExportStream {
+    /// Whether the head window (`index`) emits `record`; see the module docs.
+    pub(super) fn place(&mut self, index: usize, record: &AuditLogs) -> Result<bool> {
+        let uuid = record.event_uuid.as_str();
+        let Ok(at) = parse_timestamp(&record.timestamp) else {
+            return self.keep_unplaced(uuid);
+        };
+        let (from, to) = self.plan[index];
+        let last = index + 1 == self.plan.len();
+        if from <= at && (at < to || (last && at == to)) {
+            // Its own window, unless an earlier window emitted it misplaced.
+            if !self.unplaced.is_empty() && self.unplaced.contains(uuid) {
+                return Ok(false);
+            }
+            let near_edge = at - from < self.overlap || to - at < self.overlap;
+            let first = !near_edge || self.edge_seen.insert(uuid.to_owned());
+            if first {
+                self.recent.remember(uuid);
+            }
+            return Ok(first);
+        }
+        if from - self.overlap <= at && at <= to + self.overlap {
+            // The overlap asked for: a neighbour's, or just beyond the range.
+            return Ok(false);
+        }
+        if at < self.export.start || at > self.export.end {
+            let hash = self.recent.hash(uuid);
+            let full = self.out_of_range_seen.len() >= MAX_UNPLACED;
+            if full || self.out_of_range_seen.insert(hash) {
+                self.out_of_range += 1;
+                self.window_out_of_range += 1;
+            }
+            return Ok(false);
+        }
+        if self.recent.contains(uuid) {
+            // Its own window emitted it already: the server ignores the filter.
+            return Ok(false);
+        }
+        self.keep_unplaced(uuid)
+    }
+
+    /// Emit a record that no window's time places, once.
+    fn keep_unplaced(&mut self, uuid: &str) -> Result<bool> {
+        if self.unplaced.contains(uuid) {
+            return Ok(false);
+        }
+        if self.unplaced.len() >= MAX_UNPLACED {
+            return Err(Error::Inconsistent {
+                message: format!(
+                    "more than {MAX_UNPLACED} audit-log records came back outside the window \
+                     they were asked for, or with unreadable timestamps: the server's timestamps \
+                     do not match its time filter (timestamps without a zone in server-local \
+                     time?); check them with client.audit_logs().list() on a short range, or \
+                     ask Datafold support"
+                ),
+            });
+        }
+        self.unplaced.insert(uuid.to_owned());
+        self.misplaced += 1;
+        self.window_misplaced += 1;
+        Ok(true)
+    }
+
+    /// Say so when the window just done had records the server placed
+    /// differently.
+    pub(super) fn warn_about_placement(&mut self, index: usize) {
+        let kept = std::mem::take(&mut self.window_misplaced);
+        let outside = std::mem::take(&mut self.window_out_of_range);
+        if kept + outside > 0 {
+            let (from, to) = self.plan[index];
+            tracing::warn!(
+                window_start = %from,
+                window_end = %to,
+                written_outside_their_window = kept,
+                not_written_outside_the_range = outside,
+                "audit-log records came back outside the window asked for (timestamps \
+                 without a zone, or a server ignoring the time filter); records inside the \
+                 export's range were written once, the others only counted"
+            );
+        }
+    }
+}
+
+/// The last [`RECENT_RECORDS`] emitted `event_uuid`s, as hashes.
+#[derive(Default)]
+pub(super) struct Recent {
+    hashes: RandomState,
+    set: HashSet,
+    order: VecDeque<u64>,
+}
+
+impl Recent {
+    pub(super) fn hash(&self, uuid: &str) -> u64 {
+        self.hashes.hash_one(uuid)
+    }
+
+    pub(super) fn remember(&mut self, uuid: &str) {
+        let hash = self.hash(uuid);
+        if self.set.insert(hash) {
+            self.order.push_back(hash);
+            if self.order.len() > RECENT_RECORDS {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.set.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, uuid: &str) -> bool {
+        self.set.contains(&self.hash(uuid))
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+pub(super) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}

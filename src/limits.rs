@@ -1,0 +1,269 @@
+//! What bounds a request: the idle clock behind [`ClientBuilder::timeout`],
+//! the cap on buffered bodies, and how the transport's own reasons to stop
+//! ([`Stop`]) travel to [`Error`](crate::Error) through the `reqwest::Error`
+//! that the generated client's hook must return.
+//!
+//! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::CONTENT_LENGTH;
+use reqwest::{ResponseBuilderExt, Url};
+
+use crate::redirect::RedirectReason;
+use crate::retry::Failure;
+
+/// Default cap on a response body read into memory: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Measures time without progress: since the server last sent something, or
+/// since the call (or the current wait for body bytes) began. Retry waits
+/// count; the caller's own processing between body chunks does not.
+#[derive(Debug, Clone)]
+pub(crate) struct IdleClock {
+    timeout: Duration,
+    since: Instant,
+}
+
+impl IdleClock {
+    pub(crate) fn start(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            since: Instant::now(),
+        }
+    }
+
+    /// Start counting again: the server sent something, or the caller is
+    /// about to wait for it after doing work of its own.
+    pub(crate) fn restart(&mut self) {
+        self.since = Instant::now();
+    }
+
+    /// How long the call may still go without progress.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.timeout.saturating_sub(self.since.elapsed())
+    }
+
+    /// Await `future` for at most the time left; its success counts as
+    /// progress (a failure, like a refused connection, does not). Running
+    /// out is a [`Stop::Idle`].
+    pub(crate) async fn wait<T>(
+        &mut self,
+        future: impl Future<Output = reqwest::Result<T>>,
+        waiting_for: Waiting,
+        url: &Url,
+    ) -> reqwest::Result<T> {
+        // `tokio::time::timeout` treats a deadline past the end of time as none.
+        match tokio::time::timeout(self.remaining(), future).await {
+            Ok(output) => {
+                if output.is_ok() {
+                    self.restart();
+                }
+                output
+            }
+            Err(_) => Err(Stop::Idle {
+                idle: self.timeout,
+                waiting_for,
+            }
+            .into_error(url)
+            .await),
+        }
+    }
+}
+
+/// What the client was waiting for when a [`Stop::Idle`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    Headers,
+    Body,
+}
+
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Waiting::Headers => "the response to start",
+            Waiting::Body => "more of the response body",
+        })
+    }
+}
+
+/// A reason of the transport's own to end an attempt.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    /// Nothing arrived for `idle`.
+    Idle {
+        idle: Duration,
+        waiting_for: Waiting,
+    },
+    /// A body (or one record of it) passed its cap.
+    TooLarge {
+        what: &'static str,
+        limit: u64,
+        advice: &'static str,
+    },
+    /// A redirect that is not followed.
+    Redirect {
+        from: String,
+        to: String,
+        reason: RedirectReason,
+    },
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Idle { idle, waiting_for } => {
+                write!(
+                    f,
+                    "nothing arrived for {idle:?} while waiting for {waiting_for}"
+                )
+            }
+            Stop::TooLarge { what, limit, .. } => write!(f, "{what} exceeds {limit} bytes"),
+            Stop::Redirect { from, to, reason } => {
+                write!(f, "redirect from {from} to {to} not followed: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl Stop {
+    /// This stop as the `reqwest::Error` the generated client's hook has to
+    /// return (reqwest offers no constructor; a body that fails with this
+    /// stop yields one). [`Stop::of`] finds it again.
+    pub(crate) async fn into_error(self, url: &Url) -> reqwest::Error {
+        // A stream of nothing but this error, so reading it can only fail.
+        let body = reqwest::Body::wrap_stream(futures_util::stream::repeat_with(move || {
+            Err::<Bytes, Stop>(self.clone())
+        }));
+        let mut response = reqwest::Response::from(http::Response::new(body));
+        loop {
+            if let Err(error) = response.chunk().await {
+                return error.with_url(url.clone());
+            }
+        }
+    }
+
+    /// The stop inside `error`, if the transport made it.
+    pub(crate) fn of(error: &reqwest::Error) -> Option<&Stop> {
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            if let Some(stop) = cause.downcast_ref::<Stop>() {
+                return Some(stop);
+            }
+            source = cause.source();
+        }
+        None
+    }
+}
+
+/// How an attempt that ended in `error` failed, for [`crate::retry`].
+pub(crate) fn failure_of(error: &reqwest::Error) -> Failure {
+    match Stop::of(error) {
+        Some(Stop::Idle { .. }) => Failure::Timeout,
+        Some(Stop::TooLarge { .. } | Stop::Redirect { .. }) => Failure::Refused,
+        None if error.is_connect() => Failure::NotSent,
+        None if error.is_timeout() => Failure::Timeout,
+        None => Failure::Broken,
+    }
+}
+
+/// Read a success response's body into memory, at most `limit` bytes, each
+/// wait bounded by `clock`; the same response comes back with the body in
+/// memory (and its URL kept, so `Response::url` stays true).
+pub(crate) async fn buffer(
+    mut response: reqwest::Response,
+    clock: &mut IdleClock,
+    limit: u64,
+    operation: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let url = response.url().clone();
+    let too_large = || Stop::TooLarge {
+        what: "the response body",
+        limit,
+        advice: advice_for(operation),
+    };
+    let announced = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return Err(too_large().into_error(&url).await);
+    }
+    // Room for what was announced, but not trusting it beyond a MiB up front.
+    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit).min(1 << 20) as usize);
+    while let Some(chunk) = clock.wait(response.chunk(), Waiting::Body, &url).await? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large().into_error(&url).await);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(rebuild(response, Bytes::from(body)))
+}
+
+/// `response`'s status, version, headers and URL with `body`.
+pub(crate) fn rebuild(mut response: reqwest::Response, body: Bytes) -> reqwest::Response {
+    let (status, version) = (response.status(), response.version());
+    let headers = std::mem::take(response.headers_mut());
+    let url = response.url().clone();
+    let mut rebuilt = match http::Response::builder().url(url).body(body.clone()) {
+        Ok(rebuilt) => rebuilt,
+        Err(_) => http::Response::new(body),
+    };
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    reqwest::Response::from(rebuilt)
+}
+
+/// What to do about a body over the cap, by operation.
+fn advice_for(operation: &str) -> &'static str {
+    if operation == "get_audit_logs" {
+        "export the range with client.audit_logs().between(start, end), which streams \
+         records in bounded memory, or raise ClientBuilder::max_response_bytes"
+    } else {
+        "raise ClientBuilder::max_response_bytes if the server really sends this much"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_survives_the_trip_through_reqwest() {
+        let url = Url::parse("http://127.0.0.1:9/x").unwrap();
+        let error = Stop::Idle {
+            idle: Duration::from_secs(3),
+            waiting_for: Waiting::Body,
+        }
+        .into_error(&url)
+        .await;
+        assert!(matches!(
+            Stop::of(&error),
+            Some(Stop::Idle { idle, .. }) if *idle == Duration::from_secs(3)
+        ));
+        assert_eq!(error.url(), Some(&url));
+        assert_eq!(failure_of(&error), Failure::Timeout);
+    }
+
+    #[tokio::test]
+    async fn huge_and_zero_timeouts_do_not_panic() {
+        let url = Url::parse("http://127.0.0.1:9/x").unwrap();
+        let mut forever = IdleClock::start(Duration::MAX);
+        let ready = async { Ok(7) };
+        assert_eq!(
+            forever.wait(ready, Waiting::Headers, &url).await.unwrap(),
+            7
+        );
+        assert!(forever.remaining() > Duration::from_secs(u64::MAX / 2));
+        let mut never = IdleClock::start(Duration::ZERO);
+        let stalled = std::future::pending::<reqwest::Result<()>>();
+        assert!(never.wait(stalled, Waiting::Headers, &url).await.is_err());
+    }
+}
