@@ -3,13 +3,14 @@
 
 #![cfg(feature = "cli")]
 
+mod cli_support;
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cli_support::{event_uuids, seeded_range, seeded_uuids};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use serde_json::{json, Value};
 
@@ -33,14 +34,8 @@ fn mock_with(faults: Faults, seed_events: u64) -> MockServer {
 
 /// `datafold` with a clean environment pointing at `host`.
 fn datafold(host: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_datafold"));
-    command
-        .env_remove("DATAFOLD_APIKEY")
-        .env_remove("COLUMNS")
-        .env("DATAFOLD_API_KEY", KEY)
-        .env("DATAFOLD_HOST", host)
-        .env("LOOKER_SECRET", SECRET)
-        .stdin(Stdio::null());
+    let mut command = cli_support::datafold(KEY, host);
+    command.env("LOOKER_SECRET", SECRET);
     command
 }
 
@@ -191,7 +186,7 @@ fn bi_lifecycle_through_the_cli() {
 #[test]
 fn secrets_come_from_stdin_files_or_config_files() {
     let server = mock();
-    let dir = scratch("secrets");
+    let dir = cli_support::scratch("cli", "secrets");
     let token_file = dir.join("token");
     std::fs::write(&token_file, format!("{SECRET}\n")).unwrap();
     let mut child = datafold(server.url())
@@ -322,63 +317,11 @@ fn auth_and_lookup_failures_have_their_own_exit_codes() {
     assert_eq!(code, 2, "{stderr}");
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("datafold-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn uuids(format: &str, text: &str) -> Vec<String> {
-    let mut uuids: Vec<String> = match format {
-        "jsonl" => text
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["event_uuid"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect(),
-        "json" => serde_json::from_str::<Vec<Value>>(text)
-            .unwrap()
-            .iter()
-            .map(|r| r["event_uuid"].as_str().unwrap().to_owned())
-            .collect(),
-        _ => text
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').nth(1).unwrap().to_owned())
-            .collect(),
-    };
-    uuids.sort();
-    uuids
-}
-
-fn truth(server: &MockServer, start: &str, end: &str) -> Vec<String> {
-    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
-    let mut uuids: Vec<String> = server
-        .seeded_audit_events(Some(parse(start)), Some(parse(end)))
-        .into_iter()
-        .map(|e| e.event_uuid)
-        .collect();
-    uuids.sort();
-    uuids
-}
-
-fn range(server: &MockServer) -> (String, String) {
-    let events = server.seeded_audit_events(None, None);
-    let first = events.iter().map(|e| e.timestamp.clone()).min().unwrap();
-    let start = datafold_sdk::audit::parse_timestamp(&first).unwrap() - chrono::Duration::hours(1);
-    let end = start + chrono::Duration::hours(30);
-    (start.to_rfc3339(), end.to_rfc3339())
-}
-
 #[test]
 fn export_to_a_file_in_each_format() {
     let server = mock();
-    let (start, end) = range(&server);
-    let dir = scratch("export");
+    let (start, end) = seeded_range(&server);
+    let dir = cli_support::scratch("cli", "export");
     for format in ["jsonl", "csv", "json"] {
         let out = dir.join(format!("audit.{format}"));
         let (code, stdout, stderr) = run(datafold(server.url())
@@ -403,8 +346,8 @@ fn export_to_a_file_in_each_format() {
         assert!(!dir.join(format!("audit.{format}.checkpoint")).exists());
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
-            uuids(format, &text),
-            truth(&server, &start, &end),
+            event_uuids(format, &text),
+            seeded_uuids(&server, &start, &end),
             "{format}"
         );
     }
@@ -417,8 +360,8 @@ fn an_interrupted_export_resumes_with_resume() {
         .rate(Fault::Unavailable, 0.35)
         .retry_after_secs(0);
     let server = mock_with(faults, 3_000);
-    let (start, end) = range(&server);
-    let out = scratch("resume").join("audit.jsonl");
+    let (start, end) = seeded_range(&server);
+    let out = cli_support::scratch("cli", "resume").join("audit.jsonl");
     let base = [
         "audit-logs",
         "export",
@@ -455,8 +398,8 @@ fn an_interrupted_export_resumes_with_resume() {
     }
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(
-        uuids("jsonl", &text),
-        truth(&server, &start, &end),
+        event_uuids("jsonl", &text),
+        seeded_uuids(&server, &start, &end),
         "after {runs} runs"
     );
 }
@@ -576,7 +519,7 @@ fn mock_serve_answers_requests() {
 #[test]
 fn bad_input_never_panics_or_echoes_secrets() {
     let server = mock();
-    let dir = scratch("bad-input");
+    let dir = cli_support::scratch("cli", "bad-input");
     let config = dir.join("mode.yaml");
     std::fs::write(&config, "token: tok\npassword: 20240917\n").unwrap();
     let (code, _, stderr) = run(datafold(server.url())

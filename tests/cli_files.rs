@@ -5,11 +5,14 @@
 
 #![cfg(feature = "cli")]
 
+mod cli_support;
+
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cli_support::{event_uuids, seeded_range, seeded_uuids};
 use datafold_sdk::mock::{Faults, MockServer};
 use serde_json::Value;
 
@@ -37,13 +40,7 @@ fn slow_mock() -> MockServer {
 
 /// `datafold` with a clean environment pointing at `host`.
 fn datafold(host: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_datafold"));
-    command
-        .env_remove("DATAFOLD_APIKEY")
-        .env("DATAFOLD_API_KEY", KEY)
-        .env("DATAFOLD_HOST", host)
-        .stdin(Stdio::null());
-    command
+    cli_support::datafold(KEY, host)
 }
 
 fn run(command: &mut Command) -> (i32, String) {
@@ -54,10 +51,7 @@ fn run(command: &mut Command) -> (i32, String) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("datafold-files-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cli_support::scratch("files", name)
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -66,43 +60,9 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The export range: 30 hours from an hour before the first seeded event.
-fn range(server: &MockServer) -> (String, String) {
-    let events = server.seeded_audit_events(None, None);
-    let first = events.iter().map(|e| e.timestamp.clone()).min().unwrap();
-    let start = datafold_sdk::audit::parse_timestamp(&first).unwrap() - chrono::Duration::hours(1);
-    let end = start + chrono::Duration::hours(30);
-    (start.to_rfc3339(), end.to_rfc3339())
-}
-
-fn truth(server: &MockServer, start: &str, end: &str) -> Vec<String> {
-    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
-    let mut uuids: Vec<String> = server
-        .seeded_audit_events(Some(parse(start)), Some(parse(end)))
-        .into_iter()
-        .map(|e| e.event_uuid)
-        .collect();
-    uuids.sort();
-    uuids
-}
-
-fn jsonl_uuids(text: &str) -> Vec<String> {
-    let mut uuids: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["event_uuid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    uuids.sort();
-    uuids
-}
-
 /// `export --start --end --window 2h --concurrency 1` of the mock's range.
 fn export_args(server: &MockServer) -> Vec<String> {
-    let (start, end) = range(server);
+    let (start, end) = seeded_range(server);
     [
         "audit-logs",
         "export",
@@ -206,9 +166,12 @@ fn a_symlink_planted_at_the_checkpoint_temp_name_is_never_written_through() {
         .unwrap()
         .file_type()
         .is_symlink());
-    let (start, end) = range(&server);
+    let (start, end) = seeded_range(&server);
     let text = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(jsonl_uuids(&text), truth(&server, &start, &end));
+    assert_eq!(
+        event_uuids("jsonl", &text),
+        seeded_uuids(&server, &start, &end)
+    );
 }
 
 #[test]
@@ -270,10 +233,10 @@ fn a_replaced_output_keeps_its_permissions() {
         .arg("-o")
         .arg(&out));
     assert_eq!(code, 0, "{stderr}");
-    let (start, end) = range(&server);
+    let (start, end) = seeded_range(&server);
     assert_eq!(
-        jsonl_uuids(&std::fs::read_to_string(&out).unwrap()),
-        truth(&server, &start, &end)
+        event_uuids("jsonl", &std::fs::read_to_string(&out).unwrap()),
+        seeded_uuids(&server, &start, &end)
     );
     let mode = std::fs::metadata(&out).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640, "mode {mode:o}");
@@ -340,10 +303,10 @@ fn a_second_run_without_resume_is_refused_and_restart_starts_over() {
         .args(["--restart", "-o"])
         .arg(&out));
     assert_eq!(code, 0, "{stderr}");
-    let (start, end) = range(&server);
+    let (start, end) = seeded_range(&server);
     assert_eq!(
-        jsonl_uuids(&std::fs::read_to_string(&out).unwrap()),
-        truth(&server, &start, &end)
+        event_uuids("jsonl", &std::fs::read_to_string(&out).unwrap()),
+        seeded_uuids(&server, &start, &end)
     );
     assert!(!sibling(&out, ".partial").exists());
     assert!(!sibling(&out, ".checkpoint").exists());
@@ -373,11 +336,11 @@ fn ctrl_c_says_how_to_resume_and_resume_loses_and_repeats_nothing() {
         .args(["--resume", "-o"])
         .arg(&out));
     assert_eq!(code, 0, "{stderr}");
-    let (start, end) = range(&server);
-    let exported = jsonl_uuids(&std::fs::read_to_string(&out).unwrap());
+    let (start, end) = seeded_range(&server);
+    let exported = event_uuids("jsonl", &std::fs::read_to_string(&out).unwrap());
     let distinct: std::collections::BTreeSet<_> = exported.iter().collect();
     assert_eq!(distinct.len(), exported.len(), "no record twice");
-    assert_eq!(exported, truth(&server, &start, &end), "none lost");
+    assert_eq!(exported, seeded_uuids(&server, &start, &end), "none lost");
 }
 
 #[test]
@@ -388,7 +351,7 @@ fn resume_flags_that_conflict_with_the_checkpoint_are_errors() {
     interrupted_export(&server, &out);
     let partial = std::fs::read(sibling(&out, ".partial")).unwrap();
     server.clear_request_log();
-    let (start, end) = range(&server);
+    let (start, end) = seeded_range(&server);
     let later = (chrono::DateTime::parse_from_rfc3339(&start).unwrap()
         + chrono::Duration::hours(1))
     .to_rfc3339();
@@ -423,8 +386,8 @@ fn resume_flags_that_conflict_with_the_checkpoint_are_errors() {
         .arg(&out));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
-        jsonl_uuids(&std::fs::read_to_string(&out).unwrap()),
-        truth(&server, &start, &end)
+        event_uuids("jsonl", &std::fs::read_to_string(&out).unwrap()),
+        seeded_uuids(&server, &start, &end)
     );
 }
 
@@ -436,7 +399,7 @@ fn a_foreign_checkpoint_is_refused_naming_the_field() {
     interrupted_export(&server, &ours);
     // Another export, of a range an hour later, interrupted the same way.
     let theirs = dir.join("theirs.jsonl");
-    let (start, end) = range(&server);
+    let (start, end) = seeded_range(&server);
     let shift = |t: &str| {
         (chrono::DateTime::parse_from_rfc3339(t).unwrap() + chrono::Duration::hours(1)).to_rfc3339()
     };

@@ -4,6 +4,7 @@
 
 #![cfg(feature = "cli")]
 
+mod cli_support;
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,14 +22,8 @@ const SUBMITTED: &str = "submitted-secret-4567";
 
 /// `datafold` with a clean environment pointing at `host`.
 fn datafold(host: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_datafold"));
-    command
-        .env_remove("DATAFOLD_APIKEY")
-        .env_remove("COLUMNS")
-        .env("DATAFOLD_API_KEY", KEY)
-        .env("DATAFOLD_HOST", host)
-        .env("LOOKER_SECRET", SUBMITTED)
-        .stdin(Stdio::null());
+    let mut command = cli_support::datafold(KEY, host);
+    command.env("LOOKER_SECRET", SUBMITTED);
     command
 }
 
@@ -84,13 +79,7 @@ fn run_measured(command: &mut Command) -> (i32, String, String, i64) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "datafold-cli-hostile-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cli_support::scratch("cli-hostile", name)
 }
 
 /// One audit-log record with the spec's required fields.

@@ -185,7 +185,9 @@ pub fn refused_url() -> String {
 /// Obviously fake key used by the tests.
 pub const TEST_KEY: &str = "test-key-not-a-secret";
 
-async fn serve(mut stream: TcpStream, reply: &Reply, log: &Mutex<Vec<Captured>>) -> Option<()> {
+/// Read one request (head and a Content-Length body) from `stream`; `None`
+/// when the client hangs up first.
+pub async fn read_request(stream: &mut TcpStream) -> Option<Captured> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {
@@ -220,12 +222,17 @@ async fn serve(mut stream: TcpStream, reply: &Reply, log: &Mutex<Vec<Captured>>)
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    log.lock().unwrap().push(Captured {
+    Some(Captured {
         method,
         path,
         headers,
         body,
-    });
+    })
+}
+
+async fn serve(mut stream: TcpStream, reply: &Reply, log: &Mutex<Vec<Captured>>) -> Option<()> {
+    let request = read_request(&mut stream).await?;
+    log.lock().unwrap().push(request);
 
     tokio::time::sleep(reply.delay).await;
     if reply.fault == Fault::Reset {
