@@ -94,36 +94,28 @@ impl Checkpoint {
                 ),
             )
         };
-        if self.host != expected.host {
-            return Err(differs("host", self.host.clone(), expected.host.clone()));
-        }
-        if self.start != expected.start {
-            return Err(differs(
+        // The export's identity, field by field, as the message shows it.
+        let identity = [
+            ("host", self.host.clone(), expected.host.clone()),
+            (
                 "start",
                 self.start.to_rfc3339(),
                 expected.start.to_rfc3339(),
-            ));
-        }
-        if self.end != expected.end {
-            return Err(differs(
-                "end",
-                self.end.to_rfc3339(),
-                expected.end.to_rfc3339(),
-            ));
-        }
-        if self.window_secs != expected.window_secs {
-            return Err(differs(
+            ),
+            ("end", self.end.to_rfc3339(), expected.end.to_rfc3339()),
+            (
                 "window_secs",
                 self.window_secs.to_string(),
                 expected.window_secs.to_string(),
-            ));
-        }
-        if self.overlap_secs != expected.overlap_secs {
-            return Err(differs(
+            ),
+            (
                 "overlap_secs",
                 self.overlap_secs.to_string(),
                 expected.overlap_secs.to_string(),
-            ));
+            ),
+        ];
+        if let Some((field, saved, wanted)) = identity.into_iter().find(|(_, a, b)| a != b) {
+            return Err(differs(field, saved, wanted));
         }
         if self.windows_done > windows {
             return Err(mismatch(
