@@ -147,3 +147,18 @@ fn a_bad_command_line_exits_2_with_a_message() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--seed-events"));
 }
+
+#[test]
+fn help_into_a_full_disk_does_not_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not on this platform
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
+        .arg("--help")
+        .stdout(full)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}

@@ -8,6 +8,7 @@
 //! request on stderr until it is killed. Exit codes: 0 never (it serves until
 //! killed), 1 when it cannot start, 2 for a bad command line.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -56,18 +57,25 @@ fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            print!("{HELP}");
+            // A closed or full stdout is no reason to panic.
+            let _ = std::io::stdout().write_all(HELP.as_bytes());
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("datafold-mock: {message}\nRun `datafold-mock --help` for the options.");
+            let _ = writeln!(
+                std::io::stderr(),
+                "datafold-mock: {message}\nRun `datafold-mock --help` for the options."
+            );
             return ExitCode::from(2);
         }
     };
     let server = match options.builder.start() {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("datafold-mock: cannot start the server: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "datafold-mock: cannot start the server: {e}"
+            );
             return ExitCode::from(1);
         }
     };
