@@ -238,9 +238,13 @@ async fn secrets_in_answers_are_masked_on_every_output() {
 
 /// A server whose every answer is one `{"logs": [...]}` body of `records`
 /// records, generated as it is sent.
-fn huge_logs_server(records: usize) -> String {
+/// A server answering every audit-log request with `records` records (one a
+/// second from midnight), each with a `log_entry` of `pad` bytes, generated
+/// as they are sent.
+fn huge_logs_server(records: usize, pad: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let padding = std::sync::Arc::new("x".repeat(pad));
     let line = move |i: usize| {
         let mut text = record(
             &format!("{i:012}-0000-0000-0000-000000000000"),
@@ -252,6 +256,14 @@ fn huge_logs_server(records: usize) -> String {
             ),
         )
         .to_string();
+        if pad > 0 {
+            // Spliced in as text: serializing megabytes per record would be
+            // the test's own bottleneck.
+            text.pop();
+            text.push_str(",\"log_entry\":\"");
+            text.push_str(&padding);
+            text.push_str("\"}");
+        }
         text.push(if i + 1 == records { ']' } else { ',' });
         text
     };
@@ -294,7 +306,7 @@ fn huge_logs_server(records: usize) -> String {
 #[test]
 fn list_streams_a_huge_answer_in_flat_memory() {
     // About 30 MB of JSON: buffered whole and parsed, several times that.
-    let url = huge_logs_server(200_000);
+    let url = huge_logs_server(200_000, 0);
     let (code, stdout, stderr, peak_kib) = run_measured(datafold(&url).args([
         "audit-logs",
         "list",
@@ -318,6 +330,41 @@ fn list_streams_a_huge_answer_in_flat_memory() {
         2
     );
     assert!(stderr.contains("2 of 200000"), "{stderr}");
+}
+
+#[test]
+fn list_keeps_large_records_within_its_memory_cap() {
+    // 36 records of 2 MiB: the default --limit 50 would keep them all (and
+    // make several copies on the way out); the cap keeps 64 MiB of them.
+    let url = huge_logs_server(36, 2 << 20);
+    let (code, stdout, stderr, peak_kib) = run_measured(datafold(&url).args([
+        "audit-logs",
+        "list",
+        "--start",
+        "2026-11-25",
+        "--end",
+        "2026-11-26",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        peak_kib < 160 * 1024,
+        "list peaked at {} MiB",
+        peak_kib / 1024
+    );
+    let shown = serde_json::from_str::<Vec<Value>>(&stdout).unwrap();
+    assert!(shown.len() > 1 && shown.len() < 36, "{}", shown.len());
+    // The newest come first, whatever fitted.
+    assert_eq!(
+        shown[0]["event_uuid"],
+        "000000000035-0000-0000-0000-000000000000"
+    );
+    assert!(
+        stderr.contains(&format!("newest {} of 36", shown.len()))
+            && stderr.contains("fits in 64 MiB"),
+        "{stderr}"
+    );
 }
 
 #[test]

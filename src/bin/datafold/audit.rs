@@ -163,8 +163,15 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
              (timestamps without a zone, in server-local time?) and are not shown"
         ));
     }
-    let (logs, total) = newest.into_sorted();
-    if !global.quiet && logs.len() < total {
+    let (logs, total, cut_by_size) = newest.into_sorted();
+    if !global.quiet && cut_by_size {
+        output::note(&format!(
+            "showing the newest {} of {total} records: that is all that fits in {} MiB; use \
+             `datafold audit-logs export` for all of them",
+            logs.len(),
+            MAX_LIST_BYTES >> 20
+        ));
+    } else if !global.quiet && logs.len() < total {
         output::note(&format!(
             "showing the newest {} of {total} records; use --limit N (up to {MAX_LIST_LIMIT}), \
              or `datafold audit-logs export` for all of them",
@@ -172,7 +179,7 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
         ));
     }
     match args.format {
-        ListFormat::Json => output::json(&logs),
+        ListFormat::Json => output::json_array(&logs),
         ListFormat::Table => {
             let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
             let rows: Vec<Vec<String>> = logs
@@ -234,12 +241,41 @@ struct Newest {
     seen: usize,
     /// The kept records, the oldest on top.
     heap: BinaryHeap<Reverse<Ranked>>,
+    /// The JSON size of the kept records.
+    bytes: u64,
+    /// Whether records within --limit were dropped to stay under
+    /// [`MAX_LIST_BYTES`].
+    cut_by_size: bool,
+}
+
+/// The most the kept records of `audit-logs list` may take, as JSON: the
+/// SDK's cap on a response held in memory.
+const MAX_LIST_BYTES: u64 = datafold_sdk::DEFAULT_MAX_RESPONSE_BYTES;
+
+/// The size of `record` as compact JSON, counted without writing it out.
+fn json_size(record: &AuditLogs) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // A record that does not serialize cannot be shown either; count 0.
+    let _ = serde_json::to_writer(&mut count, record);
+    count.0
 }
 
 struct Ranked {
     at: Option<DateTime<Utc>>,
     /// Arrival order, reversed: the earlier of two equal times ranks newer.
     order: Reverse<usize>,
+    /// The record's size as JSON, counted against [`MAX_LIST_BYTES`].
+    bytes: u64,
     record: AuditLogs,
 }
 
@@ -274,6 +310,8 @@ impl Newest {
         Self {
             limit,
             seen: 0,
+            bytes: 0,
+            cut_by_size: false,
             heap: BinaryHeap::with_capacity(limit.min(1024) + 1),
         }
     }
@@ -282,20 +320,34 @@ impl Newest {
         let ranked = Ranked {
             at: record.timestamp_utc().ok(),
             order: Reverse(self.seen),
+            bytes: json_size(&record),
             record,
         };
         self.seen += 1;
+        self.bytes += ranked.bytes;
         self.heap.push(Reverse(ranked));
-        if self.heap.len() > self.limit {
-            self.heap.pop();
+        // Fewer than --limit records when they would not fit in memory's
+        // share: the oldest go first, and the note says so.
+        while self.heap.len() > self.limit || (self.bytes > MAX_LIST_BYTES && self.heap.len() > 1) {
+            if self.heap.len() <= self.limit {
+                self.cut_by_size = true;
+            }
+            if let Some(Reverse(oldest)) = self.heap.pop() {
+                self.bytes -= oldest.bytes;
+            }
         }
     }
 
-    /// The kept records, newest first, and how many were seen in all.
-    fn into_sorted(self) -> (Vec<AuditLogs>, usize) {
+    /// The kept records, newest first, how many were seen in all, and
+    /// whether the size cap (not --limit) cut the list.
+    fn into_sorted(self) -> (Vec<AuditLogs>, usize, bool) {
         // Ascending `Reverse` is descending rank: newest first.
         let sorted = self.heap.into_sorted_vec();
-        (sorted.into_iter().map(|r| r.0.record).collect(), self.seen)
+        (
+            sorted.into_iter().map(|r| r.0.record).collect(),
+            self.seen,
+            self.cut_by_size,
+        )
     }
 }
 

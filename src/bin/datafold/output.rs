@@ -98,6 +98,38 @@ pub fn json(value: &impl serde::Serialize) -> CliResult {
     json_as_is(&shown)
 }
 
+/// A pretty JSON array of `items` on stdout, secrets masked, written one
+/// item at a time (the same text as [`json`] of the whole list, without a
+/// second copy of it in memory).
+pub fn json_array<T: serde::Serialize>(items: &[T]) -> CliResult {
+    if items.is_empty() {
+        return stdout("[]\n");
+    }
+    let mut text = String::from("[\n");
+    for (i, item) in items.iter().enumerate() {
+        let shown = redactor().json(&serde_json::to_value(item).map_err(cannot_format)?);
+        let pretty = serde_json::to_string_pretty(&shown).map_err(cannot_format)?;
+        for line in pretty.lines() {
+            text.push_str("  ");
+            text.push_str(line);
+            text.push('\n');
+        }
+        if i + 1 < items.len() {
+            text.pop();
+            text.push_str(",\n");
+        }
+        // Written in pieces: the whole array never sits in memory as text.
+        if text.len() >= 1 << 16 || i + 1 == items.len() {
+            if i + 1 == items.len() {
+                text.push_str("]\n");
+            }
+            stdout(&text)?;
+            text.clear();
+        }
+    }
+    Ok(())
+}
+
 /// Pretty JSON and a newline on stdout, as it is: for documents the CLI
 /// makes itself (a schema names secret fields but holds no secret).
 pub fn json_as_is(value: &impl serde::Serialize) -> CliResult {
