@@ -418,18 +418,15 @@ fn a_yaml_alias_bomb_is_refused_in_flat_memory() {
 #[test]
 fn deep_nesting_in_a_config_file_is_refused() {
     let dir = scratch("nesting");
-    // Flow collections: refused before the YAML parser sees them.
-    let flow = dir.join("flow.yaml");
-    let depth = 30_000;
-    std::fs::write(
-        &flow,
-        format!(
-            "ci_config_id: {}1{}\n",
-            "[".repeat(depth),
-            "]".repeat(depth)
-        ),
-    )
-    .unwrap();
+    // Flow collections 100,000 deep: refused before the YAML parser sees
+    // them (the parser took over a minute, growing quadratically).
+    let depth = 100_000;
+    let sequences = dir.join("sequences.yaml");
+    let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    std::fs::write(&sequences, format!("ci_config_id: {nested}\n")).unwrap();
+    let mappings = dir.join("mappings.yaml");
+    let nested = format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+    std::fs::write(&mappings, format!("ci_config_id: {nested}\n")).unwrap();
     // Block mappings one level too deep.
     let block = dir.join("block.yaml");
     let mut text = String::from("ci_config_id: 1\nextra:\n");
@@ -437,12 +434,20 @@ fn deep_nesting_in_a_config_file_is_refused() {
         text.push_str(&format!("{}k:\n", "  ".repeat(level)));
     }
     std::fs::write(&block, text).unwrap();
-    for file in [flow, block] {
+    for file in [sequences, mappings, block] {
+        let started = std::time::Instant::now();
         let (code, _, stderr) = run(datafold("http://127.0.0.1:9")
             .args(["bi", "create", "dbt", "--from-file"])
             .arg(&file));
         assert_eq!(code, 5, "{}: {stderr}", file.display());
         assert!(stderr.contains("64"), "{}: {stderr}", file.display());
+        // Generous: refusing is immediate; before, it took over a minute.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}: refused only after {:?}",
+            file.display(),
+            started.elapsed()
+        );
     }
 }
 
@@ -865,4 +870,36 @@ async fn records_outside_the_range_are_counted_never_dropped_silently() {
     assert_eq!(written.matches("local-time").count(), 1, "{written}");
     assert_eq!(written.matches("\"inside\"").count(), 1, "{written}");
     assert!(stderr.contains("outside the window"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_that_changes_between_attempts_exits_6() {
+    let logs = |prefix: &str| {
+        let logs: Vec<Value> = (0..6)
+            .map(|i| record(&format!("{prefix}-{i}"), &format!("2026-11-25T10:0{i}:00Z")))
+            .collect();
+        json!({ "logs": logs })
+    };
+    // The first answer breaks off halfway; the repeated request gets other
+    // records where the first one left off.
+    let server = CaptureServer::script(vec![
+        Reply::json(200, logs("first")).fault(common::Fault::Truncate),
+        Reply::json(200, logs("second")),
+    ])
+    .await;
+    let mut command = datafold(&server.url);
+    command.args([
+        "audit-logs",
+        "export",
+        "--start",
+        "2026-11-25T10:00:00Z",
+        "--end",
+        "2026-11-25T11:00:00Z",
+    ]);
+    let (code, _, stderr) = run_async(command).await;
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.contains("changed between attempts") && !stderr.contains("client."),
+        "{stderr}"
+    );
 }

@@ -243,6 +243,8 @@ async fn the_per_call_timeout_applies_to_export_windows_too() {
     assert_about_the_timeout("export", elapsed);
 }
 
+// A guard, not a fix: the old total timeout did not panic on these either;
+// the idle clock must not start to (Instant + Duration::MAX overflows).
 #[tokio::test]
 async fn huge_durations_never_panic() {
     let server = CaptureServer::script(vec![

@@ -159,8 +159,8 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
         Error::ResponseTooLarge { what, limit, .. } => (
             6,
             format!(
-                "Datafold's answer is too large: {what} exceeds the limit of {limit} bytes; ask \
-                 for less (a shorter range), or report it to Datafold support"
+                "Datafold's answer is too large: {what} exceeds the limit of {limit} bytes; \
+                 that is more than the API describes: report it to Datafold support"
             ),
         ),
         Error::Inconsistent { .. } => (
