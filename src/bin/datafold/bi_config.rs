@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use crate::config_file::{read_text, TextError};
 use crate::{CliResult, Failure};
 
 /// Flags every kind has.
@@ -118,18 +119,13 @@ fn read_secret(
 
 /// At most [`MAX_SECRET_BYTES`] of text from `source`.
 fn read_capped(field: &str, what: &str, source: impl Read) -> CliResult<String> {
-    let mut bytes = Vec::new();
-    source
-        .take(MAX_SECRET_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::input(format!("{field}: cannot read {what}: {e}")))?;
-    if bytes.len() as u64 > MAX_SECRET_BYTES {
-        return Err(Failure::input(format!(
+    read_text(source, MAX_SECRET_BYTES).map_err(|e| match e {
+        TextError::Read(e) => Failure::input(format!("{field}: cannot read {what}: {e}")),
+        TextError::TooLong => Failure::input(format!(
             "{field}: {what} holds more than 64 KiB; it should hold only the secret"
-        )));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Failure::input(format!("{field}: {what} does not hold UTF-8 text")))
+        )),
+        TextError::NotUtf8 => Failure::input(format!("{field}: {what} does not hold UTF-8 text")),
+    })
 }
 
 #[derive(Args, Debug)]

@@ -72,16 +72,37 @@ fn read_capped(path: &Path) -> CliResult<String> {
     let shown = path.display();
     let file = std::fs::File::open(path)
         .map_err(|e| Failure::input(format!("cannot read {shown}: {e}")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::input(format!("cannot read {shown}: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Failure::input(format!(
+    read_text(file, MAX_FILE_BYTES).map_err(|e| match e {
+        TextError::Read(e) => Failure::input(format!("cannot read {shown}: {e}")),
+        TextError::TooLong => Failure::input(format!(
             "{shown} is larger than 1 MiB, the limit for a configuration file"
-        )));
+        )),
+        TextError::NotUtf8 => Failure::input(format!("{shown} is not UTF-8 text")),
+    })
+}
+
+/// Why [`read_text`] failed.
+pub enum TextError {
+    /// Reading failed.
+    Read(std::io::Error),
+    /// There was more than the cap.
+    TooLong,
+    /// The bytes are not UTF-8.
+    NotUtf8,
+}
+
+/// At most `cap` bytes of UTF-8 text from `source` (a file, a pipe, stdin):
+/// what the CLI reads from the user, never more than it can use.
+pub fn read_text(source: impl Read, cap: u64) -> Result<String, TextError> {
+    let mut bytes = Vec::new();
+    source
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(TextError::Read)?;
+    if bytes.len() as u64 > cap {
+        return Err(TextError::TooLong);
     }
-    String::from_utf8(bytes).map_err(|_| Failure::input(format!("{shown} is not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| TextError::NotUtf8)
 }
 
 /// Refuse YAML whose flow collections would keep the scanner busy for long
