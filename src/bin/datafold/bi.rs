@@ -69,12 +69,17 @@ pub enum Kind {
 }
 
 pub async fn run(command: BiCommand, global: &Global) -> CliResult {
-    if let BiCommand::Schema { kind } = command {
-        return output::json_as_is(&schema(kind));
+    match command {
+        // The only subcommand that needs no key: answered without a client.
+        BiCommand::Schema { kind } => output::json_as_is(&schema(kind)),
+        other => run_with(other, &global.client()?).await,
     }
-    let client = global.client()?;
+}
+
+async fn run_with(command: BiCommand, client: &Client) -> CliResult {
     let bi = client.bi();
     match command {
+        BiCommand::Schema { kind } => output::json_as_is(&schema(kind)),
         BiCommand::List { format } => {
             let list = bi.list().await?;
             match format {
@@ -107,9 +112,8 @@ pub async fn run(command: BiCommand, global: &Global) -> CliResult {
             }
             print(&bi.remove(id).await?)
         }
-        BiCommand::Create(kind) => print(&create(&client, kind).await?),
-        BiCommand::Update(kind) => print(&update(&client, kind).await?),
-        BiCommand::Schema { .. } => unreachable!("answered above"),
+        BiCommand::Create(kind) => print(&create(client, kind).await?),
+        BiCommand::Update(kind) => print(&update(client, kind).await?),
     }
 }
 
