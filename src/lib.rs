@@ -96,9 +96,10 @@
 //!
 //! - `rustls` (default): TLS through rustls.
 //! - `schema`: `schemars::JsonSchema` for every generated type.
-//! - `cli`: the `datafold` command-line tool (implies `mock` and `schema`).
-//! - `mock`: [`mock`], an embedded, stateful Datafold server for tests, and the
-//!   `datafold-mock` binary.
+//! - `cli`: the `datafold` command-line tool (implies `mock-cli` and `schema`).
+//! - `mock`: [`mock`], an embedded, stateful Datafold server for tests.
+//! - `mock-cli`: the `datafold-mock` binary, the mock as a process of its own
+//!   (implies `mock`; its flags are those of `datafold mock serve`).
 
 #![warn(missing_docs)]
 

@@ -162,3 +162,100 @@ fn help_into_a_full_disk_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
+
+/// Each flag of a `--help` text (its long name) with its whole entry: value
+/// name, description and default, whitespace collapsed so that wrapping and
+/// alignment do not matter. `-h, --help` is left out.
+#[cfg(feature = "cli")]
+fn help_entries(help: &str) -> std::collections::BTreeMap<String, String> {
+    let mut entries = std::collections::BTreeMap::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        let indented = trimmed.len() < line.len();
+        if indented && trimmed.starts_with('-') {
+            entries.extend(current.take().map(|(flag, words)| (flag, words.join(" "))));
+            let flag = trimmed
+                .split([' ', ','])
+                .find(|word| word.starts_with("--"))
+                .unwrap_or(trimmed)
+                .trim_end_matches("...")
+                .to_owned();
+            let words = trimmed.split_whitespace().map(str::to_owned).collect();
+            current = Some((flag, words));
+        } else if let (true, Some((_, words))) = (indented, current.as_mut()) {
+            words.extend(trimmed.split_whitespace().map(str::to_owned));
+        } else {
+            entries.extend(current.take().map(|(flag, words)| (flag, words.join(" "))));
+        }
+    }
+    entries.extend(current.map(|(flag, words)| (flag, words.join(" "))));
+    entries.remove("--help");
+    entries
+}
+
+/// `datafold-mock --help` and `datafold mock serve --help` describe the same
+/// flags, word for word, with the same defaults: the SDK's constants.
+#[cfg(feature = "cli")]
+#[test]
+fn both_command_lines_list_the_same_flags_and_defaults() {
+    use datafold_sdk::mock::{
+        DEFAULT_FAULT_SEED, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+        DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_LOG_CAPACITY, DEFAULT_RETRY_AFTER_SECS,
+        DEFAULT_SEED, DEFAULT_SEED_EVENTS,
+    };
+
+    let help = |command: &mut Command| {
+        let output = command
+            .arg("--help")
+            .env("COLUMNS", "100")
+            .output()
+            .expect("runs");
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let standalone = help(&mut Command::new(env!("CARGO_BIN_EXE_datafold-mock")));
+    let serve = help(Command::new(env!("CARGO_BIN_EXE_datafold")).args(["mock", "serve"]));
+    let standalone_flags = help_entries(&standalone);
+    let serve_flags = help_entries(&serve);
+    assert!(standalone_flags.len() >= 14, "{standalone}");
+    for (flag, entry) in &standalone_flags {
+        assert_eq!(
+            serve_flags.get(flag),
+            Some(entry),
+            "{flag} differs between the two --help texts"
+        );
+    }
+    // Flags of `mock serve` itself (not the CLI's global options) exist in
+    // `datafold-mock` too.
+    let own_options = serve.split("Global options:").next().unwrap_or_default();
+    for flag in help_entries(own_options).keys() {
+        assert!(
+            standalone_flags.contains_key(flag),
+            "{flag} is missing from datafold-mock --help"
+        );
+    }
+
+    for (flag, default) in [
+        ("--seed", DEFAULT_SEED.to_string()),
+        ("--seed-events", DEFAULT_SEED_EVENTS.to_string()),
+        ("--fault-seed", DEFAULT_FAULT_SEED.to_string()),
+        ("--retry-after", DEFAULT_RETRY_AFTER_SECS.to_string()),
+        ("--max-connections", DEFAULT_MAX_CONNECTIONS.to_string()),
+        (
+            "--request-log-size",
+            DEFAULT_REQUEST_LOG_CAPACITY.to_string(),
+        ),
+        (
+            "--header-timeout",
+            DEFAULT_HEADER_READ_TIMEOUT.as_secs().to_string(),
+        ),
+        ("--idle-timeout", DEFAULT_IDLE_TIMEOUT.as_secs().to_string()),
+    ] {
+        let entry = &standalone_flags[flag];
+        assert!(
+            entry.ends_with(&format!("[default: {default}]")),
+            "{flag}: {entry}"
+        );
+    }
+}

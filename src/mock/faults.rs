@@ -118,6 +118,12 @@ impl FromStr for Fault {
     }
 }
 
+/// The seed of the fault draws when none is configured ([`Faults::seed`]).
+pub const DEFAULT_FAULT_SEED: u64 = 0;
+/// The `Retry-After` seconds of injected 429s and 503s when none is
+/// configured ([`Faults::retry_after_secs`]).
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 1;
+
 /// What to inject and how often; give it to
 /// [`MockServerBuilder::faults`](super::MockServerBuilder::faults).
 ///
@@ -143,10 +149,10 @@ pub struct Faults {
 impl Default for Faults {
     fn default() -> Self {
         Self {
-            seed: 0,
+            seed: DEFAULT_FAULT_SEED,
             rates: [0.0; 7],
             latency: Duration::ZERO,
-            retry_after_secs: 1,
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
         }
     }
 }
@@ -157,7 +163,7 @@ impl Faults {
         Self::default()
     }
 
-    /// The seed of the per-request draws (default 0).
+    /// The seed of the per-request draws (default [`DEFAULT_FAULT_SEED`], 0).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -177,7 +183,8 @@ impl Faults {
         self
     }
 
-    /// The `Retry-After` seconds of injected 429s (default 1).
+    /// The `Retry-After` seconds of injected 429s and 503s (default
+    /// [`DEFAULT_RETRY_AFTER_SECS`], 1).
     pub fn retry_after_secs(mut self, seconds: u32) -> Self {
         self.retry_after_secs = seconds;
         self

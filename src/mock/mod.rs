@@ -112,7 +112,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use faults::{Fault, Faults};
+pub use faults::{Fault, Faults, DEFAULT_FAULT_SEED, DEFAULT_RETRY_AFTER_SECS};
 pub use handlers::KIND_MISMATCH_STATUS;
 pub use limits::{
     parse_timeout_secs, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
@@ -132,6 +132,8 @@ use crate::{Client, Secret};
 
 /// The owner of keys added without one: the `user_email` of their events.
 pub const DEFAULT_USER_EMAIL: &str = "mock-user@example.com";
+/// The seed of the seeded audit history when none is configured.
+pub const DEFAULT_SEED: u64 = 0;
 /// Seeded audit events when none is configured.
 pub const DEFAULT_SEED_EVENTS: u64 = 100;
 /// The time the seeded history covers when none is configured: 30 days.
@@ -155,7 +157,7 @@ impl Default for MockServerBuilder {
     fn default() -> Self {
         Self {
             keys: Vec::new(),
-            seed: 0,
+            seed: DEFAULT_SEED,
             seed_events: DEFAULT_SEED_EVENTS,
             seed_end: None,
             seed_span: DEFAULT_SEED_SPAN,
@@ -197,13 +199,14 @@ impl MockServerBuilder {
         self
     }
 
-    /// The seed of the seeded audit history (default 0).
+    /// The seed of the seeded audit history (default [`DEFAULT_SEED`], 0).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
-    /// How many seeded audit events there are (default 100).
+    /// How many seeded audit events there are (default
+    /// [`DEFAULT_SEED_EVENTS`], 100).
     pub fn seed_events(mut self, count: u64) -> Self {
         self.seed_events = count;
         self

@@ -3,33 +3,55 @@
 //! The xtask reads `openapi/` and docs snapshots; it never reads the generated code.
 //! See `xtask/README.md` for the docs drift check: its normalised model, the
 //! precedence of snapshot sources, and the deviations format.
+//!
+//! A bad command line exits 2 (clap's usage error), before any work starts.
 
 use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod bench;
 mod docs;
 
-const USAGE: &str = "usage: cargo xtask <task>
+/// Development tasks for datafold-sdk
+#[derive(Parser, Debug)]
+#[command(name = "xtask", bin_name = "cargo xtask", max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
 
-tasks:
-  docs check   compare openapi/datafold.yaml with docs snapshots
-  docs fetch   download fresh docs snapshots
-  bench        the SDK against a hand-written client (see BENCHMARKS.md)
-
-run `cargo xtask docs help` or `cargo xtask bench help` for options";
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Compare openapi/datafold.yaml with docs snapshots, or download fresh ones
+    Docs(docs::DocsArgs),
+    /// The SDK against a hand-written client (see BENCHMARKS.md)
+    Bench(bench::BenchArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some("docs") => docs::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
-        Some(other) => {
-            eprintln!("error: unknown task `{other}`; run `cargo xtask help` for the list");
-            ExitCode::from(2)
-        }
+    match Cli::parse().task {
+        None => print_help(&[]),
+        Some(Task::Docs(args)) => docs::run(args),
+        Some(Task::Bench(args)) => bench::run(args),
+    }
+}
+
+/// Print what `cargo xtask <task...> --help` prints; exit 0.
+fn print_help(task: &[&str]) -> ExitCode {
+    let argv = ["xtask"].iter().chain(task).chain(&["--help"]);
+    if let Err(help) = Cli::command().try_get_matches_from(argv) {
+        let _ = help.print();
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -209,7 +209,8 @@ fn a_missing_spec_bad_deviations_or_bad_arguments_exit_2() {
     let run = sandbox.check(&["--format", "xml"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("`--format xml`: expected text or json"),
+        run.stderr.contains("invalid value 'xml' for '--format")
+            && run.stderr.contains("[possible values: text, json]"),
         "{}",
         run.stderr
     );

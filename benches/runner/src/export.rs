@@ -26,17 +26,20 @@ use crate::lines::Line;
 use crate::samples::{cpu_secs, median, order, MOCK_THREAD};
 use crate::{report, KEY};
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Mode {
+/// How the child exports; the name is its `export-child` argument.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Debug)]
+pub enum Mode {
+    /// The SDK's streaming export.
     Streaming,
+    /// One buffered `list()`, then every record written.
     Naive,
 }
 
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Streaming => "streaming",
-            Mode::Naive => "naive",
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match clap::ValueEnum::to_possible_value(self) {
+            Some(value) => f.write_str(value.get_name()),
+            None => write!(f, "{self:?}"),
         }
     }
 }
@@ -72,7 +75,7 @@ pub fn run(events: u64, runs: usize) -> Result<(), BoxError> {
             println!(
                 "  {:<9}: {} records, {:.1} MiB written in {:.2} s ({:.0} events/s), peak RSS {:.1} MiB, \
                  CPU exporter {:.2} s, mock {:.2} s",
-                mode.name(),
+                mode.to_string(),
                 run.records,
                 run.bytes as f64 / 1048576.0,
                 run.secs,
@@ -82,7 +85,7 @@ pub fn run(events: u64, runs: usize) -> Result<(), BoxError> {
                 run.mock_cpu_secs,
             );
             if run.records != events {
-                return Err(format!("{} exported {} of {events}", mode.name(), run.records).into());
+                return Err(format!("{mode} exported {} of {events}", run.records).into());
             }
             results[mode as usize].push(run);
         }
@@ -121,14 +124,13 @@ pub fn run(events: u64, runs: usize) -> Result<(), BoxError> {
 
 fn run_child(mode: Mode, url: &str) -> Result<ChildRun, BoxError> {
     let out = std::env::temp_dir().join(format!(
-        "datafold-bench-{}-{}.jsonl",
-        std::process::id(),
-        mode.name()
+        "datafold-bench-{}-{mode}.jsonl",
+        std::process::id()
     ));
     let mock_cpu_before = cpu_secs("self", MOCK_THREAD).unwrap_or(f64::NAN);
     let mut child = Command::new(std::env::current_exe()?)
         .arg("export-child")
-        .arg(mode.name())
+        .arg(mode.to_string())
         .arg(url)
         .arg(&out)
         .stdin(Stdio::piped())
@@ -146,7 +148,7 @@ fn run_child(mode: Mode, url: &str) -> Result<ChildRun, BoxError> {
     read?;
     let words: Vec<&str> = line.split_whitespace().collect();
     let ["done", records, bytes, secs] = words.as_slice() else {
-        return Err(format!("the {} export failed ({status}): {line:?}", mode.name()).into());
+        return Err(format!("the {mode} export failed ({status}): {line:?}").into());
     };
     Ok(ChildRun {
         records: records.parse()?,
@@ -165,18 +167,9 @@ fn status_kib(pid: &str, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The child: `<mode> <url> <out>`. Exports, prints `done ...`, then waits
-/// for stdin to close.
-pub fn child(args: &[String]) -> Result<(), BoxError> {
-    let [mode, url, out] = args else {
-        return Err("usage: datafold-bench export-child streaming|naive URL OUT".into());
-    };
-    let mode = match mode.as_str() {
-        "streaming" => Mode::Streaming,
-        "naive" => Mode::Naive,
-        other => return Err(format!("unknown export mode {other:?}").into()),
-    };
-    let out = std::path::Path::new(out);
+/// The child (`export-child <mode> <url> <out>`): exports, prints
+/// `done ...`, then waits for stdin to close.
+pub fn child(mode: Mode, url: &str, out: &std::path::Path) -> Result<(), BoxError> {
     // As the export_rss example: two workers, as on the 2-core reference machine.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

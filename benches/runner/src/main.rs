@@ -8,12 +8,19 @@
 //!
 //! Prints details as it goes and one result line per figure (see
 //! `xtask/src/bench/lines.rs`). `--quick` runs each figure at a tenth of its
-//! size, to try the harness; its numbers are not the benchmark's.
+//! size, to try the harness; its numbers are not the benchmark's. Exit codes:
+//! 0 measured, 1 a figure failed, 2 a bad command line.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit_decode;
 mod export;
+// The figures' names, shared with the xtask, which passes them on.
+#[path = "../../../xtask/src/bench/figures.rs"]
+mod figures;
 mod handwritten;
 // The result-line format, shared with the xtask; only the xtask reads lines back.
 #[allow(dead_code)]
@@ -22,6 +29,7 @@ mod lines;
 mod samples;
 mod small_call;
 
+use figures::Figure;
 use handwritten::BoxError;
 use lines::Line;
 
@@ -35,7 +43,38 @@ const SMALL_CALLS: usize = 2_000;
 const EXPORT_EVENTS: u64 = 1_000_000;
 const EXPORT_RUNS: usize = 3;
 
-const FIGURES: [&str; 3] = ["audit_decode", "small_call", "export"];
+/// The SDK against a hand-written reqwest client, on the embedded mock; run
+/// it through `cargo xtask bench`
+#[derive(Parser, Debug)]
+#[command(name = "datafold-bench", args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// A tenth of each size, to try the harness (not the benchmark's figures)
+    #[arg(long)]
+    quick: bool,
+    /// The figures to measure
+    #[arg(
+        value_name = "FIGURE",
+        value_enum,
+        default_values_t = Figure::value_variants().to_vec()
+    )]
+    figures: Vec<Figure>,
+    #[command(subcommand)]
+    child: Option<Child>,
+}
+
+/// This program started again by a figure, to be measured from outside.
+#[derive(Subcommand, Debug)]
+enum Child {
+    /// Export one window to OUT, print `done <records> <bytes> <seconds>`,
+    /// then wait for stdin to close
+    #[command(hide = true)]
+    ExportChild {
+        #[arg(value_enum)]
+        mode: export::Mode,
+        url: String,
+        out: PathBuf,
+    },
+}
 
 /// Print a result line as soon as it is measured.
 fn report(line: Line) {
@@ -43,9 +82,9 @@ fn report(line: Line) {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("export-child") {
-        return match export::child(&args[1..]) {
+    let cli = Cli::parse();
+    if let Some(Child::ExportChild { mode, url, out }) = cli.child {
+        return match export::child(mode, &url, &out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 println!("failed: {e}");
@@ -53,25 +92,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let mut chosen: Vec<&str> = Vec::new();
-    for arg in args.iter().filter(|a| *a != "--quick") {
-        match FIGURES.iter().find(|f| *f == arg) {
-            Some(figure) => chosen.push(figure),
-            None => {
-                eprintln!(
-                    "datafold-bench: unknown figure {arg:?}; choose from {}",
-                    FIGURES.join(", ")
-                );
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if chosen.is_empty() {
-        chosen = FIGURES.to_vec();
-    }
-    for figure in chosen {
-        if let Err(e) = run(figure, quick) {
+    for figure in cli.figures {
+        if let Err(e) = run(figure, cli.quick) {
             eprintln!("datafold-bench: {figure} failed: {e}");
             return ExitCode::FAILURE;
         }
@@ -79,7 +101,7 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(figure: &str, quick: bool) -> Result<(), BoxError> {
+fn run(figure: Figure, quick: bool) -> Result<(), BoxError> {
     let scale = if quick { 10 } else { 1 };
     // The in-process figures use one runtime thread for the client; the mock
     // serves from a thread of its own, so on two cores each has one.
@@ -87,11 +109,39 @@ fn run(figure: &str, quick: bool) -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     match figure {
-        "audit_decode" => runtime.block_on(audit_decode::run(
+        Figure::AuditDecode => runtime.block_on(audit_decode::run(
             AUDIT_EVENTS / scale,
             AUDIT_RUNS.min(if quick { 5 } else { usize::MAX }),
         )),
-        "small_call" => runtime.block_on(small_call::run(SMALL_CALLS / scale as usize)),
-        _ => export::run(EXPORT_EVENTS / scale, if quick { 1 } else { EXPORT_RUNS }),
+        Figure::SmallCall => runtime.block_on(small_call::run(SMALL_CALLS / scale as usize)),
+        Figure::Export => export::run(EXPORT_EVENTS / scale, if quick { 1 } else { EXPORT_RUNS }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{export::Mode, Child, Cli, Figure};
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn figures_default_to_all_and_the_child_is_a_subcommand() {
+        let all = Cli::try_parse_from(["datafold-bench", "--quick"]).unwrap();
+        assert_eq!(
+            all.figures,
+            [Figure::AuditDecode, Figure::SmallCall, Figure::Export]
+        );
+        assert!(all.quick && all.child.is_none());
+        let one = Cli::try_parse_from(["datafold-bench", "small_call"]).unwrap();
+        assert_eq!(one.figures, [Figure::SmallCall]);
+        assert!(Cli::try_parse_from(["datafold-bench", "audit-decode"]).is_err());
+        let child = Cli::try_parse_from(["datafold-bench", "export-child", "naive", "http://127.0.0.1:1", "out.jsonl"])
+            .unwrap();
+        assert!(matches!(child.child, Some(Child::ExportChild { mode: Mode::Naive, .. })));
     }
 }

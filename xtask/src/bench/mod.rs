@@ -12,6 +12,7 @@
 //! failed), 1 a build or a measurement failed, 2 bad arguments.
 
 mod cold_build;
+pub mod figures;
 pub mod lines;
 
 use std::io::{BufRead, BufReader};
@@ -19,28 +20,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Args, ValueEnum};
+
+use figures::Figure;
 use lines::Line;
 
-const USAGE: &str = "\
-usage: cargo xtask bench [--build] [--quick] [FIGURE...]
+const AFTER_HELP: &str = "\
+Builds benches/runner in release mode and runs it against the embedded mock. Ends with the
+targets and one `figure <name> <value> <unit>` / `ratio <name> <a>/<b> <value>` line per result.
 
-Builds benches/runner in release mode and runs it against the embedded mock:
-  audit_decode   one 100,000-event audit-log response, SDK vs hand-written client
-  small_call     2,000 get_integration round trips, SDK vs raw reqwest
-  export         1,000,000 events to JSON Lines in a child: peak RSS, events/s,
-                 streaming export vs one buffered GET
-  build          (only with --build or by name) cold release build of the SDK
-                 vs a crate of reqwest + serde + tokio alone
+Exit codes: 0 measured (a missed target is reported, not failed), 1 a build or a measurement
+failed, 2 bad arguments.";
 
---build   also run `build` (two cold release builds: several minutes)
---quick   a tenth of each size, to try the harness (not benchmark figures)
-
-Without FIGURE: audit_decode, small_call and export. Ends with the targets
-and one `figure <name> <value> <unit>` / `ratio <name> <a>/<b> <value>` line
-per result. Exit 0: measured (missed targets are reported, not failed),
-1: a build or measurement failed, 2: bad arguments.";
-
-const RUNTIME_FIGURES: [&str; 3] = ["audit_decode", "small_call", "export"];
+/// The name that runs the cold-build figure, which the xtask measures itself.
+const BUILD: &str = "build";
+/// `cargo xtask bench help`: this task's help, as `--help`.
+const HELP: &str = "help";
 
 /// The issue's targets: the line's name, the most it may be, and its unit.
 const TARGETS: [(&str, f64, &str); 4] = [
@@ -50,49 +46,73 @@ const TARGETS: [(&str, f64, &str); 4] = [
     ("cold_build", 1.3, "sdk/bare"),
 ];
 
+/// `cargo xtask bench [--build] [--quick] [FIGURE...]`.
+#[derive(Args, Debug)]
+#[command(after_help = AFTER_HELP)]
+pub struct BenchArgs {
+    /// Also run `build` (two cold release builds: several minutes)
+    #[arg(long)]
+    build: bool,
+    /// A tenth of each size, to try the harness (not benchmark figures)
+    #[arg(long)]
+    quick: bool,
+    /// The figures to measure; `build` alone runs only the build
+    #[arg(
+        value_name = "FIGURE",
+        value_parser = figure_names(),
+        default_values_t = Figure::value_variants().iter().map(Figure::to_string)
+    )]
+    figures: Vec<String>,
+}
+
+/// The runner's figures, `build`, and (hidden) `help`, which prints this
+/// task's help as it always did.
+fn figure_names() -> PossibleValuesParser {
+    let runner = Figure::value_variants()
+        .iter()
+        .filter_map(ValueEnum::to_possible_value);
+    let own = [
+        PossibleValue::new(BUILD).help(
+            "Cold release build of the SDK vs a crate of reqwest + serde + tokio alone \
+             (several minutes)",
+        ),
+        PossibleValue::new(HELP).hide(true),
+    ];
+    PossibleValuesParser::new(runner.chain(own))
+}
+
 /// What to run.
 #[derive(Debug, PartialEq)]
 struct Options {
-    figures: Vec<String>,
+    figures: Vec<Figure>,
     build: bool,
     quick: bool,
 }
 
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        figures: Vec::new(),
-        build: false,
-        quick: false,
-    };
-    for arg in args {
-        match arg.as_str() {
-            "help" | "--help" | "-h" => return Ok(None),
-            "--build" => options.build = true,
-            "--quick" => options.quick = true,
-            "build" => options.build = true,
-            figure if RUNTIME_FIGURES.contains(&figure) => options.figures.push(figure.to_owned()),
-            other => return Err(format!("unknown bench argument `{other}`")),
+impl BenchArgs {
+    /// What to run; `None` for `help`.
+    fn options(self) -> Option<Options> {
+        let mut options = Options {
+            figures: Vec::new(),
+            build: self.build,
+            quick: self.quick,
+        };
+        for name in &self.figures {
+            match name.as_str() {
+                HELP => return None,
+                BUILD => options.build = true,
+                // clap accepted only the names `figure_names` lists.
+                figure => options.figures.extend(Figure::from_str(figure, false).ok()),
+            }
         }
+        Some(options)
     }
-    let only_build = options.figures.is_empty() && args.iter().any(|a| a == "build");
-    if options.figures.is_empty() && !only_build {
-        options.figures = RUNTIME_FIGURES.map(String::from).to_vec();
-    }
-    Ok(Some(options))
 }
 
 /// Runs `bench <args>`.
-pub fn run(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+pub fn run(args: BenchArgs) -> ExitCode {
+    let Some(options) = args.options() else {
+        return crate::print_help(&["bench"]);
     };
     let started = Instant::now();
     match measure(&options) {
@@ -141,7 +161,7 @@ fn measure(options: &Options) -> Result<Vec<Line>, String> {
     if !options.figures.is_empty() {
         let runner = build_runner(&root, &target)?;
         let mut command = Command::new(&runner);
-        command.args(&options.figures);
+        command.args(options.figures.iter().map(Figure::to_string));
         if options.quick {
             command.arg("--quick");
         }
@@ -270,18 +290,29 @@ fn target_report(results: &[Line]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{lines::Line, parse, target_report, Options};
+    use clap::Parser;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    use super::{figures::Figure, lines::Line, target_report, Options};
+    use crate::{Cli, Task};
+
+    /// What `cargo xtask bench <args>` runs; `None` for help.
+    fn parse(args: &[&str]) -> Result<Option<Options>, clap::Error> {
+        let argv = ["xtask", "bench"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.task {
+            Some(Task::Bench(args)) => Ok(args.options()),
+            other => panic!("not the bench task: {other:?}"),
+        }
     }
 
     #[test]
     fn default_runs_the_runtime_figures_and_not_the_build() {
         let options = parse(&[]).unwrap().unwrap();
-        assert_eq!(options.figures, ["audit_decode", "small_call", "export"]);
+        assert_eq!(
+            options.figures,
+            [Figure::AuditDecode, Figure::SmallCall, Figure::Export]
+        );
         assert!(!options.build && !options.quick);
-        let options = parse(&args(&["--build"])).unwrap().unwrap();
+        let options = parse(&["--build"]).unwrap().unwrap();
         assert_eq!(options.figures.len(), 3);
         assert!(options.build);
     }
@@ -289,22 +320,23 @@ mod tests {
     #[test]
     fn figures_can_be_chosen_and_build_alone_runs_nothing_else() {
         assert_eq!(
-            parse(&args(&["small_call", "--quick"])).unwrap(),
+            parse(&["small_call", "--quick"]).unwrap(),
             Some(Options {
-                figures: vec!["small_call".into()],
+                figures: vec![Figure::SmallCall],
                 build: false,
                 quick: true
             })
         );
         assert_eq!(
-            parse(&args(&["build"])).unwrap(),
+            parse(&["build"]).unwrap(),
             Some(Options {
                 figures: vec![],
                 build: true,
                 quick: false
             })
         );
-        assert!(parse(&args(&["audit-decode"])).is_err());
+        assert_eq!(parse(&["help"]).unwrap(), None);
+        assert!(parse(&["audit-decode"]).is_err());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod snapshots;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, Subcommand, ValueEnum};
+
 /// How a docs task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -30,7 +32,8 @@ pub enum Exit {
     Ok,
     /// Undeclared drift or a stale deviation.
     Drift,
-    /// Unreadable input, bad arguments, or no network.
+    /// Unreadable input or no network (a bad command line exits 2 as
+    /// well, from clap).
     BadInput,
 }
 
@@ -45,68 +48,86 @@ impl Exit {
     }
 }
 
-const USAGE: &str = "\
-usage:
-  cargo xtask docs check [--snapshots DIR] [--spec FILE] [--deviations FILE]
-                         [--format text|json] [--all-versions]
-  cargo xtask docs fetch [--base-url URL] [--out DIR]
+const CHECK_EXIT_CODES: &str = "\
+Exit codes: 0 no undeclared drift, 1 drift or a stale deviation, 2 unreadable input or bad
+arguments.";
+const FETCH_EXIT_CODES: &str = "\
+Exit codes: 0 fetched, 2 the docs cannot be reached or a page is unusable (nothing written), or
+bad arguments.";
 
-docs check   compare openapi/datafold.yaml with the docs snapshots under DIR
-             (default target/datafold-docs, where `docs fetch` writes);
-             exit 0: no undeclared drift, 1: drift or stale deviation, 2: unreadable input
-docs fetch   download the audit-log and BI reference pages listed in BASE/llms.txt
-             (default https://docs.datafold.com) into DIR/pages/<slug>/<n>.md with
-             DIR/pages/MANIFEST.json; exit 2 when the docs cannot be reached";
+/// Where `docs fetch` writes and `docs check` reads by default.
+const SNAPSHOTS: &str = "target/datafold-docs";
+/// The docs site `docs fetch` reads by default.
+const DOCS_SITE: &str = "https://docs.datafold.com";
 
-/// Runs `docs <args>`.
-pub fn run(args: &[String]) -> ExitCode {
-    let exit = match args.first().map(String::as_str) {
-        Some("check") => run_check(&args[1..]),
-        Some("fetch") => run_fetch(&args[1..]),
-        Some("help" | "--help" | "-h") | None => {
-            println!("{USAGE}");
-            Ok(Exit::Ok)
-        }
-        Some(other) => Err(format!("unknown docs task `{other}`")),
+/// `cargo xtask docs [check|fetch]`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Options and exit codes: `cargo xtask docs check --help`, `cargo xtask docs fetch --help`."
+)]
+pub struct DocsArgs {
+    #[command(subcommand)]
+    task: Option<DocsTask>,
+}
+
+#[derive(Subcommand, Debug)]
+enum DocsTask {
+    /// Compare openapi/datafold.yaml with the docs snapshots under --snapshots
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
+    /// Download the audit-log and BI reference pages listed in the docs' llms.txt
+    /// into --out: pages/SLUG/N.md and pages/MANIFEST.json
+    #[command(after_help = FETCH_EXIT_CODES)]
+    Fetch(FetchArgs),
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The docs snapshots (where `docs fetch` writes)
+    #[arg(long, value_name = "DIR", default_value_os_t = workspace_path(SNAPSHOTS))]
+    snapshots: PathBuf,
+    /// The spec to check
+    #[arg(long, value_name = "FILE", default_value_os_t = workspace_path("openapi/datafold.yaml"))]
+    spec: PathBuf,
+    /// The declared deviations
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value_os_t = workspace_path("openapi/deviations.yaml")
+    )]
+    deviations: PathBuf,
+    /// The report's format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also print what changed from each version of a page to the next
+    #[arg(long)]
+    all_versions: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct FetchArgs {
+    /// The docs site
+    #[arg(long, value_name = "URL", default_value = DOCS_SITE)]
+    base_url: String,
+    /// Where to write the pages
+    #[arg(long, value_name = "DIR", default_value_os_t = workspace_path(SNAPSHOTS))]
+    out: PathBuf,
+}
+
+/// Runs `docs <task>`; without a task, prints the docs tasks.
+pub fn run(args: DocsArgs) -> ExitCode {
+    let exit = match args.task {
+        Some(DocsTask::Check(args)) => run_check(args),
+        Some(DocsTask::Fetch(args)) => run_fetch(args),
+        None => return crate::print_help(&["docs"]),
     };
-    match exit {
-        Ok(exit) => ExitCode::from(exit.code()),
-        Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
-            ExitCode::from(Exit::BadInput.code())
-        }
-    }
-}
-
-/// Splits `--flag value` / `--flag=value` / `--switch` arguments.
-struct Flags<'a> {
-    args: &'a [String],
-    index: usize,
-}
-
-impl<'a> Flags<'a> {
-    /// The next `(flag, value)`; `value` is `None` for a switch in `switches`.
-    fn next(&mut self, switches: &[&str]) -> Result<Option<(String, Option<String>)>, String> {
-        let Some(arg) = self.args.get(self.index) else {
-            return Ok(None);
-        };
-        self.index += 1;
-        if !arg.starts_with("--") {
-            return Err(format!("unexpected argument `{arg}`"));
-        }
-        if let Some((flag, value)) = arg.split_once('=') {
-            return Ok(Some((flag.to_string(), Some(value.to_string()))));
-        }
-        if switches.contains(&arg.as_str()) {
-            return Ok(Some((arg.clone(), None)));
-        }
-        let value = self
-            .args
-            .get(self.index)
-            .ok_or(format!("`{arg}` needs a value"))?;
-        self.index += 1;
-        Ok(Some((arg.clone(), Some(value.clone()))))
-    }
+    ExitCode::from(exit.code())
 }
 
 /// A default path inside the workspace, shown relative to the current directory when possible.
@@ -124,57 +145,34 @@ fn workspace_path(relative: &str) -> PathBuf {
     }
 }
 
-fn run_check(args: &[String]) -> Result<Exit, String> {
-    let mut options = check::Options {
-        snapshots: workspace_path("target/datafold-docs"),
-        spec: workspace_path("openapi/datafold.yaml"),
-        deviations: workspace_path("openapi/deviations.yaml"),
-        all_versions: false,
+fn run_check(args: CheckArgs) -> Exit {
+    let options = check::Options {
+        snapshots: args.snapshots,
+        spec: args.spec,
+        deviations: args.deviations,
+        all_versions: args.all_versions,
     };
-    let mut json = false;
-    let mut flags = Flags { args, index: 0 };
-    while let Some((flag, value)) = flags.next(&["--all-versions"])? {
-        match (flag.as_str(), value) {
-            ("--snapshots", Some(v)) => options.snapshots = v.into(),
-            ("--spec", Some(v)) => options.spec = v.into(),
-            ("--deviations", Some(v)) => options.deviations = v.into(),
-            ("--format", Some(v)) if v == "text" => json = false,
-            ("--format", Some(v)) if v == "json" => json = true,
-            ("--format", Some(v)) => return Err(format!("`--format {v}`: expected text or json")),
-            ("--all-versions", None) => options.all_versions = true,
-            (flag, _) => return Err(format!("unknown option `{flag}` for docs check")),
-        }
-    }
     let outcome = check::run(&options);
-    if json {
-        print!("{}", report::json(&outcome, &options));
-    } else {
-        print!("{}", report::text(&outcome, &options));
+    match args.format {
+        Format::Text => print!("{}", report::text(&outcome, &options)),
+        Format::Json => print!("{}", report::json(&outcome, &options)),
     }
-    Ok(outcome.exit())
+    outcome.exit()
 }
 
-fn run_fetch(args: &[String]) -> Result<Exit, String> {
-    let mut options = fetch::Options {
-        base_url: "https://docs.datafold.com".to_string(),
-        out: workspace_path("target/datafold-docs"),
+fn run_fetch(args: FetchArgs) -> Exit {
+    let options = fetch::Options {
+        base_url: args.base_url.trim_end_matches('/').to_string(),
+        out: args.out,
     };
-    let mut flags = Flags { args, index: 0 };
-    while let Some((flag, value)) = flags.next(&[])? {
-        match (flag.as_str(), value) {
-            ("--base-url", Some(v)) => options.base_url = v.trim_end_matches('/').to_string(),
-            ("--out", Some(v)) => options.out = v.into(),
-            (flag, _) => return Err(format!("unknown option `{flag}` for docs fetch")),
-        }
-    }
     match fetch::run(&options) {
         Ok(summary) => {
             print!("{summary}");
-            Ok(Exit::Ok)
+            Exit::Ok
         }
         Err(message) => {
             eprintln!("error: {message}");
-            Ok(Exit::BadInput)
+            Exit::BadInput
         }
     }
 }

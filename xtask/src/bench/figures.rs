@@ -1,0 +1,29 @@
+//! The figures `benches/runner` measures, by the names both command lines
+//! take (`audit_decode`, `small_call`, `export`). The runner includes this
+//! file, so the xtask and the runner accept the same names.
+
+use std::fmt;
+
+use clap::ValueEnum;
+
+/// A figure the runner measures in one run.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[value(rename_all = "snake_case")]
+pub enum Figure {
+    /// One 100,000-event audit-log response, SDK vs hand-written client
+    AuditDecode,
+    /// 2,000 get_integration round trips, SDK vs raw reqwest
+    SmallCall,
+    /// 1,000,000 events to JSON Lines in a child: peak RSS, events/s,
+    /// streaming export vs one buffered GET
+    Export,
+}
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_possible_value() {
+            Some(value) => f.write_str(value.get_name()),
+            None => write!(f, "{self:?}"),
+        }
+    }
+}
