@@ -256,7 +256,8 @@ pub enum CheckpointRefusal {
     /// asked neither to resume nor to restart.
     Interrupted,
     /// The checkpoint cannot be used: not JSON, a field missing or of the
-    /// wrong type, or another format version.
+    /// wrong type, another format version, or edited or damaged (its seal
+    /// does not match its other fields).
     Unreadable,
     /// The checkpoint's `field` does not match: the export's identity (`host`,
     /// `start`, `end`, `window_secs`, `overlap_secs`, `output_format`), its
@@ -274,6 +275,9 @@ impl CheckpointRefusal {
         match self {
             CheckpointRefusal::Interrupted => {
                 "pass IfInterrupted::Resume to continue it, or IfInterrupted::Restart to discard it"
+            }
+            CheckpointRefusal::Unreadable => {
+                "pass IfInterrupted::Restart to discard the interrupted export and start over"
             }
             _ => {
                 "resume with the interrupted export's settings, or pass IfInterrupted::Restart \

@@ -5,6 +5,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::{AuditExport, Checkpoint, ExportFiles, ExportFormat, IfInterrupted};
+use datafold_sdk::export::{
+    AuditExport, Checkpoint, ExportFiles, ExportFormat, FileCheckpoint, IfInterrupted,
+};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use datafold_sdk::{safe_file, CheckpointRefusal, Client, Error, RetryPolicy};
 
@@ -258,12 +262,186 @@ async fn a_checkpoint_from_another_host_is_refused() {
     assert!(second.request_log().is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_checkpoint_is_refused_before_anything_is_written_or_requested() {
+    let server = server(Faults::new().latency(Duration::from_millis(40)));
+    let client = client(&server);
+    let dir = scratch("edited");
+    let out = dir.join("audit.jsonl");
+    let files = ExportFiles::new(&out);
+    interrupt_after_first_window(export(&client), &out).await;
+    let partial = std::fs::read(files.partial()).unwrap();
+    let saved = std::fs::read(files.checkpoint()).unwrap();
+    server.clear_request_log();
+
+    for field in ["windows_done", "records_done"] {
+        let mut edited: serde_json::Value = serde_json::from_slice(&saved).unwrap();
+        edited[field] = (edited[field].as_u64().unwrap() + 1).into();
+        std::fs::write(files.checkpoint(), serde_json::to_vec(&edited).unwrap()).unwrap();
+        let result = export(&client)
+            .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Resume)
+            .await;
+        match &result {
+            Err(Error::Checkpoint {
+                refusal: CheckpointRefusal::Unreadable,
+                problem,
+            }) => assert!(
+                problem.contains("was edited or damaged") && problem.contains("seal"),
+                "{field}: {problem}"
+            ),
+            other => panic!("{field}: {other:?}"),
+        }
+        assert_eq!(std::fs::read(files.partial()).unwrap(), partial, "{field}");
+        assert!(!out.exists(), "{field}");
+    }
+    assert!(server.request_log().is_empty(), "no request was sent");
+
+    // Unedited, it resumes: nothing lost, nothing doubled.
+    std::fs::write(files.checkpoint(), &saved).unwrap();
+    export(&client)
+        .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Resume)
+        .await
+        .unwrap();
+    assert_eq!(exported(&out), truth(&server));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_counting_other_records_than_its_file_holds_is_refused() {
+    let server = server(Faults::new().latency(Duration::from_millis(40)));
+    let client = client(&server);
+    let dir = scratch("records-done");
+    let out = dir.join("audit.jsonl");
+    let files = ExportFiles::new(&out);
+    interrupt_after_first_window(export(&client), &out).await;
+    let partial = std::fs::read(files.partial()).unwrap();
+    // Saved through the SDK, so sealed: only the file can contradict it.
+    let mut saved = FileCheckpoint::load(files.checkpoint()).unwrap().unwrap();
+    saved.export.records_done += 1;
+    saved.save(files.checkpoint()).unwrap();
+    server.clear_request_log();
+
+    let result = export(&client)
+        .write_to_file(ExportFormat::JsonLines, &out, IfInterrupted::Resume)
+        .await;
+    match &result {
+        Err(Error::Checkpoint {
+            refusal:
+                CheckpointRefusal::Mismatch {
+                    field: "records_done",
+                },
+            problem,
+        }) => assert!(
+            problem.contains(&saved.export.records_done.to_string()),
+            "{problem}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(files.partial()).unwrap(), partial);
+    assert!(server.request_log().is_empty(), "no request was sent");
+}
+
+#[tokio::test]
+async fn a_csv_export_whose_fields_hold_line_ends_and_quotes_resumes() {
+    // Records with line ends and quotes inside fields: CSV rows that span
+    // lines, which the resume's count of records must not mistake for more.
+    let in_first_window = |i: u32| range_start() + chrono::Duration::minutes(10 * i64::from(i));
+    let logs: Vec<_> = (0..3u32)
+        .map(|i| {
+            serde_json::json!({
+                "timestamp": in_first_window(i).to_rfc3339(),
+                "event_uuid": format!("uuid-{i}"),
+                "client_ip": "10.0.0.1",
+                "url": "/x",
+                "log_entry": format!("line one\nline two, \"quoted\"\r\n{i}"),
+                "user_agent": "say \"hi\"\n",
+            })
+        })
+        .collect();
+    // The first run: the first window, then a failure. The resumed run: an
+    // empty second window.
+    let server = common::CaptureServer::script(vec![
+        common::Reply::json(200, serde_json::json!({ "logs": logs })),
+        common::Reply::json(503, serde_json::json!({ "detail": "try later" })),
+        common::Reply::json(200, serde_json::json!({ "logs": [] })),
+    ])
+    .await;
+    let two_windows = |client: &Client| {
+        client
+            .audit_logs()
+            .between(range_start(), range_start() + chrono::Duration::hours(2))
+            .window(Duration::from_secs(3600))
+            .concurrency(1)
+    };
+    let dir = scratch("csv-line-ends");
+    let out = dir.join("audit.csv");
+    let result = two_windows(&server.client())
+        .write_to_file(ExportFormat::Csv, &out, IfInterrupted::Refuse)
+        .await;
+    assert!(matches!(result, Err(Error::Server(_))), "{result:?}");
+    let saved = FileCheckpoint::load(ExportFiles::new(&out).checkpoint())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (saved.export.windows_done, saved.export.records_done),
+        (1, 3)
+    );
+
+    let resumed = two_windows(&server.client())
+        .write_to_file(ExportFormat::Csv, &out, IfInterrupted::Resume)
+        .await;
+    assert!(resumed.is_ok(), "{resumed:?}");
+    let text = std::fs::read(&out).unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_slice());
+    let rows: Vec<_> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[2][15], "line one\nline two, \"quoted\"\r\n2");
+}
+
+#[test]
+fn an_edited_checkpoint_does_not_load() {
+    let dir = scratch("checkpoint-edit");
+    let path = dir.join("export.checkpoint");
+    let checkpoint = Checkpoint {
+        version: 3,
+        host: "https://app.datafold.com".into(),
+        start: range_start(),
+        end: range_end(),
+        window_secs: 3600,
+        overlap_secs: 60,
+        windows_done: 6,
+        records_done: 500,
+        unplaced_uuids: vec!["an-unplaced-uuid".into()],
+    };
+    checkpoint.save(&path).unwrap();
+    assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint));
+    let saved = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in [
+        ("\"windows_done\": 6", "\"windows_done\": 2"),
+        ("\"records_done\": 500", "\"records_done\": 50"),
+        ("an-unplaced-uuid", "another-uuid"),
+    ] {
+        assert!(saved.contains(from), "{saved}");
+        std::fs::write(&path, saved.replace(from, to)).unwrap();
+        let result = Checkpoint::load(&path);
+        assert!(
+            matches!(
+                &result,
+                Err(Error::Checkpoint {
+                    refusal: CheckpointRefusal::Unreadable,
+                    problem,
+                }) if problem.contains("was edited or damaged")
+            ),
+            "{to}: {result:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn resume_from_refuses_a_checkpoint_past_the_plan() {
     let server = server(Faults::new());
     let client = client(&server);
     let mut checkpoint = Checkpoint {
-        version: 2,
+        version: 3,
         host: client.host().to_owned(),
         start: range_start(),
         end: range_end(),
@@ -296,7 +474,7 @@ fn checkpoints_are_saved_without_following_links() {
     let victim = dir.join("victim");
     std::fs::write(&victim, "precious").unwrap();
     let checkpoint = Checkpoint {
-        version: 2,
+        version: 3,
         host: "https://app.datafold.com".into(),
         start: range_start(),
         end: range_end(),

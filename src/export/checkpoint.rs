@@ -1,21 +1,36 @@
 //! [`Checkpoint`]: how far an export got, and [`FileCheckpoint`]: that plus
 //! the output file it vouches for. Both are bound to their export: a resume
 //! whose export or output does not match is refused, naming the field.
+//!
+//! A saved checkpoint is sealed: it carries a `seal`, the SHA-256 of all its
+//! other fields, and one whose seal does not match is refused on load. Its
+//! position (`windows_done`, `records_done`, `unplaced_uuids`) says which
+//! records a resume writes again and which it skips; nothing else could tell
+//! a lowered `windows_done` (records written twice) or a raised one (records
+//! never written) from the real one. The seal catches edits and damage; it is
+//! not a signature, and whoever can rewrite the checkpoint can rewrite the
+//! output it vouches for too.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::ExportFormat;
 use crate::error::{CheckpointRefusal, Error, Result};
 use crate::safe_file;
 
 /// The checkpoint format this SDK reads and writes. Version 1 had no host,
-/// no output digest and optional output fields; it is refused.
-pub(crate) const VERSION: u32 = 2;
+/// no output digest and optional output fields; version 2 had no seal. Both
+/// are refused.
+pub(crate) const VERSION: u32 = 3;
+
+/// The field holding the seal (as [`Sealed`] writes it).
+const SEAL: &str = "seal";
 
 /// The largest checkpoint file read (its `unplaced_uuids` are the only part
 /// that grows).
@@ -27,10 +42,14 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// checks each).
 ///
 /// Every field is required when a checkpoint is read: none has a default
-/// that an edit could bring into play.
+/// that an edit could bring into play. [`Checkpoint::save`] seals the file
+/// (a `seal` field, the SHA-256 of all the others) and [`Checkpoint::load`]
+/// refuses one whose seal does not match; a checkpoint handed over in memory
+/// ([`AuditExport::resume_from`](super::AuditExport::resume_from)) is taken
+/// as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Format version of this checkpoint (2).
+    /// Format version of this checkpoint (3).
     pub version: u32,
     /// The API host the export read from ([`Client::host`](crate::Client::host)).
     pub host: String,
@@ -58,17 +77,21 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Checkpoint`] ([`CheckpointRefusal::Unreadable`]) when the file
     /// is not a checkpoint of this version, naming the missing or invalid
-    /// field; [`Error::UnsafeFile`] when `path` is a symbolic link or not a
-    /// regular file.
+    /// field, or when it was edited or damaged (its seal does not match);
+    /// [`Error::UnsafeFile`] when `path` is a symbolic link or not a regular
+    /// file.
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        let Some(mut fields) = read_fields(path)? else {
+        let Some(mut saved) = read_fields(path)? else {
             return Ok(None);
         };
-        Self::from_fields(&mut fields, path).map(Some)
+        let checkpoint = Self::from_fields(&mut saved.fields, path)?;
+        saved.check_seal(path)?;
+        Ok(Some(checkpoint))
     }
 
-    /// Write the checkpoint atomically (see [`safe_file::write_atomically`]):
-    /// a crash leaves the old checkpoint or the new one, never half of one.
+    /// Write the checkpoint atomically (see [`safe_file::write_atomically`]),
+    /// sealed: a crash leaves the old checkpoint or the new one, never half
+    /// of one, and an edit makes it refused on load.
     ///
     /// # Errors
     /// [`Error::UnsafeFile`] when `path` is not safe to write;
@@ -160,8 +183,9 @@ impl Checkpoint {
 ///
 /// It vouches for the first `output_bytes` bytes of the partial file, and
 /// proves it with the SHA-256 of the last 64 KiB of them (all of them when
-/// there are fewer): a resume checks both before it cuts the file back or
-/// writes a byte.
+/// there are fewer) and with `records_done`, the records they hold: a resume
+/// checks all three, and the seal ([`FileCheckpoint::load`]), before it cuts
+/// the file back or writes a byte.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCheckpoint {
     /// Where the export stood.
@@ -182,19 +206,21 @@ impl FileCheckpoint {
     /// # Errors
     /// As [`Checkpoint::load`].
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        let Some(mut fields) = read_fields(path)? else {
+        let Some(mut saved) = read_fields(path)? else {
             return Ok(None);
         };
-        let export = Checkpoint::from_fields(&mut fields, path)?;
-        Ok(Some(Self {
-            export,
-            output_format: take(&mut fields, "output_format", path)?,
-            output_bytes: take(&mut fields, "output_bytes", path)?,
-            output_tail_sha256: take(&mut fields, "output_tail_sha256", path)?,
-        }))
+        let fields = &mut saved.fields;
+        let checkpoint = Self {
+            export: Checkpoint::from_fields(fields, path)?,
+            output_format: take(fields, "output_format", path)?,
+            output_bytes: take(fields, "output_bytes", path)?,
+            output_tail_sha256: take(fields, "output_tail_sha256", path)?,
+        };
+        saved.check_seal(path)?;
+        Ok(Some(checkpoint))
     }
 
-    /// Write the checkpoint atomically, as [`Checkpoint::save`].
+    /// Write the checkpoint atomically and sealed, as [`Checkpoint::save`].
     ///
     /// # Errors
     /// As [`Checkpoint::save`].
@@ -203,17 +229,84 @@ impl FileCheckpoint {
     }
 }
 
+/// The lowercase hex SHA-256 of `data`.
+pub(super) fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The seal of a checkpoint's `fields`: the SHA-256 of every field but the
+/// seal, as compact JSON with the fields in the order of their names (so
+/// that neither the order in the file nor its layout matters, only values).
+fn seal_of(fields: &Map<String, Value>) -> String {
+    let sealed: BTreeMap<&str, &Value> = fields
+        .iter()
+        .filter(|(name, _)| *name != SEAL)
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    let mut data = b"datafold-sdk export checkpoint\n".to_vec();
+    // Strings and numbers only (and one array of strings): cannot fail.
+    data.extend(serde_json::to_vec(&sealed).unwrap_or_default());
+    sha256_hex(&data)
+}
+
 fn save_json(checkpoint: &impl Serialize, path: &Path) -> Result<()> {
-    let json = serde_json::to_vec_pretty(checkpoint).map_err(|e| Error::Output {
+    let encode_error = |e: serde_json::Error| Error::Output {
         what: format!("encode the checkpoint {}", path.display()),
         error: e.into(),
-    })?;
+    };
+    let Value::Object(fields) = serde_json::to_value(checkpoint).map_err(encode_error)? else {
+        return Err(encode_error(serde::ser::Error::custom(
+            "a checkpoint is not a JSON object",
+        )));
+    };
+    let sealed = Sealed {
+        checkpoint,
+        seal: seal_of(&fields),
+    };
+    let json = serde_json::to_vec_pretty(&sealed).map_err(encode_error)?;
     safe_file::write_atomically(path, &json)
+}
+
+/// A checkpoint as saved: its fields in their order, then the seal.
+#[derive(Serialize)]
+struct Sealed<'a, T: Serialize> {
+    #[serde(flatten)]
+    checkpoint: &'a T,
+    seal: String,
+}
+
+/// A checkpoint as read: its fields, and the seal they call for.
+struct SavedFields {
+    fields: Map<String, Value>,
+    seal: String,
+}
+
+impl SavedFields {
+    /// Refuse the checkpoint unless its `seal` is the one its fields call for.
+    /// Checked once every field has been read, so that a missing or invalid
+    /// field is named rather than reported as an edit.
+    fn check_seal(mut self, path: &Path) -> Result<()> {
+        let saved: String = take(&mut self.fields, SEAL, path)?;
+        if saved != self.seal {
+            return Err(Error::Checkpoint {
+                refusal: CheckpointRefusal::Unreadable,
+                problem: format!(
+                    "the checkpoint {} was edited or damaged: its {SEAL} does not match its \
+                     other fields",
+                    path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The checkpoint's fields, its version checked first (so that an older
 /// checkpoint says so rather than naming a field it lacks).
-fn read_fields(path: &Path) -> Result<Option<Map<String, Value>>> {
+fn read_fields(path: &Path) -> Result<Option<SavedFields>> {
     if safe_file::check_target(path)?.is_none() {
         return Ok(None);
     }
@@ -222,12 +315,16 @@ fn read_fields(path: &Path) -> Result<Option<Map<String, Value>>> {
         return Err(unreadable(path, "it is not a JSON object".into()));
     };
     match fields.get("version").and_then(Value::as_u64) {
-        Some(version) if version == u64::from(VERSION) => Ok(Some(fields)),
+        Some(version) if version == u64::from(VERSION) => Ok(Some(SavedFields {
+            seal: seal_of(&fields),
+            fields,
+        })),
         Some(version) => Err(unreadable(
             path,
             format!(
                 "it has format version {version}, and this datafold-sdk reads version {VERSION} \
-                 only (version {VERSION} binds a checkpoint to its host and output)"
+                 only (version {VERSION} binds a checkpoint to its host and output, and seals it \
+                 against edits)"
             ),
         )),
         None => Err(unreadable(path, "it has no format `version`".into())),

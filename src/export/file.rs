@@ -11,9 +11,7 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sha2::{Digest, Sha256};
-
-use super::checkpoint::mismatch;
+use super::checkpoint::{mismatch, sha256_hex};
 use super::write::{header, output};
 use super::{AuditExport, ExportFormat, ExportSummary, FileCheckpoint};
 use crate::error::{CheckpointRefusal, Error, Result};
@@ -30,10 +28,11 @@ pub enum IfInterrupted {
     /// an interrupted export is never discarded unasked.
     #[default]
     Refuse,
-    /// Continue it: its checkpoint must belong to this export (host, range,
-    /// window, overlap, format) and match the partial file, or nothing is
-    /// written. With a partial file but no checkpoint, no window was
-    /// completed, and the export starts over. With neither, it starts afresh.
+    /// Continue it: its checkpoint must be as it was saved (its seal
+    /// matches), belong to this export (host, range, window, overlap,
+    /// format) and match the partial file, or nothing is written. With a
+    /// partial file but no checkpoint, no window was completed, and the
+    /// export starts over. With neither, it starts afresh.
     Resume,
     /// Discard the partial file and checkpoint, and start over.
     Restart,
@@ -108,11 +107,13 @@ impl AuditExport {
     /// Before the first request, every path is checked by the rules of
     /// [`crate::safe_file`]: no symbolic link, no directory, device or FIFO,
     /// no read-only `path` (a writable one keeps its permissions when it is
-    /// replaced). A resumed checkpoint must belong to this export (host,
-    /// range, window, overlap, format) and vouch for the partial file as it
-    /// is (its length and the SHA-256 of its last 64 KiB); only then is the
-    /// file cut back to what it vouches for. A run that fails before its
-    /// first window completes removes its partial file.
+    /// replaced). A resumed checkpoint must be sealed as it was saved (no
+    /// field edited or damaged), belong to this export (host, range, window,
+    /// overlap, format) and vouch for the partial file as it is (its length,
+    /// the SHA-256 of its last 64 KiB, and as many records before that point
+    /// as it counts); only then is the file cut back to what it vouches for.
+    /// A run that fails before its first window completes removes its
+    /// partial file.
     ///
     /// # Errors
     /// [`Error::UnsafeFile`] for a path that is not safe to write;
@@ -276,6 +277,20 @@ impl AuditExport {
                 ),
             ));
         }
+        // The whole prefix, not only its digested tail, holds the records
+        // the checkpoint counts.
+        let held = records_held(&file, bytes, format)
+            .map_err(|e| output(&format!("read {partial}"), e))?;
+        if held != saved.export.records_done {
+            return Err(mismatch(
+                "records_done",
+                format!(
+                    "{partial} holds {held} records in the {bytes} bytes {source} vouches for, \
+                     but its records_done is {}: the file or the checkpoint was changed since",
+                    saved.export.records_done
+                ),
+            ));
+        }
         // Only now is anything changed: the bytes of the unfinished window go.
         file.set_len(bytes)
             .map_err(|e| output(&format!("cut {partial} back to its checkpoint"), e))?;
@@ -300,10 +315,52 @@ fn tail_sha256(mut file: &File, bytes: u64) -> io::Result<String> {
             format!("the file is shorter than {bytes} bytes"),
         ));
     }
-    Ok(Sha256::digest(&tail)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect())
+    Ok(sha256_hex(&tail))
+}
+
+/// How many records the first `bytes` bytes of `file`, an output in
+/// `format` that is at least its header, hold; the file position is left at
+/// its end.
+///
+/// Counted by line ends, without parsing a record: a JSON record (serde_json's
+/// compact form) never holds a raw line end, and a CSV field that does is
+/// quoted (a quote inside it doubled), so only a line end outside quotes ends
+/// a row.
+fn records_held(mut file: &File, bytes: u64, format: ExportFormat) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut prefix = file.take(bytes);
+    let mut chunk = vec![0; 64 * 1024];
+    let (mut line_ends, mut quoted) = (0u64, false);
+    loop {
+        let read = match prefix.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &chunk[..read];
+        if format == ExportFormat::Csv {
+            for &byte in chunk {
+                match byte {
+                    b'"' => quoted = !quoted,
+                    b'\n' if !quoted => line_ends += 1,
+                    _ => {}
+                }
+            }
+        } else {
+            line_ends += chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
+        }
+    }
+    file.seek(SeekFrom::End(0))?;
+    Ok(match format {
+        ExportFormat::JsonLines => line_ends,
+        // The header row ends with one.
+        ExportFormat::Csv => line_ends.saturating_sub(1),
+        // "[\n", then records separated by ",\n": the header's line end
+        // stands for the first record's.
+        ExportFormat::Json if bytes > header(format).len() as u64 => line_ends,
+        ExportFormat::Json => 0,
+    })
 }
 
 /// The format as a checkpoint names it.
