@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::{finish, Result};
 use crate::generated::{self, types, ResponseValue};
+use crate::secret::Redactor;
 
 /// The six kinds of BI integration Datafold supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -270,6 +271,11 @@ pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
         api: &generated::Client,
         id: i64,
     ) -> impl Future<Output = ApiResult<Integration>> + Send;
+
+    /// Teach `redactor` the values of this configuration's secret fields,
+    /// so that no error about the call shows them.
+    #[doc(hidden)]
+    fn add_secrets_to(&self, redactor: &mut Redactor);
 }
 
 fn invalid_config(error: types::error::ConversionError) -> generated::Error<crate::ErrorBody> {
@@ -295,6 +301,12 @@ macro_rules! integration_config {
             fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
                 api.$update().bi_datasource_id(id).body(self).send()
             }
+
+            fn add_secrets_to(&self, redactor: &mut Redactor) {
+                if let Ok(json) = serde_json::to_value(self) {
+                    redactor.add_secrets_of(&json);
+                }
+            }
         }
 
         // The builder works too; a missing required field becomes an
@@ -311,6 +323,13 @@ macro_rules! integration_config {
             fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
                 let config = types::$ty::try_from(self).map_err(invalid_config);
                 async move { config?.update(api, id).await }
+            }
+
+            fn add_secrets_to(&self, redactor: &mut Redactor) {
+                // An incomplete configuration is never sent: nothing to mask.
+                if let Ok(config) = types::$ty::try_from(self.clone()) {
+                    config.add_secrets_to(redactor);
+                }
             }
         }
     )*};
@@ -354,33 +373,38 @@ impl<'a> Bi<'a> {
 
     /// Every integration of the organization (`GET /api/v1/lineage/bi/`).
     pub async fn list(&self) -> Result<IntegrationList> {
-        finish(self.client.api().list_integrations().send().await).await
+        let sent = self.client.api().list_integrations().send().await;
+        finish(sent, self.client.redactor()).await
     }
 
     /// One integration (`GET /api/v1/lineage/bi/{id}/`).
     pub async fn get(&self, id: i64) -> Result<Integration> {
-        finish(
-            self.client
-                .api()
-                .get_integration()
-                .bi_datasource_id(id)
-                .send()
-                .await,
-        )
-        .await
+        let api = self.client.api();
+        let sent = api.get_integration().bi_datasource_id(id).send().await;
+        finish(sent, self.client.redactor()).await
     }
 
     /// Create an integration; the configuration's type picks the kind
     /// (`POST /api/v1/lineage/bi/<kind>/`).
     pub async fn create<C: IntegrationConfig>(&self, config: C) -> Result<Integration> {
-        finish(config.create(self.client.api()).await).await
+        let redactor = self.redactor_for(&config);
+        finish(config.create(self.client.api()).await, &redactor).await
     }
 
     /// Replace an integration's configuration (`PUT
     /// /api/v1/lineage/bi/<kind>/{id}/`). The server keeps the kind of an
     /// integration; `config` must be of the same kind.
     pub async fn update<C: IntegrationConfig>(&self, id: i64, config: C) -> Result<Integration> {
-        finish(config.update(self.client.api(), id).await).await
+        let redactor = self.redactor_for(&config);
+        finish(config.update(self.client.api(), id).await, &redactor).await
+    }
+
+    /// What errors about sending `config` must not show: the API key and
+    /// the configuration's secrets.
+    fn redactor_for<C: IntegrationConfig>(&self, config: &C) -> Redactor {
+        let mut redactor = self.client.redactor().clone();
+        config.add_secrets_to(&mut redactor);
+        redactor
     }
 
     /// Delete an integration (`DELETE /api/v1/lineage/bi/{id}/`). Returns what
@@ -403,22 +427,16 @@ impl<'a> Bi<'a> {
             {
                 Ok(Integration::default())
             }
-            other => finish(other).await,
+            other => finish(other, self.client.redactor()).await,
         }
     }
 
     /// Start an unscheduled synchronization (`GET
     /// /api/v1/lineage/bi/{id}/sync/`).
     pub async fn sync(&self, id: i64) -> Result<Integration> {
-        finish(
-            self.client
-                .api()
-                .sync_integration()
-                .bi_datasource_id(id)
-                .send()
-                .await,
-        )
-        .await
+        let api = self.client.api();
+        let sent = api.sync_integration().bi_datasource_id(id).send().await;
+        finish(sent, self.client.redactor()).await
     }
 }
 

@@ -105,6 +105,12 @@ impl Client {
         self.api.inner().timeout
     }
 
+    /// What errors and exported records must not show: the API key's clear
+    /// text, and secret fields by name.
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.api.inner().redactor
+    }
+
     /// A clock for one call under this client's timeout.
     pub(crate) fn idle_clock(&self) -> IdleClock {
         IdleClock::start(self.timeout())

@@ -5,7 +5,11 @@
 //! headers and a capped excerpt of the body in an [`HttpFailure`]; messages say
 //! what to do next and never contain a secret: the transport masks the API
 //! key and the secrets of the request just sent wherever an error body or
-//! header quotes them, and secret fields are masked by name.
+//! header quotes them, the handlers ([`Client::bi`](crate::Client::bi),
+//! [`Client::audit_logs`](crate::Client::audit_logs)) do the same in the
+//! excerpt of a success body that does not decode, and secret fields are
+//! masked by name — in JSON by key, in any other text by their shape (see
+//! [`mask_fields_in_text`]).
 //!
 //! Every part of an error is bounded: the body excerpt (512 characters), a
 //! `detail` message (512), validation issues (the first [`MAX_ISSUES`], each
@@ -20,6 +24,7 @@ use reqwest::StatusCode;
 use crate::generated;
 use crate::limits::Stop;
 use crate::redirect::RedirectReason;
+use crate::secret::{mask_fields_in_text, Redactor};
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -27,6 +32,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How much of a response body an error keeps (bytes read) and shows (chars).
 const BODY_READ_CAP: usize = crate::error_body::ERROR_BODY_BYTES;
 const EXCERPT_CHARS: usize = 512;
+/// How much of a body that is not JSON is masked before its excerpt is cut:
+/// more than the excerpt can show (512 characters of at most 4 bytes), so a
+/// secret cut at the end of this is never shown in part.
+const MASKED_TEXT_BYTES: usize = 4 * EXCERPT_CHARS + 1024;
 /// The most validation issues an error keeps (the rest are counted).
 pub const MAX_ISSUES: usize = 20;
 /// The longest issue message kept, in characters.
@@ -111,7 +120,8 @@ pub enum Error {
     #[error("not found ({}){}: check the id (list integrations to see the ids) and DATAFOLD_HOST", .0.status, .0.detail_suffix())]
     NotFound(Box<HttpFailure>),
 
-    /// 422: the server rejected the request's content.
+    /// 422: the server rejected the request's content. A 422 whose body is
+    /// not FastAPI's JSON has no issues; its message shows the body's start.
     #[error("Datafold rejected the request as invalid ({}): {}; fix the fields listed", .response.status, render_issues(.issues, *.more_issues, &.response.body))]
     Validation {
         /// The problems the server listed, e.g. `body.client_secret: Field
@@ -210,9 +220,10 @@ pub enum Error {
     },
 
     /// Writing an export's output failed (disk full, closed pipe, …).
-    #[error("cannot {what} of the export output: {error}")]
+    #[error("export output: cannot {what}: {error}")]
     Output {
-        /// What was being done.
+        /// What was being done, as a verb and its object: `flush`, `write a
+        /// record`, `open out.jsonl.partial`.
         what: String,
         /// The I/O error.
         error: std::io::Error,
@@ -479,7 +490,23 @@ impl Error {
 
     /// Convert an error of the generated client (see [`crate::generated`])
     /// into this crate's error, reading the body of an undocumented response.
+    ///
+    /// Error bodies were masked by the client's transport already (the API
+    /// key, the secrets of the request, secret fields). The excerpt of a
+    /// success body that does not decode ([`Error::Decode`]) is masked here
+    /// by secret field names only, since this function knows no values; the
+    /// handlers ([`Client::bi`](crate::Client::bi),
+    /// [`Client::audit_logs`](crate::Client::audit_logs)) also mask the API
+    /// key and the secrets they sent there.
     pub async fn from_api<E: serde::Serialize>(error: generated::Error<E>) -> Self {
+        Self::from_api_masked(error, &Redactor::new()).await
+    }
+
+    /// [`Error::from_api`], masking the values `redactor` knows as well.
+    pub(crate) async fn from_api_masked<E: serde::Serialize>(
+        error: generated::Error<E>,
+        redactor: &Redactor,
+    ) -> Self {
         use progenitor_client::Error as E;
         match error {
             E::InvalidRequest(message) | E::Custom(message) => Error::InvalidRequest { message },
@@ -490,22 +517,27 @@ impl Error {
                 let status = response.status();
                 let headers = response.headers().clone();
                 let body = serde_json::to_vec(&*response).unwrap_or_default();
-                Self::from_status(status, headers, &body)
+                Self::from_status(status, headers, &body, redactor)
             }
-            // Error bodies never fail to parse (see `ErrorBody`), so this is the
-            // body of a documented success, and every documented success is 200.
+            // The transport hands on every error body as JSON (one that is
+            // not becomes a JSON string, see `crate::error_body`), so this is
+            // the body of a documented success, and every documented success
+            // is 200.
             E::InvalidResponsePayload(bytes, error) => Error::Decode {
                 status: Some(StatusCode::OK),
-                excerpt: excerpt(&bytes),
+                excerpt: excerpt(&bytes, redactor),
                 error,
             },
-            E::UnexpectedResponse(response) => Self::from_response(response).await,
+            E::UnexpectedResponse(response) => Self::from_response(response, redactor).await,
         }
     }
 
-    /// Classify a response whose status says it failed, reading at most 64 KiB
-    /// of its body.
-    pub(crate) async fn from_response(mut response: reqwest::Response) -> Self {
+    /// Classify a response whose status says it failed (or that the API does
+    /// not document), reading at most 64 KiB of its body.
+    pub(crate) async fn from_response(
+        mut response: reqwest::Response,
+        redactor: &Redactor,
+    ) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
         let mut body = Vec::new();
@@ -516,7 +548,7 @@ impl Error {
                 Ok(None) | Err(_) => break,
             }
         }
-        Self::from_status(status, headers, &body)
+        Self::from_status(status, headers, &body, redactor)
     }
 
     pub(crate) fn from_transport(error: reqwest::Error) -> Self {
@@ -553,8 +585,23 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_status(status: StatusCode, headers: HeaderMap, body: &[u8]) -> Self {
-        let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    pub(crate) fn from_status(
+        status: StatusCode,
+        mut headers: HeaderMap,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> Self {
+        let mut json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        // A body that was not JSON, as the transport hands it on: its text.
+        let text = match json.take() {
+            Some(serde_json::Value::String(text)) => Some(text),
+            other => {
+                json = other.map(|json| redactor.error_json(&json));
+                None
+            }
+        };
+        let body = text.as_ref().map_or(body, String::as_bytes);
+        crate::error_body::mask_headers(&mut headers, redactor);
         let detail = json
             .as_ref()
             .and_then(|v| v.get("detail"))
@@ -565,7 +612,7 @@ impl Error {
         let response = Box::new(HttpFailure {
             status,
             headers,
-            body: excerpt(body),
+            body: excerpt(body, redactor),
             detail,
         });
         match status.as_u16() {
@@ -588,13 +635,16 @@ impl Error {
     }
 }
 
-/// Unwrap a generated call's result: the value, or this crate's error.
+/// Unwrap a generated call's result: the value, or this crate's error, with
+/// the values `redactor` knows (the API key, the secrets of the request)
+/// masked wherever the error quotes the response.
 pub(crate) async fn finish<T, E: serde::Serialize>(
     result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
+    redactor: &Redactor,
 ) -> Result<T> {
     match result {
         Ok(value) => Ok(value.into_inner()),
-        Err(error) => Err(Error::from_api(error).await),
+        Err(error) => Err(Error::from_api_masked(error, redactor).await),
     }
 }
 
@@ -651,12 +701,24 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// The first characters of a body for error messages; a JSON body is first
-/// stripped of secrets (see [`crate::secret::redact_json`]).
-pub(crate) fn excerpt(body: &[u8]) -> String {
+/// The first characters of a body for error messages, stripped of secrets
+/// first: a JSON body as [`Redactor::json`] does (FastAPI's `input` dropped
+/// too), any other text by the shape of secret fields
+/// ([`mask_fields_in_text`]); in both, the values `redactor` knows.
+pub(crate) fn excerpt(body: &[u8], redactor: &Redactor) -> String {
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => raw_excerpt(crate::secret::redact_json(&json).to_string().as_bytes()),
-        Err(_) => raw_excerpt(body),
+        Ok(json) => raw_excerpt(redactor.error_json(&json).to_string().as_bytes()),
+        Err(_) => {
+            let head = &body[..body.len().min(MASKED_TEXT_BYTES)];
+            let text = String::from_utf8_lossy(head);
+            let masked = mask_fields_in_text(&text);
+            let masked = redactor.text(&masked);
+            let mut out = clip(&masked, EXCERPT_CHARS);
+            if body.len() > head.len() && !out.ends_with('…') {
+                out.push('…');
+            }
+            out
+        }
     }
 }
 

@@ -10,7 +10,14 @@
 //! added so the real number of FastAPI issues is not lost. A longer body that
 //! is not JSON keeps its first 64 KiB. Then the clear text of known secrets
 //! (the API key, the secret fields of the request) is masked in the body and
-//! the headers, and secret fields are masked by name.
+//! the headers, and secret fields are masked: by name in JSON, by their shape
+//! in other text ([`mask_fields_in_text`]).
+//!
+//! A body that is not JSON (an HTML error page, a cut or malformed document)
+//! is handed on as a JSON string of its text: the generated client decodes
+//! every documented error body as JSON, and would otherwise report a 422
+//! page as an undecodable success. The conversion into [`Error`](crate::Error)
+//! shows the text again.
 //!
 //! [`ClientBuilder::max_response_bytes`]: crate::ClientBuilder::max_response_bytes
 
@@ -19,7 +26,7 @@ use reqwest::header::HeaderValue;
 use serde_json::{Map, Value};
 
 use crate::limits::{rebuild, IdleClock, Waiting};
-use crate::secret::Redactor;
+use crate::secret::{mask_fields_in_text, Redactor};
 
 /// Error bodies up to this size are kept whole; longer ones are summarized.
 pub const ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -80,20 +87,37 @@ pub(crate) async fn bound(
                 Bytes::from(redactor.json(&Value::Object(map)).to_string())
             }
             Some((other, _)) => Bytes::from(redactor.json(&other).to_string()),
-            None => Bytes::from(redactor.text(&String::from_utf8_lossy(&head)).into_owned()),
+            None => text_as_json(&head, redactor),
         }
     };
-    for value in response.headers_mut().values_mut() {
+    mask_headers(response.headers_mut(), redactor);
+    Ok(rebuild(response, body))
+}
+
+/// Header values with the secrets `redactor` knows masked.
+pub(crate) fn mask_headers(headers: &mut reqwest::header::HeaderMap, redactor: &Redactor) {
+    if redactor.knows_no_values() {
+        return;
+    }
+    for value in headers.values_mut() {
         let masked = value.to_str().ok().map(|text| redactor.text(text));
         if let Some(std::borrow::Cow::Owned(masked)) = masked {
             *value = HeaderValue::from_str(&masked)
                 .unwrap_or_else(|_| HeaderValue::from_static(crate::REDACTED));
         }
     }
-    Ok(rebuild(response, body))
 }
 
-/// A whole small body, with secrets masked; unchanged when there are none.
+/// A body that is not JSON, masked, as a JSON string.
+fn text_as_json(body: &[u8], redactor: &Redactor) -> Bytes {
+    let text = String::from_utf8_lossy(body);
+    let masked = mask_fields_in_text(&text);
+    let masked = redactor.text(&masked);
+    Bytes::from(Value::String(masked.into_owned()).to_string())
+}
+
+/// A whole small body, with secrets masked; a JSON body without secrets is
+/// unchanged.
 fn redact_raw(body: Vec<u8>, redactor: &Redactor) -> Bytes {
     if let Ok(json) = serde_json::from_slice::<Value>(&body) {
         let masked = redactor.json(&json);
@@ -103,10 +127,7 @@ fn redact_raw(body: Vec<u8>, redactor: &Redactor) -> Bytes {
             Bytes::from(masked.to_string())
         };
     }
-    match String::from_utf8_lossy(&body) {
-        text if redactor.text(&text) != text => Bytes::from(redactor.text(&text).into_owned()),
-        _ => Bytes::from(body),
-    }
+    text_as_json(&body, redactor)
 }
 
 /// Builds a bounded copy of a JSON document that arrives in chunks, in

@@ -22,14 +22,131 @@ pub const SECRET_FIELDS: [&str; 5] = [
 /// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
 /// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
 pub fn is_secret_field(key: &str) -> bool {
-    let folded: String = key
-        .chars()
-        .filter(|c| !matches!(c, '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_FIELDS
-        .iter()
-        .any(|field| field.replace('_', "") == folded)
+    // Called for every key of every exported payload: no allocation, and a
+    // key of fewer bytes than the shortest field's letters is none of them.
+    if key.len() < "token".len() {
+        return false;
+    }
+    let folded = || {
+        key.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
+    };
+    SECRET_FIELDS.iter().any(|field| {
+        let field = field.chars().filter(|&c| c != '_');
+        folded().eq(field)
+    })
+}
+
+/// The longest run of key characters [`mask_fields_in_text`] considers.
+const MAX_TEXT_KEY: usize = 64;
+
+/// `text` that is not JSON (an HTML page, a cut or malformed document) with
+/// the values of secret fields replaced by [`REDACTED`], recognized by their
+/// shape: a key that [`is_secret_field`] accepts — quoted with `"` or `'`, or
+/// bare — then `:` or `=`, then the value: a quoted string (with backslash
+/// escapes; one that never closes is masked to the end) or a bare token up to
+/// the next `,`, `}`, `]`, `;`, `&`, `<`, quote or white space. `null` is
+/// kept. Text without such a field comes back borrowed.
+///
+/// ```
+/// use datafold_sdk::secret::mask_fields_in_text;
+///
+/// let body = r#"{"name": "n", "client_secret": "s3cr\"et", token: abc,}"#;
+/// assert_eq!(
+///     mask_fields_in_text(body),
+///     r#"{"name": "n", "client_secret": "[REDACTED]", token: [REDACTED],}"#
+/// );
+/// assert_eq!(mask_fields_in_text("password=hunter2&user=me"), "password=[REDACTED]&user=me");
+/// ```
+pub fn mask_fields_in_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut out = String::new();
+    // Bytes of `text` before `copied` are in `out` already.
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if !is_key_byte(bytes[at]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && is_key_byte(bytes[at]) {
+            at += 1;
+        }
+        if at - start > MAX_TEXT_KEY || !is_secret_field(&text[start..at]) {
+            continue;
+        }
+        let Some((from, to)) = secret_value_after(bytes, at) else {
+            continue;
+        };
+        out.push_str(&text[copied..from]);
+        out.push_str(REDACTED);
+        copied = to;
+        at = to;
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Where the value of a key that ends at `at` lies (the part to mask), if a
+/// `:` or `=` follows the key (after its closing quote, if any).
+fn secret_value_after(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
+    let skip_space = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    // The key's closing quote, escaped when the document sits in a string.
+    if bytes.get(at) == Some(&b'\\') && matches!(bytes.get(at + 1), Some(b'"' | b'\'')) {
+        at += 2;
+    } else if matches!(bytes.get(at), Some(b'"' | b'\'')) {
+        at += 1;
+    }
+    at = skip_space(at);
+    if !matches!(bytes.get(at), Some(b':' | b'=')) {
+        return None;
+    }
+    at = skip_space(at + 1);
+    match bytes.get(at)? {
+        &quote @ (b'"' | b'\'') => Some((at + 1, string_end(bytes, at + 1, quote, false))),
+        b'\\' if matches!(bytes.get(at + 1), Some(b'"' | b'\'')) => {
+            let quote = bytes[at + 1];
+            Some((at + 2, string_end(bytes, at + 2, quote, true)))
+        }
+        // An object or array: its own fields are found as the scan goes on.
+        b'{' | b'[' => None,
+        _ => {
+            let end = bytes[at..]
+                .iter()
+                .position(|&b| b.is_ascii_whitespace() || b",}];&<>\"'".contains(&b))
+                .map_or(bytes.len(), |n| at + n);
+            let token = &bytes[at..end];
+            (!token.is_empty() && token != b"null").then_some((at, end))
+        }
+    }
+}
+
+/// Where a string that started at `from` ends (before its closing quote):
+/// at the first `quote` not escaped by a backslash, or, when the string sits
+/// escaped inside another (`escaped`), at the first `\` + `quote`; the end
+/// of the text if it never closes.
+fn string_end(bytes: &[u8], from: usize, quote: u8, escaped: bool) -> usize {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if escaped && bytes.get(i + 1) == Some(&quote) => return i,
+            b'\\' => i += 2,
+            b if b == quote && !escaped => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// A copy of `value` fit to print in an error: what [`Redactor::json`] does
@@ -126,7 +243,8 @@ impl Redactor {
     pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let mut out = std::borrow::Cow::Borrowed(text);
         for secret in &self.values {
-            if out.contains(secret.0.as_str()) {
+            // Most strings (times, ids, addresses) are shorter than a key.
+            if out.len() >= secret.0.len() && out.contains(secret.0.as_str()) {
                 out = std::borrow::Cow::Owned(out.replace(secret.0.as_str(), REDACTED));
             }
         }
@@ -138,6 +256,44 @@ impl Redactor {
     /// in every string and key.
     pub fn json(&self, value: &serde_json::Value) -> serde_json::Value {
         self.mask(value, false)
+    }
+
+    /// Mask `text` in place: known secret values replaced by [`REDACTED`].
+    /// Without known values, or without a match, nothing is copied.
+    pub(crate) fn mask_string(&self, text: &mut String) {
+        if let std::borrow::Cow::Owned(masked) = self.text(text) {
+            *text = masked;
+        }
+    }
+
+    /// What [`Redactor::json`] does, in place: for data that is masked
+    /// once and never needed in clear (an exported record's `payload`).
+    pub(crate) fn mask_map(&self, map: &mut serde_json::Map<String, serde_json::Value>) {
+        if !self.values.is_empty() && map.keys().any(|k| self.text(k) != k.as_str()) {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, v)| (self.text(&k).into_owned(), v))
+                .collect();
+        }
+        for (key, value) in map.iter_mut() {
+            if is_secret_field(key) {
+                if !value.is_null() {
+                    *value = serde_json::Value::String(REDACTED.to_owned());
+                }
+            } else {
+                self.mask_value(value);
+            }
+        }
+    }
+
+    fn mask_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => self.mask_map(map),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
+            Value::String(s) => self.mask_string(s),
+            _ => {}
+        }
     }
 
     /// [`Redactor::json`] for an error body: FastAPI's `input` (the request
@@ -273,5 +429,83 @@ impl schemars::JsonSchema for Secret {
         schema.format = Some("password".to_owned());
         schema.metadata().write_only = true;
         schema.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_fields_are_recognized_without_case_underscores_or_dashes() {
+        for key in [
+            "token",
+            "Token",
+            "client_secret",
+            "clientSecret",
+            "API-Key",
+            "token_value",
+        ] {
+            assert!(is_secret_field(key), "{key}");
+        }
+        for key in [
+            "tokens",
+            "name",
+            "",
+            "secret",
+            "token_name",
+            "passwords",
+            "tökén",
+        ] {
+            assert!(!is_secret_field(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn secret_fields_are_masked_in_text_of_any_shape() {
+        for (text, masked) in [
+            (
+                r#"{"id": 1, "client_secret": "s-1", "token": "t-2",}"#,
+                r#"{"id": 1, "client_secret": "[REDACTED]", "token": "[REDACTED]",}"#,
+            ),
+            (
+                r#"{'password': 'p\'3', token :t-4 , "x": 1"#,
+                r#"{'password': '[REDACTED]', token :[REDACTED] , "x": 1"#,
+            ),
+            (r#"{"token": "cut off"#, r#"{"token": "[REDACTED]"#),
+            (
+                r#"{"token": null, "tokens": "kept"}"#,
+                r#"{"token": null, "tokens": "kept"}"#,
+            ),
+            (
+                r#""{\"api_key\": \"k-5\", \"n\": 1}""#,
+                r#""{\"api_key\": \"[REDACTED]\", \"n\": 1}""#,
+            ),
+            ("<p>token=abc&amp;x</p>", "<p>token=[REDACTED]&amp;x</p>"),
+            ("é token: ü-secret é", "é token: [REDACTED] é"),
+            (
+                r#"{"token": {"password": "p"}}"#,
+                r#"{"token": {"password": "[REDACTED]"}}"#,
+            ),
+            ("a token is needed", "a token is needed"),
+            ("token:", "token:"),
+        ] {
+            assert_eq!(mask_fields_in_text(text), masked, "{text}");
+        }
+    }
+
+    #[test]
+    fn maps_are_masked_in_place_like_copies_are() {
+        let redactor = Redactor::new().with_secret(&Secret::new("key-123456"));
+        let value = serde_json::json!({
+            "a": {"Token": "t", "n": null, "list": [{"password": 5}, "with key-123456"]},
+            "key-123456": "as a key",
+            "token_value": null,
+        });
+        let serde_json::Value::Object(mut map) = value.clone() else {
+            unreachable!()
+        };
+        redactor.mask_map(&mut map);
+        assert_eq!(serde_json::Value::Object(map), redactor.json(&value));
     }
 }

@@ -260,3 +260,101 @@ async fn an_export_skips_a_300_mb_string_outside_logs() {
     .await;
     assert_eq!(export_all(&client(&server.url)).await.unwrap(), ["kept"]);
 }
+
+/// How much of the second window's body the server has managed to send
+/// while the first window stalls: the client reads a window it fetches ahead
+/// only up to a bounded number of bytes, and TCP flow control holds the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_fetched_ahead_holds_a_bounded_number_of_bytes() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncWriteExt;
+
+    const RECORDS: u64 = 50;
+    const RECORD_BYTES: u64 = 4 * MIB;
+    let sent = Arc::new(AtomicU64::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (sent_by_server, released) = (sent.clone(), release.clone());
+    let server = Hostile::start(move |mut c| {
+        let (sent, release) = (sent_by_server.clone(), released.clone());
+        async move {
+            head(&mut c.stream, 200, &[("content-type", "application/json")], None).await;
+            let first_window = c.request.body_text().contains("T09:59:00");
+            if first_window {
+                // The head window says nothing until the test has measured.
+                let _ = c.stream.write_all(b"{\"logs\": [").await;
+                release.notified().await;
+                let one = record("head", "2026-11-20T10:30:00Z");
+                let _ = c.stream.write_all(format!("{one}]}}").as_bytes()).await;
+                let _ = c.stream.shutdown().await;
+                return;
+            }
+            let _ = c.stream.write_all(b"{\"logs\": [").await;
+            let blob = vec![b'y'; 64 * 1024];
+            for i in 0..RECORDS {
+                let open = format!(
+                    r#"{}{{"timestamp": "2026-11-20T11:30:00Z", "event_uuid": "big-{i}", "client_ip": "1", "url": "/", "payload": {{"blob": ""#,
+                    if i == 0 { "" } else { "," }
+                );
+                if c.stream.write_all(open.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..RECORD_BYTES / blob.len() as u64 {
+                    if c.stream.write_all(&blob).await.is_err() {
+                        return;
+                    }
+                    sent.fetch_add(blob.len() as u64, Ordering::SeqCst);
+                }
+                let _ = c.stream.write_all(b"\"}}").await;
+            }
+            let _ = c.stream.write_all(b"]}").await;
+            let _ = c.stream.shutdown().await;
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(&server.url)
+        .retry_policy(RetryPolicy::none())
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (start, _) = hour();
+    let mut records = client
+        .audit_logs()
+        .between(start, start + chrono::Duration::hours(2))
+        .concurrency(2)
+        .records()
+        .unwrap();
+    // The stream is polled (the head window is waited for) while the server
+    // sends the second window's body as fast as the client takes it.
+    let first = tokio::spawn(async move {
+        let first = records.next().await;
+        (first, records)
+    });
+    let mut last = u64::MAX;
+    let mut still = 0;
+    while still < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = sent.load(Ordering::SeqCst);
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        if now >= RECORDS * RECORD_BYTES {
+            break;
+        }
+    }
+    assert!(
+        last < 100 * MIB,
+        "the client read {} MiB of a window it fetched ahead",
+        last / MIB
+    );
+    release.notify_one();
+    let (first, mut records) = first.await.unwrap();
+    assert_eq!(first.unwrap().unwrap().event_uuid, "head");
+    let next = records.next().await.unwrap().unwrap();
+    assert_eq!(next.event_uuid, "big-0");
+    assert_eq!(
+        next.payload.unwrap()["blob"].as_str().unwrap().len() as u64,
+        RECORD_BYTES
+    );
+}

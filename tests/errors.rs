@@ -525,5 +525,143 @@ async fn a_body_that_changes_between_attempts_is_an_inconsistent_answer() {
         !message.contains("from its last checkpoint"),
         "no checkpoint was written for this window: {message}"
     );
+    // Advice that reads the same to SDK and CLI users: no SDK calls, no
+    // checkpoint the caller saved.
+    assert!(message.contains("run the export again"), "{message}");
+    assert!(
+        !message.contains("you saved") && !message.contains("client."),
+        "{message}"
+    );
     assert!(matches!(error, Error::Inconsistent { .. }), "{error:?}");
+}
+
+// ---- secrets in bodies that are not JSON, statuses of bodies that are not JSON
+
+/// Everything an error shows: message, Debug, excerpt, issues.
+fn everything_shown(error: &Error) -> String {
+    format!(
+        "{error} {error:?} {:?} {:?}",
+        error.body_excerpt(),
+        error.validation_issues()
+    )
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_never_shows_a_secret() {
+    // JSON with a trailing comma, Python-style quotes, bare keys and values.
+    for body in [
+        r#"{"id": 1, "type": "looker", "name": "n", "client_secret": "srv-secret-77777", "token": "srv-tok-88888",}"#,
+        r#"{'id': 1, 'password': 'srv-pass-\'99999', token: srv-tok-88888, "api_key" :"srv-key-\"66666"#,
+    ] {
+        let server = CaptureServer::start(Reply::text(200, body)).await;
+        let error = server.client().bi().get(1).await.unwrap_err();
+        assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+        let shown = everything_shown(&error);
+        assert!(!shown.contains("srv-"), "{shown}");
+        assert!(
+            !shown.contains("99999") && !shown.contains("66666"),
+            "{shown}"
+        );
+        assert!(shown.contains(datafold_sdk::REDACTED), "{shown}");
+        let excerpt = error.body_excerpt().unwrap();
+        assert!(
+            excerpt.starts_with("{\"id\": 1") || excerpt.starts_with("{'id': 1"),
+            "{excerpt}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_success_body_that_does_not_decode_never_shows_the_key_or_a_secret_just_sent() {
+    let echoed = format!(r#"{{"id": 9, "note": "{SENT_SECRET} by {TEST_KEY}",}}"#);
+    let server = CaptureServer::start(Reply::text(200, &echoed)).await;
+    let error = server
+        .client()
+        .bi()
+        .create(looker_with_secret())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    let shown = everything_shown(&error);
+    assert!(
+        !shown.contains(SENT_SECRET) && !shown.contains(TEST_KEY),
+        "{shown}"
+    );
+    assert!(
+        error.body_excerpt().unwrap().starts_with(r#"{"id": 9"#),
+        "{shown}"
+    );
+
+    // Valid JSON of the wrong shape: the list call, and audit logs.
+    let listed = json!({"integrations": 7, "note": format!("made with {TEST_KEY}")});
+    let server = CaptureServer::start(Reply::json(200, listed)).await;
+    let error = server.client().bi().list().await.unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(
+        !everything_shown(&error).contains(TEST_KEY),
+        "{}",
+        everything_shown(&error)
+    );
+    let logs = json!({"logs": [{"timestamp": "2026-01-01T00:00:00Z", "user_email": TEST_KEY}]});
+    let server = CaptureServer::start(Reply::json(200, logs)).await;
+    let error = server
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(
+        !everything_shown(&error).contains(TEST_KEY),
+        "{}",
+        everything_shown(&error)
+    );
+}
+
+#[tokio::test]
+async fn an_error_body_that_is_not_json_never_shows_a_secret_field() {
+    for reply in [
+        Reply::text(500, r#"{"detail": "boom", "token": "srv-tok-88888","#),
+        Reply::text(409, "conflict: {'client_secret': 'srv-secret-77777'}"),
+    ] {
+        let server = CaptureServer::start(reply).await;
+        let error = server.client().bi().list().await.unwrap_err();
+        let shown = everything_shown(&error);
+        assert!(!shown.contains("srv-"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_422_whose_body_is_not_json_is_a_validation_error_with_its_status() {
+    let page = "<html><body>422 Unprocessable Entity: token=\"srv-tok-88888\"</body></html>";
+    let long_page = format!("<html>{}</html>", "<p>too long</p>".repeat(10_000));
+    for body in [page.to_owned(), long_page, String::new()] {
+        let server = CaptureServer::start(Reply::text(422, &body)).await;
+        // A call that documents its 422 (create), and one that does not (list).
+        let created = server.client().bi().create(looker_with_secret()).await;
+        let listed = server.client().bi().list().await.map(drop);
+        for error in [created.unwrap_err(), listed.unwrap_err()] {
+            assert!(
+                matches!(error, Error::Validation { .. }),
+                "{}: {error:?}",
+                body.len()
+            );
+            assert_eq!(error.status().map(|s| s.as_u16()), Some(422));
+            let message = error.to_string();
+            assert!(
+                message.contains("422") && !message.contains("200"),
+                "{message}"
+            );
+            assert!(message.len() < 2_000, "capped: {} bytes", message.len());
+            assert!(
+                !everything_shown(&error).contains("srv-tok"),
+                "{}",
+                everything_shown(&error)
+            );
+            if !body.is_empty() {
+                assert!(message.contains("<html>"), "{message}");
+            }
+        }
+    }
 }

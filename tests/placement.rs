@@ -123,3 +123,91 @@ async fn a_server_that_ignores_the_filter_still_gives_each_record_once() {
     assert_eq!(events.out_of_range(), 1);
     assert!(events.misplaced() >= 1, "zone-less came back in window 0");
 }
+
+#[tokio::test]
+async fn a_window_under_a_minute_reaches_at_most_one_window_into_its_neighbours() {
+    let server = CaptureServer::start(Reply::json(
+        200,
+        json!({"logs": [log("a", "2026-11-20T10:00:10Z")]}),
+    ))
+    .await;
+    let client = client(&server.url);
+    let short = || {
+        client
+            .audit_logs()
+            .between(at(10, 0), at(10, 1))
+            .window(std::time::Duration::from_secs(30))
+    };
+    assert_eq!(short().plan().unwrap().len(), 2);
+    let mut events = short().events().unwrap();
+    let mut records = Vec::new();
+    let mut overlaps = Vec::new();
+    while let Some(event) = events.next().await {
+        match event.unwrap() {
+            ExportEvent::Record(r) => records.push(r.event_uuid),
+            ExportEvent::WindowDone(checkpoint) => overlaps.push(checkpoint.overlap_secs),
+        }
+    }
+    assert_eq!(records, ["a"]);
+    assert_eq!(
+        overlaps,
+        [30, 30],
+        "the checkpoint records the overlap used"
+    );
+    let mut reaches: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["start_date"].as_str().unwrap().to_owned())
+        .collect();
+    reaches.sort();
+    assert_eq!(reaches, ["2026-11-20T09:59:30Z", "2026-11-20T10:00:00Z"]);
+
+    // An overlap the caller chose is kept, and checked.
+    let chosen = short().overlap(std::time::Duration::from_secs(5)).plan();
+    assert_eq!(chosen.unwrap().len(), 2);
+    let error = short()
+        .overlap(std::time::Duration::from_secs(90))
+        .plan()
+        .unwrap_err();
+    assert!(
+        matches!(error, datafold_sdk::Error::InvalidRequest { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("overlap"), "{error}");
+    // The default overlap follows the window, whatever the order of calls.
+    let longer = short().window(std::time::Duration::from_secs(3600));
+    let mut events = longer.events().unwrap();
+    while let Some(event) = events.next().await {
+        if let ExportEvent::WindowDone(checkpoint) = event.unwrap() {
+            assert_eq!(checkpoint.overlap_secs, 60);
+        }
+    }
+}
+
+#[tokio::test]
+async fn too_many_misplaced_records_is_an_error_that_names_no_sdk_call() {
+    // Every timestamp unreadable: each is written once and remembered, up to
+    // the limit.
+    let logs: Vec<_> = (0..=datafold_sdk::export::MAX_UNPLACED)
+        .map(|i| log(&format!("u{i}"), "not a time"))
+        .collect();
+    let server = CaptureServer::start(Reply::json(200, json!({ "logs": logs }))).await;
+    let mut records = client(&server.url)
+        .audit_logs()
+        .between(at(10, 0), at(11, 0))
+        .records()
+        .unwrap();
+    let error = loop {
+        match records.next().await.expect("the export ends in an error") {
+            Ok(_) => continue,
+            Err(error) => break error,
+        }
+    };
+    assert!(
+        matches!(error, datafold_sdk::Error::Inconsistent { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(!message.contains("client."), "{message}");
+    assert!(message.contains("short range"), "{message}");
+}

@@ -5,6 +5,16 @@
 //! (several at once, bounded), parses each body incrementally, and yields the
 //! records in window order as a [`Stream`] of [`ExportEvent`]s.
 //!
+//! **Records are exact, except that secrets are masked.** Each record is
+//! passed on as the server sent it, except for [`REDACTED`](crate::REDACTED)
+//! in place of the values of secret fields
+//! ([`is_secret_field`](crate::secret::is_secret_field): `token`,
+//! `password`, `client_secret`, `token_value`, `api_key`, in any case, with
+//! or without `_` or `-`; `null` stays `null`) anywhere inside `payload`, and
+//! in place of the API key's clear text inside any string field. That holds
+//! for every way out: [`AuditExport::events`], [`AuditExport::records`],
+//! [`AuditExport::write_to`] and [`AuditExport::write_to_file`].
+//!
 //! **Nothing lost, nothing doubled.** Each window is requested with a small
 //! overlap on both sides, so a record on a boundary is returned whatever the
 //! server's boundary semantics (inclusive, exclusive, rounded). Each record
@@ -41,8 +51,11 @@
 //! ([`FileCheckpoint`]): a resume that does not match is refused.
 //!
 //! **Bounded memory.** The head window's body is parsed as it arrives, one
-//! record at a time; windows fetched ahead keep at most a few hundred records
-//! each and otherwise let TCP flow control hold the rest.
+//! record at a time; a window fetched ahead stops reading once it holds
+//! [`PREFETCH_BYTES`] (8 MiB) of records, counted as the bytes of their JSON,
+//! or 256 records, and lets TCP flow control hold the rest. So an export
+//! holds at most about `concurrency - 1` times (8 MiB plus one record), plus
+//! the record being passed on; one record is at most [`MAX_RECORD_BYTES`].
 //!
 //! **Retries.** Opening a window follows the client's [`RetryPolicy`]
 //! (audit-log reads are idempotent). A body that breaks off is requested again
@@ -53,7 +66,7 @@
 //! headers, for each chunk of the body, before a retry) may last at most
 //! [`ClientBuilder::timeout`] without the server sending anything; a window
 //! whose body keeps arriving is never cut. [`Client::with_timeout`] sets it
-//! for one export. One record may be at most [`MAX_RECORD_BYTES`].
+//! for one export.
 //!
 //! [`RetryPolicy`]: crate::RetryPolicy
 //! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
@@ -76,15 +89,18 @@ use futures_util::{Stream, StreamExt};
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
 pub use scan::MAX_RECORD_BYTES;
+pub use window::PREFETCH_BYTES;
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
-use window::WindowRecords;
+use crate::secret::Redactor;
+use window::{OpenWindow, WindowRecords};
 
-/// Records a window fetched ahead of the head may hold before it waits.
-const PREFETCH_RECORDS: usize = 256;
+/// How far each window's request reaches into its neighbours, unless the
+/// caller sets it: one minute, or the window if that is shorter.
+const DEFAULT_OVERLAP: Duration = Duration::from_secs(60);
 /// The longest window: 10 years.
 const MAX_WINDOW_SECS: u64 = 10 * 366 * 86_400;
 /// The most windows one export may have.
@@ -127,6 +143,8 @@ pub struct AuditExport {
     end: DateTime<Utc>,
     window: Duration,
     overlap: Duration,
+    /// Whether the caller chose the overlap (else it follows the window).
+    overlap_chosen: bool,
     concurrency: usize,
     resume: Option<Checkpoint>,
     progress: Option<ProgressFn>,
@@ -169,7 +187,8 @@ impl AuditExport {
             start,
             end,
             window: Duration::from_secs(3600),
-            overlap: Duration::from_secs(60),
+            overlap: DEFAULT_OVERLAP,
+            overlap_chosen: false,
             concurrency: 4,
             resume: None,
             progress: None,
@@ -184,15 +203,21 @@ impl AuditExport {
         self
     }
 
-    /// Length of each window. Default one hour.
+    /// Length of each window, in whole seconds. Default one hour.
     pub fn window(mut self, window: Duration) -> Self {
         self.window = window;
+        if !self.overlap_chosen {
+            self.overlap = window.min(DEFAULT_OVERLAP);
+        }
         self
     }
 
-    /// How far each request reaches into its neighbours. Default one minute.
+    /// How far each request reaches into its neighbours, in whole seconds,
+    /// at most the window. Default one minute, or the window if that is
+    /// shorter.
     pub fn overlap(mut self, overlap: Duration) -> Self {
         self.overlap = overlap;
+        self.overlap_chosen = true;
         self
     }
 
@@ -285,9 +310,11 @@ impl AuditExport {
             ));
         }
         if self.overlap.subsec_nanos() != 0 || self.overlap > self.window {
-            return invalid(
-                "the export overlap must be a whole number of seconds, at most the window".into(),
-            );
+            return invalid(format!(
+                "the export overlap (AuditExport::overlap, {:?}) must be a whole number of \
+                 seconds, at most the window ({:?})",
+                self.overlap, self.window
+            ));
         }
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return invalid(format!(
@@ -329,6 +356,7 @@ impl AuditExport {
         };
         Ok(ExportStream {
             overlap: chrono::Duration::seconds(self.overlap.as_secs() as i64),
+            redactor: self.client.redactor().clone(),
             next_open: done.min(plan.len()),
             unplaced: unplaced.into_iter().collect(),
             export: self,
@@ -368,6 +396,8 @@ pub struct ExportStream {
     export: AuditExport,
     plan: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     overlap: chrono::Duration,
+    /// Masks secrets in every record passed on (see the module docs).
+    redactor: Redactor,
     next_open: usize,
     open: VecDeque<OpenWindow>,
     records_done: u64,
@@ -381,26 +411,6 @@ pub struct ExportStream {
     window_misplaced: u64,
     window_out_of_range: u64,
     finished: bool,
-}
-
-struct OpenWindow {
-    index: usize,
-    records: WindowRecords,
-    buffer: VecDeque<Result<AuditLogs>>,
-    exhausted: bool,
-}
-
-impl OpenWindow {
-    /// Read ahead into the buffer, up to its limit, without waiting.
-    fn prefetch(&mut self, cx: &mut Context<'_>) {
-        while !self.exhausted && self.buffer.len() < PREFETCH_RECORDS {
-            match self.records.poll_next_unpin(cx) {
-                Poll::Ready(Some(item)) => self.buffer.push_back(item),
-                Poll::Ready(None) => self.exhausted = true,
-                Poll::Pending => break,
-            }
-        }
-    }
 }
 
 impl ExportStream {
@@ -435,12 +445,8 @@ impl ExportStream {
                 from - self.overlap,
                 to + self.overlap,
             );
-            self.open.push_back(OpenWindow {
-                index: self.next_open,
-                records,
-                buffer: VecDeque::new(),
-                exhausted: false,
-            });
+            self.open
+                .push_back(OpenWindow::new(self.next_open, records));
             self.next_open += 1;
         }
     }
@@ -471,19 +477,13 @@ impl Stream for ExportStream {
                 this.finished = true;
                 return Poll::Ready(None);
             };
-            let item = match head.buffer.pop_front() {
-                Some(item) => Some(item),
-                None if head.exhausted => None,
-                None => match head.records.poll_next_unpin(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(item) => item,
-                },
-            };
+            let item = std::task::ready!(head.poll_next(cx));
             let index = head.index;
             match item {
-                Some(Ok(record)) => match this.place(index, &record) {
+                Some(Ok(mut record)) => match this.place(index, &record) {
                     Ok(true) => {
                         this.window_records += 1;
+                        record.mask_secrets(&this.redactor);
                         return Poll::Ready(Some(Ok(ExportEvent::Record(Box::new(record)))));
                     }
                     Ok(false) => {}

@@ -69,8 +69,8 @@ impl ExportStream {
                     "more than {MAX_UNPLACED} audit-log records came back outside the window \
                      they were asked for, or with unreadable timestamps: the server's timestamps \
                      do not match its time filter (timestamps without a zone in server-local \
-                     time?); check them with client.audit_logs().list() on a short range, or \
-                     ask Datafold support"
+                     time?); check the records' timestamps on a short range, or ask Datafold \
+                     support"
                 ),
             });
         }

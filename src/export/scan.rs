@@ -7,6 +7,7 @@
 
 use crate::error::{excerpt, Error, Result};
 use crate::generated::types::AuditLogs;
+use crate::secret::Redactor;
 
 /// Bytes already scanned are dropped once this many pile up.
 const COMPACT_AT: usize = 64 * 1024;
@@ -47,16 +48,27 @@ pub(crate) struct LogsScanner {
     element_start: Option<usize>,
     seen_logs: bool,
     done: bool,
+    /// What excerpts in errors must not show (the API key).
+    redactor: Redactor,
 }
 
 impl LogsScanner {
+    /// A scanner whose errors mask what `redactor` masks.
+    pub(crate) fn masking(redactor: Redactor) -> Self {
+        Self {
+            redactor,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn push(&mut self, chunk: &[u8]) {
         self.compact();
         self.buf.extend_from_slice(chunk);
     }
 
-    /// The next complete record, if one has arrived.
-    pub(crate) fn next_record(&mut self) -> Result<Option<AuditLogs>> {
+    /// The next complete record, if one has arrived, and the size of its
+    /// JSON in bytes.
+    pub(crate) fn next_record(&mut self) -> Result<Option<(AuditLogs, usize)>> {
         while self.pos < self.buf.len() {
             if self.in_string && !self.escaped {
                 // Inside a string only a quote or a backslash matters: jump there.
@@ -132,15 +144,14 @@ impl LogsScanner {
                     self.depth -= 1;
                     if self.in_logs && self.depth == 2 {
                         let start = self.element_start.take().unwrap_or(at);
+                        let raw = &self.buf[start..=at];
                         let record =
-                            serde_json::from_slice(&self.buf[start..=at]).map_err(|error| {
-                                Error::Decode {
-                                    status: None,
-                                    excerpt: excerpt(&self.buf[start..=at]),
-                                    error,
-                                }
+                            serde_json::from_slice(raw).map_err(|error| Error::Decode {
+                                status: None,
+                                excerpt: excerpt(raw, &self.redactor),
+                                error,
                             })?;
-                        return Ok(Some(record));
+                        return Ok(Some((record, raw.len())));
                     }
                     if self.in_logs && self.depth == 1 {
                         self.in_logs = false;
@@ -211,7 +222,10 @@ impl LogsScanner {
         let from = self.pos.saturating_sub(40);
         Error::Decode {
             status: None,
-            excerpt: excerpt(&self.buf[from..self.buf.len().min(self.pos + 40)]),
+            excerpt: excerpt(
+                &self.buf[from..self.buf.len().min(self.pos + 40)],
+                &self.redactor,
+            ),
             error: <serde_json::Error as serde::de::Error>::custom(format!(
                 "audit-log response: {what}"
             )),
@@ -234,7 +248,7 @@ mod tests {
         let mut out = Vec::new();
         for piece in body.as_bytes().chunks(chunk) {
             scanner.push(piece);
-            while let Some(r) = scanner.next_record()? {
+            while let Some((r, _)) = scanner.next_record()? {
                 out.push(r.event_uuid);
             }
         }
@@ -320,7 +334,7 @@ mod tests {
         scanner.push(br#"{"padding": ""#);
         feed(&mut scanner, b'z', 300).unwrap();
         scanner.push(format!(r#"", "logs": [{}], "{}"#, record("a"), "k".repeat(1000)).as_bytes());
-        assert_eq!(scanner.next_record().unwrap().unwrap().event_uuid, "a");
+        assert_eq!(scanner.next_record().unwrap().unwrap().0.event_uuid, "a");
         // A 20 MiB key, then a value of 20 MiB of white space in arrays.
         feed(&mut scanner, b'k', 20).unwrap();
         scanner.push(br#"": [["#);
