@@ -163,16 +163,7 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
                  that is more than the API describes: report it to Datafold support"
             ),
         ),
-        Error::Inconsistent { .. } => (
-            6,
-            error
-                .to_string()
-                .replace("client.audit_logs().list()", "`datafold audit-logs list`")
-                .replace(
-                    "resuming from the last checkpoint you saved if there is one",
-                    "with --resume if it wrote to -o FILE",
-                ),
-        ),
+        Error::Inconsistent { .. } => (6, error.to_string()),
         // 429, 5xx, undocumented statuses and answers, and whatever the SDK
         // adds: the API did not behave.
         _ => (6, error.to_string()),
