@@ -181,6 +181,9 @@ pub fn child(mode: Mode, url: &str, out: &std::path::Path) -> Result<(), BoxErro
         let client = datafold_sdk::Client::builder()
             .api_key(KEY)
             .host(url)
+            // The naive path holds the whole 480 MiB body on purpose: that
+            // is the baseline the streaming export is measured against.
+            .max_response_bytes(1 << 30)
             .build()?;
         match mode {
             Mode::Streaming => {
