@@ -56,6 +56,15 @@ impl IdleClock {
         waiting_for: Waiting,
         url: &Url,
     ) -> reqwest::Result<T> {
+        // Many waits for body bytes find them already read: answer those
+        // without arming a timer.
+        let mut future = std::pin::pin!(future);
+        if let Some(output) = futures_util::future::poll_immediate(future.as_mut()).await {
+            if output.is_ok() {
+                self.restart();
+            }
+            return output;
+        }
         // `tokio::time::timeout` treats a deadline past the end of time as none.
         match tokio::time::timeout(self.remaining(), future).await {
             Ok(output) => {

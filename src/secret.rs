@@ -27,6 +27,11 @@ pub fn is_secret_field(key: &str) -> bool {
     if key.len() < "token".len() {
         return false;
     }
+    // Most keys start with a letter no secret field starts with.
+    let first = key.bytes().find(|b| !matches!(b, b'_' | b'-'));
+    if !first.is_some_and(|b| matches!(b.to_ascii_lowercase(), b't' | b'p' | b'c' | b'a')) {
+        return false;
+    }
     let folded = || {
         key.chars()
             .filter(|c| !matches!(c, '_' | '-'))
