@@ -67,7 +67,17 @@ const MAX_DETAIL_CHARS: usize = 512;
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` reads like the message, after the variant's name (and the HTTP
+/// status, where there was one), so `fn main() -> Result<(), Error>` prints
+/// something a user can act on; `{:#?}` adds the response details.
+///
+/// ```
+/// let error = datafold_sdk::Client::builder().build().unwrap_err();
+/// let debug = format!("{error:?}");
+/// assert!(debug.starts_with("MissingApiKey: no Datafold API key"), "{debug}");
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No API key was configured.
@@ -433,7 +443,51 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.variant_name())?;
+        if let Some(status) = self.status() {
+            write!(f, " ({status})")?;
+        }
+        write!(f, ": {self}")?;
+        if f.alternate() {
+            if let Some(response) = self.http_failure() {
+                write!(f, "\n{response:#?}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Error {
+    /// The variant's name, as `Debug` shows it.
+    fn variant_name(&self) -> &'static str {
+        match self {
+            Error::MissingApiKey => "MissingApiKey",
+            Error::InvalidConfig { .. } => "InvalidConfig",
+            Error::InsecureHost { .. } => "InsecureHost",
+            Error::InvalidRequest { .. } => "InvalidRequest",
+            Error::Unauthorized(_) => "Unauthorized",
+            Error::Forbidden(_) => "Forbidden",
+            Error::BadRequest(_) => "BadRequest",
+            Error::NotFound(_) => "NotFound",
+            Error::Validation { .. } => "Validation",
+            Error::RateLimited { .. } => "RateLimited",
+            Error::Server(_) => "Server",
+            Error::UnexpectedStatus(_) => "UnexpectedStatus",
+            Error::Timeout { .. } => "Timeout",
+            Error::Connection { .. } => "Connection",
+            Error::Redirect { .. } => "Redirect",
+            Error::ResponseTooLarge { .. } => "ResponseTooLarge",
+            Error::Inconsistent { .. } => "Inconsistent",
+            Error::Decode { .. } => "Decode",
+            Error::Output { .. } => "Output",
+            Error::UnsafeFile { .. } => "UnsafeFile",
+            Error::Checkpoint { .. } => "Checkpoint",
+            Error::InvalidTimestamp { .. } => "InvalidTimestamp",
+        }
+    }
+
     /// The HTTP status, when the error came from a response.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
