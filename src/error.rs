@@ -414,23 +414,36 @@ fn timeout_message(error: &reqwest::Error) -> String {
 /// (connection refused, a DNS failure, a TLS problem…).
 fn with_root_cause(error: &reqwest::Error) -> String {
     let top = error.to_string();
-    let mut root = None;
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        root = Some(cause);
-        source = cause.source();
+    let cause = innermost(error).to_string();
+    if !cause.is_empty() && !top.contains(&cause) {
+        format!("{top}: {cause}")
+    } else {
+        top
     }
-    match root.map(ToString::to_string) {
-        Some(cause) if !cause.is_empty() && !top.contains(&cause) => format!("{top}: {cause}"),
-        _ => top,
+}
+
+/// The innermost error of `error`'s chain (`error` itself without a source).
+fn innermost<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
+    cause
 }
 
 /// At most `max` characters of `text`, `…` marking a cut.
 fn clip(text: &str, max: usize) -> String {
+    clip_with(text, max, false)
+}
+
+/// At most `max` characters of `text`, one `…` marking a cut there or, with
+/// `cut_before`, one made already (the text is the head of something longer).
+pub(crate) fn clip_with(text: &str, max: usize, cut_before: bool) -> String {
     let mut chars = text.chars();
     let mut out: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
+    if cut_before || chars.next().is_some() {
         out.push('…');
     }
     out
@@ -485,6 +498,18 @@ impl Error {
             Error::UnsafeFile { .. } => "UnsafeFile",
             Error::Checkpoint { .. } => "Checkpoint",
             Error::InvalidTimestamp { .. } => "InvalidTimestamp",
+        }
+    }
+
+    /// For [`Error::Timeout`] and [`Error::Connection`], the innermost
+    /// cause ("Connection refused (os error 111)", a DNS failure, a TLS
+    /// problem); `None` for every other error.
+    pub fn root_cause(&self) -> Option<String> {
+        match self {
+            Error::Timeout { error } | Error::Connection { error } => {
+                Some(innermost(error).to_string())
+            }
+            _ => None,
         }
     }
 
@@ -767,21 +792,17 @@ pub(crate) fn excerpt(body: &[u8], redactor: &Redactor) -> String {
             let text = String::from_utf8_lossy(head);
             let masked = mask_fields_in_text(&text);
             let masked = redactor.text(&masked);
-            let mut out = clip(&masked, EXCERPT_CHARS);
-            if body.len() > head.len() && !out.ends_with('…') {
-                out.push('…');
-            }
-            out
+            clip_with(&masked, EXCERPT_CHARS, body.len() > head.len())
         }
     }
 }
 
 /// The first characters of a body, lossily decoded.
 fn raw_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
-    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
-    if out.len() < text.len() || body.len() > EXCERPT_CHARS * 4 {
-        out.push('…');
-    }
-    out
+    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
+    clip_with(
+        &String::from_utf8_lossy(head),
+        EXCERPT_CHARS,
+        body.len() > head.len(),
+    )
 }

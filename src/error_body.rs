@@ -25,6 +25,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use serde_json::{Map, Value};
 
+use crate::error::clip_with;
 use crate::limits::{rebuild, IdleClock, Waiting};
 use crate::secret::{mask_fields_in_text, Redactor};
 
@@ -422,11 +423,7 @@ fn decode(raw: &[u8], cut: bool) -> String {
         end -= 1;
     }
     let text = text.unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
-    let mut out: String = text.chars().take(MAX_STRING_CHARS).collect();
-    if cut || out.len() < text.len() {
-        out.push('…');
-    }
-    out
+    clip_with(&text, MAX_STRING_CHARS, cut)
 }
 
 #[cfg(test)]

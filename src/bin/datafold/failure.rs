@@ -147,7 +147,7 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
         | Error::UnsafeFile { .. }
         | Error::Checkpoint { .. } => (5, error.to_string()),
         Error::Timeout { .. } => (7, timed_out(run)),
-        Error::Connection { error, .. } => (7, connection_failed(error, run)),
+        Error::Connection { error: inner, .. } => (7, connection_failed(error, inner, run)),
         Error::Output { .. } => (1, error.to_string()),
         Error::Redirect { from, to, reason } => (
             6,
@@ -192,12 +192,12 @@ fn timed_out(run: &Invocation) -> String {
     )
 }
 
-fn connection_failed(error: &reqwest::Error, run: &Invocation) -> String {
+fn connection_failed(whole: &Error, error: &reqwest::Error, run: &Invocation) -> String {
     let at = error
         .url()
         .map(|url| url.origin().ascii_serialization())
         .unwrap_or_else(|| run.host.clone());
-    let cause = root_cause(error);
+    let cause = whole.root_cause().unwrap_or_default();
     if error.is_connect() {
         format!(
             "cannot reach Datafold at {at}: {cause}; check --host or DATAFOLD_HOST, and the network"
@@ -205,13 +205,4 @@ fn connection_failed(error: &reqwest::Error, run: &Invocation) -> String {
     } else {
         format!("the connection to Datafold at {at} failed: {cause}; check the network and retry")
     }
-}
-
-/// The innermost error: "connection refused", not "error sending request".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
