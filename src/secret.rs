@@ -260,7 +260,9 @@ impl Redactor {
     /// by [`REDACTED`] (`null` stays `null`), and known secret values masked
     /// in every string and key.
     pub fn json(&self, value: &serde_json::Value) -> serde_json::Value {
-        self.mask(value, false)
+        let mut shown = value.clone();
+        self.mask_value(&mut shown, false);
+        shown
     }
 
     /// Mask `text` in place: known secret values replaced by [`REDACTED`].
@@ -274,6 +276,35 @@ impl Redactor {
     /// What [`Redactor::json`] does, in place: for data that is masked
     /// once and never needed in clear (an exported record's `payload`).
     pub(crate) fn mask_map(&self, map: &mut serde_json::Map<String, serde_json::Value>) {
+        self.mask_object(map, false);
+    }
+
+    /// [`Redactor::json`] for an error body: FastAPI's `input` (the request
+    /// data a 422 quotes back) is dropped as well.
+    pub(crate) fn error_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        let mut shown = value.clone();
+        self.mask_value(&mut shown, true);
+        shown
+    }
+
+    /// The one walk behind [`Redactor::json`], [`Redactor::error_json`] and
+    /// [`Redactor::mask_map`].
+    fn mask_value(&self, value: &mut serde_json::Value, drop_input: bool) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => self.mask_object(map, drop_input),
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| self.mask_value(v, drop_input)),
+            Value::String(s) => self.mask_string(s),
+            _ => {}
+        }
+    }
+
+    fn mask_object(&self, map: &mut serde_json::Map<String, serde_json::Value>, drop_input: bool) {
+        if drop_input {
+            map.remove("input");
+        }
         if !self.values.is_empty() && map.keys().any(|k| self.text(k) != k.as_str()) {
             *map = std::mem::take(map)
                 .into_iter()
@@ -286,48 +317,8 @@ impl Redactor {
                     *value = serde_json::Value::String(REDACTED.to_owned());
                 }
             } else {
-                self.mask_value(value);
+                self.mask_value(value, drop_input);
             }
-        }
-    }
-
-    fn mask_value(&self, value: &mut serde_json::Value) {
-        use serde_json::Value;
-        match value {
-            Value::Object(map) => self.mask_map(map),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
-            Value::String(s) => self.mask_string(s),
-            _ => {}
-        }
-    }
-
-    /// [`Redactor::json`] for an error body: FastAPI's `input` (the request
-    /// data a 422 quotes back) is dropped as well.
-    pub(crate) fn error_json(&self, value: &serde_json::Value) -> serde_json::Value {
-        self.mask(value, true)
-    }
-
-    fn mask(&self, value: &serde_json::Value, drop_input: bool) -> serde_json::Value {
-        use serde_json::Value;
-        match value {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter(|(k, _)| !(drop_input && k.as_str() == "input"))
-                    .map(|(k, v)| {
-                        let v = if is_secret_field(k) && !v.is_null() {
-                            Value::String(REDACTED.to_owned())
-                        } else {
-                            self.mask(v, drop_input)
-                        };
-                        (self.text(k).into_owned(), v)
-                    })
-                    .collect(),
-            ),
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| self.mask(v, drop_input)).collect())
-            }
-            Value::String(s) => Value::String(self.text(s).into_owned()),
-            other => other.clone(),
         }
     }
 }
