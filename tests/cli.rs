@@ -58,21 +58,10 @@ fn run(command: &mut Command) -> (i32, String, String) {
 }
 
 fn create_looker(host: &str) -> i64 {
-    let (code, stdout, stderr) = run(datafold(host).args([
-        "bi",
-        "create",
-        "looker",
-        "--base-url",
-        "https://looker.example.com",
-        "--client-id",
-        "cid",
-        "--repo-id",
-        "4",
-        "--client-secret-env",
-        "LOOKER_SECRET",
-        "--name",
-        "Looker prod",
-    ]));
+    let (code, stdout, stderr) = run(datafold(host)
+        .args(["bi", "create", "looker"])
+        .args(cli_support::looker_flags())
+        .args(["--name", "Looker prod"]));
     assert_eq!(code, 0, "{stderr}");
     let created: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(created["name"], "Looker prod");

@@ -7,6 +7,8 @@
 mod cli_support;
 mod common;
 
+use cli_support::looker_flags;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -90,19 +92,6 @@ fn record(uuid: &str, timestamp: &str) -> Value {
         "client_ip": "10.0.0.1",
         "url": "/api/v1/lineage/bi/",
     })
-}
-
-fn looker_flags() -> Vec<&'static str> {
-    vec![
-        "--base-url",
-        "https://looker.example.com",
-        "--client-id",
-        "cid",
-        "--repo-id",
-        "4",
-        "--client-secret-env",
-        "LOOKER_SECRET",
-    ]
 }
 
 fn assert_no_control_characters(text: &str) {

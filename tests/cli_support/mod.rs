@@ -22,6 +22,21 @@ pub fn datafold(key: &str, host: &str) -> Command {
     command
 }
 
+/// The required flags of `bi create looker`, its secret read from the
+/// environment variable `LOOKER_SECRET`.
+pub fn looker_flags() -> Vec<&'static str> {
+    vec![
+        "--base-url",
+        "https://looker.example.com",
+        "--client-id",
+        "cid",
+        "--repo-id",
+        "4",
+        "--client-secret-env",
+        "LOOKER_SECRET",
+    ]
+}
+
 /// An empty directory of its own for one test of `suite`.
 pub fn scratch(suite: &str, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("datafold-{suite}-{}-{name}", std::process::id()));
