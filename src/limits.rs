@@ -204,8 +204,10 @@ pub(crate) async fn buffer(
     if announced.is_some_and(|length| length > limit) {
         return Err(too_large().into_error(&url).await);
     }
-    // Room for what was announced, but not trusting it beyond a MiB up front.
-    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit).min(1 << 20) as usize);
+    // Room for what was announced, within the cap: one allocation and no
+    // copies while growing (untouched capacity costs no resident memory, so
+    // a lying Content-Length gains nothing beyond the cap it is held to).
+    let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit) as usize);
     while let Some(chunk) = clock.wait(response.chunk(), Waiting::Body, &url).await? {
         if body.len() as u64 + chunk.len() as u64 > limit {
             return Err(too_large().into_error(&url).await);
