@@ -147,8 +147,8 @@ fn settings() -> GenerationSettings {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         // Retries and tracing live in one hand-written `ClientHooks` impl
-        // (src/client.rs); `Expected` turns a missing impl into one clear error.
-        .with_inner_type(quote::quote! { crate::client::Hooks })
+        // (src/transport/mod.rs); `Expected` turns a missing impl into one clear error.
+        .with_inner_type(quote::quote! { crate::transport::Hooks })
         .with_hooks(HooksMode::Expected)
         .with_derive("PartialEq")
         // Secrets (`format: password`) become a type whose Debug/Display redact.
@@ -173,7 +173,7 @@ fn settings() -> GenerationSettings {
             "crate::bi::IntegrationList",
             std::iter::empty(),
         )
-        // Error bodies are kept as received and read by src/error.rs, so a 422
+        // Error bodies are kept as received and read by src/transport/classify.rs, so a 422
         // that is not exactly FastAPI's shape is still a validation error.
         .with_replacement(
             "HttpValidationError",

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use datafold_sdk::export::{ExportFormat, IfInterrupted};
+use datafold_sdk::audit::export::{ExportFormat, IfInterrupted};
 use datafold_sdk::mock::MockServer;
 
 const KEY: &str = "export-rss-example-key";

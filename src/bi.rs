@@ -1,4 +1,4 @@
-//! BI integrations: the [`Bi`] handler, the six kinds ([`BiKind`]), and the
+//! BI integrations: the [`BiHandler`], the six kinds ([`BiKind`]), and the
 //! tolerant response types [`Integration`] and [`IntegrationList`].
 //!
 //! Datafold does not document what its BI endpoints return, so the response
@@ -13,9 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::error::{finish, Result};
+use crate::error::Result;
 use crate::generated::{self, types, ResponseValue};
 use crate::secret::Redactor;
+use crate::transport::finish;
 
 /// The six kinds of BI integration Datafold supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -362,11 +363,11 @@ integration_config! {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Bi<'a> {
+pub struct BiHandler<'a> {
     client: &'a Client,
 }
 
-impl<'a> Bi<'a> {
+impl<'a> BiHandler<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
     }

@@ -1,21 +1,19 @@
-//! [`Client`] and [`ClientBuilder`]: configuration, authentication, and the one
-//! seam ([`Hooks`]) that every generated call passes through.
+//! [`Client`] and [`ClientBuilder`]: configuration and authentication. What
+//! happens to each request is the transport's (`src/transport/`).
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use progenitor_client::ClientInfo;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
-use crate::audit::AuditLogsApi;
-use crate::bi::Bi;
-use crate::error::{parse_retry_after, Error, Result};
+use crate::audit::AuditLogsHandler;
+use crate::bi::BiHandler;
+use crate::error::{Error, Result};
 use crate::generated;
-use crate::limits::{failure_of, IdleClock, DEFAULT_MAX_RESPONSE_BYTES};
-use crate::redirect::Origin;
-use crate::retry::{Failure, RetryPolicy, Safety};
 use crate::secret::{Redactor, Secret};
+use crate::transport::{Hooks, RetryPolicy, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// The host used when none is configured.
 pub const DEFAULT_HOST: &str = "https://app.datafold.com";
@@ -77,10 +75,8 @@ impl Client {
     /// few: `client.with_retry_policy(RetryPolicy::none()).bi().create(cfg)`.
     /// Shares the connection pool.
     pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
-        let hooks = Hooks {
-            retry: policy,
-            ..self.api.inner().clone()
-        };
+        let mut hooks = self.api.inner().clone();
+        hooks.retry = policy;
         self.with_hooks(hooks)
     }
 
@@ -88,10 +84,8 @@ impl Client {
     /// `timeout` without progress (see [`ClientBuilder::timeout`]). Shares
     /// the connection pool.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
-        let hooks = Hooks {
-            timeout,
-            ..self.api.inner().clone()
-        };
+        let mut hooks = self.api.inner().clone();
+        hooks.timeout = timeout;
         self.with_hooks(hooks)
     }
 
@@ -108,12 +102,7 @@ impl Client {
     /// What errors and exported records must not show: the API key's clear
     /// text, and secret fields by name.
     pub(crate) fn redactor(&self) -> &Redactor {
-        &self.api.inner().redactor
-    }
-
-    /// A clock for one call under this client's timeout.
-    pub(crate) fn idle_clock(&self) -> IdleClock {
-        IdleClock::start(self.timeout())
+        self.api.inner().redactor()
     }
 
     fn with_hooks(&self, hooks: Hooks) -> Self {
@@ -125,13 +114,13 @@ impl Client {
     }
 
     /// BI integrations: create, update, list, get, remove, sync.
-    pub fn bi(&self) -> Bi<'_> {
-        Bi::new(self)
+    pub fn bi(&self) -> BiHandler<'_> {
+        BiHandler::new(self)
     }
 
     /// The organization's audit logs.
-    pub fn audit_logs(&self) -> AuditLogsApi<'_> {
-        AuditLogsApi::new(self)
+    pub fn audit_logs(&self) -> AuditLogsHandler<'_> {
+        AuditLogsHandler::new(self)
     }
 }
 
@@ -278,7 +267,7 @@ impl ClientBuilder {
     /// The most bytes of one response body the client reads into memory.
     /// Default [`DEFAULT_MAX_RESPONSE_BYTES`] (64 MiB). A larger body is
     /// [`Error::ResponseTooLarge`]; for audit logs, export the range with
-    /// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between), which
+    /// [`AuditLogsHandler::between`](crate::audit::AuditLogsHandler::between), which
     /// streams it in bounded memory. Error bodies are read up to this size
     /// too, and at most 64 KiB of them is kept.
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
@@ -337,7 +326,7 @@ impl ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
 
-        // Redirects are followed by the SDK itself (see `crate::redirect`);
+        // Redirects are followed by the SDK itself (see `src/transport/redirect.rs`);
         // the idle clock in the hooks replaces reqwest's total timeout.
         let http = reqwest::Client::builder()
             .default_headers(headers)
@@ -350,13 +339,13 @@ impl ClientBuilder {
             api: generated::Client::new_with_client(
                 &host,
                 http,
-                Hooks {
-                    retry: self.retry,
-                    timeout: self.timeout,
-                    max_response_bytes: self.max_response_bytes,
-                    origin: Origin::of(&url),
-                    redactor: Redactor::new().with_secret(&key),
-                },
+                Hooks::new(
+                    self.retry,
+                    self.timeout,
+                    self.max_response_bytes,
+                    &url,
+                    Redactor::new().with_secret(&key),
+                ),
             ),
             host,
         })
@@ -423,165 +412,5 @@ fn is_loopback(url: &reqwest::Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
-    }
-}
-
-/// State the generated client carries into [`ClientHooks`]: the seam every
-/// generated call passes through, where retries, the idle clock, redirects,
-/// body caps and the redaction of error bodies apply.
-#[derive(Debug, Clone)]
-pub struct Hooks {
-    retry: RetryPolicy,
-    timeout: Duration,
-    max_response_bytes: u64,
-    /// The configured host's origin: the only one redirects may lead to.
-    origin: Origin,
-    /// Masks the API key (`Debug` shows only how many values it knows).
-    redactor: Redactor,
-}
-
-impl Default for Hooks {
-    fn default() -> Self {
-        Self {
-            retry: RetryPolicy::default(),
-            timeout: DEFAULT_TIMEOUT,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            // (An origin that matches nothing if it could not be read: no
-            // redirect is followed then.)
-            origin: reqwest::Url::parse(DEFAULT_HOST)
-                .map(|url| Origin::of(&url))
-                .unwrap_or_default(),
-            redactor: Redactor::new(),
-        }
-    }
-}
-
-impl ClientHooks<Hooks> for generated::Client {
-    async fn exec(
-        &self,
-        mut request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        drop_null_body(&mut request);
-        // progenitor adds `api-version: <info.version>`; Datafold documents no
-        // such header, so it is not sent.
-        request.headers_mut().remove("api-version");
-        // Buffer the body inside the retry loop, so that a response cut short
-        // is retried like any other broken connection (where that is safe).
-        let mut clock = IdleClock::start(self.inner().timeout);
-        execute(self, request, info, Buffering::WholeBody, &mut clock).await
-    }
-}
-
-/// Whether [`execute`] reads the response body before returning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Buffering {
-    /// Read it all: a body that breaks off counts as a failed attempt.
-    WholeBody,
-    /// Return once the headers are in; the caller streams the body.
-    HeadersOnly,
-}
-
-/// Send `request` under the client's retry policy (see [`crate::retry`]),
-/// every wait bounded by `clock`. An error status comes back with its body
-/// read, bounded and redacted (see [`crate::error_body`]) whatever the
-/// `buffering`.
-pub(crate) async fn execute(
-    api: &generated::Client,
-    mut request: reqwest::Request,
-    info: &OperationInfo,
-    buffering: Buffering,
-    clock: &mut IdleClock,
-) -> reqwest::Result<reqwest::Response> {
-    let hooks = api.inner();
-    let safety = Safety::of(request.method(), info.operation_id);
-    // What an error body must not show: the key and the secrets sent now.
-    let mut redactor = hooks.redactor.clone();
-    if let Some(sent) = request.body().and_then(reqwest::Body::as_bytes) {
-        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(sent) {
-            redactor.add_secrets_of(&json);
-        }
-    }
-    let mut retries = 0;
-    loop {
-        let replay = request.try_clone();
-        tracing::debug!(
-            operation = info.operation_id,
-            method = %request.method(),
-            path = request.url().path(),
-            attempt = retries + 1,
-            "sending request"
-        );
-        let result = attempt(api, request, info, buffering, clock, &redactor).await;
-        let failure = match &result {
-            Ok(response) if response.status().is_success() => None,
-            Ok(response) => Some(Failure::Status(
-                response.status(),
-                parse_retry_after(response.headers()),
-            )),
-            Err(error) => Some(failure_of(error)),
-        };
-        let decision =
-            failure.and_then(|f| hooks.retry.decide(safety, &f, retries, clock.remaining()));
-        let (Some(retry), Some(next)) = (decision, replay) else {
-            if let Ok(response) = &result {
-                tracing::debug!(
-                    operation = info.operation_id,
-                    status = response.status().as_u16(),
-                    "response"
-                );
-            }
-            return result;
-        };
-        retries += 1;
-        tracing::warn!(
-            operation = info.operation_id,
-            attempt = retries + 1,
-            reason = %retry.reason,
-            delay_ms = retry.delay.as_millis() as u64,
-            "retrying Datafold request"
-        );
-        tokio::time::sleep(retry.delay).await;
-        request = next;
-    }
-}
-
-/// One attempt: send (following same-origin redirects), then read the body
-/// as `buffering` says, within the caps.
-async fn attempt(
-    api: &generated::Client,
-    request: reqwest::Request,
-    info: &OperationInfo,
-    buffering: Buffering,
-    clock: &mut IdleClock,
-    redactor: &Redactor,
-) -> reqwest::Result<reqwest::Response> {
-    let hooks = api.inner();
-    let response = crate::redirect::send(api.client(), request, &hooks.origin, clock).await?;
-    if !response.status().is_success() {
-        let limit = hooks.max_response_bytes;
-        return crate::error_body::bound(response, clock, limit, redactor).await;
-    }
-    match buffering {
-        Buffering::HeadersOnly => Ok(response),
-        Buffering::WholeBody => {
-            let limit = hooks.max_response_bytes;
-            crate::limits::buffer(response, clock, limit, info.operation_id).await
-        }
-    }
-}
-
-/// progenitor serializes an optional request body that was left unset as JSON
-/// `null`. Datafold's docs show such calls (an unfiltered audit-log GET) with
-/// no body at all, so send none.
-fn drop_null_body(request: &mut reqwest::Request) {
-    let is_null = request
-        .body()
-        .and_then(reqwest::Body::as_bytes)
-        .is_some_and(|bytes| bytes == b"null");
-    if is_null {
-        *request.body_mut() = None;
-        request.headers_mut().remove(CONTENT_TYPE);
-        request.headers_mut().remove(CONTENT_LENGTH);
     }
 }

@@ -107,27 +107,22 @@ pub mod audit;
 pub mod bi;
 mod client;
 mod error;
-mod error_body;
-pub mod export;
 pub mod generated;
-mod limits;
 #[cfg(feature = "mock")]
 pub mod mock;
-mod redirect;
-pub mod retry;
 pub mod safe_file;
 pub mod secret;
+mod transport;
 
 pub use client::{
-    Client, ClientBuilder, Hooks, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,
+    Client, ClientBuilder, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST, DEFAULT_TIMEOUT, HOST_VAR, USER_AGENT,
 };
 pub use error::{
-    CheckpointRefusal, Error, ErrorBody, HttpFailure, Result, ValidationIssue, MAX_ISSUES,
+    CheckpointRefusal, Error, ErrorBody, HttpFailure, RedirectReason, Result, ValidationIssue,
+    MAX_ISSUES,
 };
-pub use error_body::ERROR_BODY_BYTES;
 pub use generated::types;
-pub use limits::DEFAULT_MAX_RESPONSE_BYTES;
-pub use redirect::{RedirectReason, MAX_REDIRECTS};
-pub use retry::RetryPolicy;
 pub use secret::{Secret, REDACTED, SECRET_FIELDS};
+pub use transport::retry;
+pub use transport::{RetryPolicy, DEFAULT_MAX_RESPONSE_BYTES, ERROR_BODY_BYTES, MAX_REDIRECTS};

@@ -8,7 +8,7 @@ mod hostile;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::{CaptureServer, Reply, TEST_KEY};
-use datafold_sdk::export::{ExportEvent, ExportFormat};
+use datafold_sdk::audit::export::{ExportEvent, ExportFormat};
 use datafold_sdk::{Client, RetryPolicy};
 use futures_util::StreamExt;
 use hostile::{respond, Hostile};
@@ -33,7 +33,7 @@ fn log(uuid: &str, timestamp: &str) -> serde_json::Value {
 
 /// Export 10:00–13:00 in hour windows as JSON Lines; the uuids written and
 /// the summary.
-async fn export(client: &Client) -> (Vec<String>, datafold_sdk::export::ExportSummary) {
+async fn export(client: &Client) -> (Vec<String>, datafold_sdk::audit::export::ExportSummary) {
     let mut out = Vec::new();
     let summary = client
         .audit_logs()
@@ -188,7 +188,7 @@ async fn a_window_under_a_minute_reaches_at_most_one_window_into_its_neighbours(
 async fn too_many_misplaced_records_is_an_error_that_names_no_sdk_call() {
     // Every timestamp unreadable: each is written once and remembered, up to
     // the limit.
-    let logs: Vec<_> = (0..=datafold_sdk::export::MAX_UNPLACED)
+    let logs: Vec<_> = (0..=datafold_sdk::audit::export::MAX_UNPLACED)
         .map(|i| log(&format!("u{i}"), "not a time"))
         .collect();
     let server = CaptureServer::start(Reply::json(200, json!({ "logs": logs }))).await;

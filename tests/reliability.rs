@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::{
+use datafold_sdk::audit::export::{
     Checkpoint, ExportEvent, ExportFiles, ExportFormat, FileCheckpoint, IfInterrupted,
 };
 use datafold_sdk::mock::{Fault, Faults, MockServer};

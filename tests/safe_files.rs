@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::{
+use datafold_sdk::audit::export::{
     AuditExport, Checkpoint, ExportFiles, ExportFormat, FileCheckpoint, IfInterrupted,
 };
 use datafold_sdk::mock::{Fault, Faults, MockServer};

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use datafold_sdk::export::{ExportFormat, IfInterrupted};
+use datafold_sdk::audit::export::{ExportFormat, IfInterrupted};
 use datafold_sdk::mock::MockServer;
 
 use crate::handwritten::BoxError;

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use datafold_sdk::export::{AuditExport, ExportEvent, ExportFiles, ExportFormat, IfInterrupted};
+use datafold_sdk::audit::export::{
+    AuditExport, ExportEvent, ExportFiles, ExportFormat, IfInterrupted,
+};
 use datafold_sdk::types::AuditLogs;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
@@ -355,7 +357,7 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     let client = global.client()?;
     let progress = Arc::new(Mutex::new(Progress::new(global.quiet)));
     let reporter = progress.clone();
-    let report = move |p: &datafold_sdk::export::ExportProgress| {
+    let report = move |p: &datafold_sdk::audit::export::ExportProgress| {
         if let Ok(mut bar) = reporter.lock() {
             let last = p.windows_done == p.windows_total;
             bar.update(p.windows_done, p.windows_total, p.records, last);

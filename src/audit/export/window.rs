@@ -9,20 +9,17 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::{FutureExt, Stream, StreamExt};
-use progenitor_client::OperationInfo;
-use reqwest::header::{HeaderValue, ACCEPT};
+use futures_util::{Stream, StreamExt};
+use progenitor_client::ClientInfo;
 
 use super::scan::LogsScanner;
-use crate::client::{execute, Buffering, Client};
+use crate::audit::AUDIT_LOGS;
 use crate::error::{Error, Result};
+use crate::generated;
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
-use crate::limits::{failure_of, IdleClock, Waiting};
-use crate::retry::{Failure, Safety};
-
-type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+use crate::secret::Redactor;
+use crate::transport::{Read, StreamedCall};
 
 /// Records a window fetched ahead of the head may hold before it waits.
 pub(super) const PREFETCH_RECORDS: usize = 256;
@@ -114,32 +111,34 @@ pub(crate) struct Fetched {
     raw_bytes: usize,
 }
 
-/// The records of `GET /api/v1/audit_logs` for one `[from, to]` filter.
+/// The records of the audit-log endpoint for one `[from, to]` filter.
 pub(crate) struct WindowRecords {
     inner: Pin<Box<dyn Stream<Item = Result<Fetched>> + Send>>,
 }
 
 impl WindowRecords {
-    pub(crate) fn new(client: Client, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
-        let fetch = Fetch {
-            clock: client.idle_clock(),
-            scanner: LogsScanner::masking(client.redactor().clone()),
-            url: None,
-            client,
-            filter: ApiDownloadAuditLogs {
-                start_date: Some(from),
-                end_date: Some(to),
-            },
-            body: None,
+    pub(crate) fn new(api: generated::Client, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let filter = ApiDownloadAuditLogs {
+            start_date: Some(from),
+            end_date: Some(to),
+        };
+        let redactor = api.inner().redactor().clone();
+        let fetch = StreamedCall::get_json(&api, AUDIT_LOGS, &filter).map(|call| Fetch {
+            call,
+            scanner: LogsScanner::masking(redactor.clone()),
+            redactor,
+            filter,
             position: 0,
             yielded: 0,
             last_uuid: None,
-            body_retries: 0,
-        };
+        });
         let inner = futures_util::stream::unfold(Some(fetch), |fetch| async move {
-            let mut fetch = fetch?;
+            let mut fetch = match fetch? {
+                Ok(fetch) => fetch,
+                Err(error) => return Some((Err(error), None)),
+            };
             match fetch.next().await {
-                Ok(Some(record)) => Some((Ok(record), Some(fetch))),
+                Ok(Some(record)) => Some((Ok(record), Some(Ok(fetch)))),
                 Ok(None) => None,
                 // An error ends the window's stream.
                 Err(error) => Some((Err(error), None)),
@@ -155,20 +154,19 @@ impl WindowRecords {
     }
 }
 
+/// One window's records, read from its streamed call. A body that breaks
+/// off is requested again (as the transport's retry policy allows), and the
+/// records already passed on are skipped by position, checked by uuid.
 struct Fetch {
-    client: Client,
+    call: StreamedCall,
     filter: ApiDownloadAuditLogs,
-    clock: IdleClock,
-    /// Where the body being read came from (after any redirect).
-    url: Option<reqwest::Url>,
-    body: Option<Body>,
+    redactor: Redactor,
     scanner: LogsScanner,
-    /// Records read in the current attempt.
+    /// Records read of the current response.
     position: u64,
-    /// Records passed on, over all attempts.
+    /// Records passed on, over all responses.
     yielded: u64,
     last_uuid: Option<String>,
-    body_retries: u32,
 }
 
 impl Fetch {
@@ -189,58 +187,22 @@ impl Fetch {
                 }
                 self.yielded += 1;
                 self.last_uuid = Some(record.event_uuid.clone());
-                // Progress: a body that breaks now and then still finishes.
-                self.body_retries = 0;
+                self.call.progressed();
                 return Ok(Some(Fetched { record, raw_bytes }));
             }
-            let (Some(body), Some(url)) = (self.body.as_mut(), self.url.as_ref()) else {
-                self.open().await?;
-                continue;
-            };
-            // The wait starts now: time spent on the records already read is
-            // the caller's, not the server's.
-            self.clock.restart();
-            let next = body.next().map(Option::transpose);
-            match self.clock.wait(next, Waiting::Body, url).await {
-                Ok(Some(chunk)) => self.scanner.push(&chunk),
-                Err(error) => {
-                    self.retry_broken_body(failure_of(&error), Error::from_transport(error))
-                        .await?
+            match self.call.read().await? {
+                Read::Started => {
+                    self.scanner = LogsScanner::masking(self.redactor.clone());
+                    self.position = 0;
                 }
-                Ok(None) => match self.scanner.finish() {
+                Read::Chunk(chunk) => self.scanner.push(&chunk),
+                Read::End => match self.scanner.finish() {
                     Ok(()) => return Ok(None),
                     // A body that ends before the document does was cut short.
-                    Err(error) => self.retry_broken_body(Failure::Broken, error).await?,
+                    Err(error) => self.call.cut_short(error).await?,
                 },
             }
         }
-    }
-
-    /// Send the window's request (with the client's retries for connecting and
-    /// for error statuses) and start reading its body.
-    async fn open(&mut self) -> Result<()> {
-        let api = self.client.api();
-        let url = format!("{}/api/v1/audit_logs", self.client.host());
-        let request = progenitor_client::ClientInfo::client(api)
-            .get(url)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .json(&self.filter)
-            .build()
-            .map_err(Error::from_transport)?;
-        let info = OperationInfo {
-            operation_id: "get_audit_logs",
-        };
-        let response = execute(api, request, &info, Buffering::HeadersOnly, &mut self.clock)
-            .await
-            .map_err(Error::from_transport)?;
-        if !response.status().is_success() {
-            return Err(Error::from_response(response, self.client.redactor()).await);
-        }
-        self.url = Some(response.url().clone());
-        self.body = Some(Box::pin(response.bytes_stream()));
-        self.scanner = LogsScanner::masking(self.client.redactor().clone());
-        self.position = 0;
-        Ok(())
     }
 
     /// The error for a repeated request that returned other records than
@@ -262,28 +224,6 @@ impl Fetch {
                 self.last_uuid.as_deref().unwrap_or_default(),
             ),
         }
-    }
-
-    async fn retry_broken_body(&mut self, failure: Failure, error: Error) -> Result<()> {
-        let policy = self.client.retry_policy();
-        let time_left = self.clock.remaining();
-        let decision = policy.decide(Safety::Idempotent, &failure, self.body_retries, time_left);
-        let Some(retry) = decision else {
-            return Err(error);
-        };
-        self.body_retries += 1;
-        tracing::warn!(
-            operation = "get_audit_logs",
-            attempt = self.body_retries + 1,
-            reason = %retry.reason,
-            delay_ms = retry.delay.as_millis() as u64,
-            records_kept = self.yielded,
-            "audit-log body broke off; requesting the window again"
-        );
-        tokio::time::sleep(retry.delay).await;
-        self.body = None;
-        self.url = None;
-        Ok(())
     }
 }
 

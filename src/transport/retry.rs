@@ -1,7 +1,8 @@
 //! [`RetryPolicy`]: when a failed call is sent again, and how long to wait.
 //!
-//! Retries happen in one place, the client's `ClientHooks::exec` (see
-//! `src/client.rs`), so every generated call follows the same rules:
+//! Retries are decided in one place, this module, for every request the
+//! transport sends: each generated call, and each window of an audit-log
+//! export (whose body is requested again when it breaks off). The rules:
 //!
 //! | operation | condition | retried? |
 //! |---|---|---|
@@ -45,6 +46,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+
+use crate::error::stop::Stop;
 
 /// When and how often a failed call is retried; see the [module
 /// docs](crate::retry) for the full table.
@@ -224,6 +227,17 @@ pub(crate) enum Failure {
     Broken,
     /// The server answered with an error status (and maybe `Retry-After`).
     Status(StatusCode, Option<Duration>),
+}
+
+/// How an attempt that ended in `error` failed, for [`crate::retry`].
+pub(crate) fn failure_of(error: &reqwest::Error) -> Failure {
+    match Stop::of(error) {
+        Some(Stop::Idle { .. }) => Failure::Timeout,
+        Some(Stop::TooLarge { .. } | Stop::Redirect { .. }) => Failure::Refused,
+        None if error.is_connect() => Failure::NotSent,
+        None if error.is_timeout() => Failure::Timeout,
+        None => Failure::Broken,
+    }
 }
 
 /// A decision to retry.

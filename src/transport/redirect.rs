@@ -8,37 +8,11 @@
 //! is a request of the SDK's, under the same idle clock, and a failure on a
 //! later hop names that hop's URL.
 
-use std::fmt;
-
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 
-use crate::limits::{IdleClock, Stop, Waiting};
-
-/// Why a redirect was not followed; see [`Error::Redirect`](crate::Error::Redirect).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RedirectReason {
-    /// The new location is on another origin: another scheme (`https` to
-    /// `http` included), host or port than the configured host.
-    OtherOrigin,
-    /// The new location was already visited in this chain.
-    Loop,
-    /// More than [`MAX_REDIRECTS`](crate::MAX_REDIRECTS) redirects.
-    TooManyHops,
-}
-
-impl fmt::Display for RedirectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RedirectReason::OtherOrigin => {
-                "another origin: the request body and the API key stay with the configured host"
-            }
-            RedirectReason::Loop => "a redirect loop",
-            RedirectReason::TooManyHops => "too many redirects",
-        })
-    }
-}
+use super::limits::IdleClock;
+use crate::error::stop::{shown, RedirectReason, Stop, Waiting};
 
 /// The most redirects one request follows.
 pub const MAX_REDIRECTS: usize = 5;
@@ -132,22 +106,6 @@ fn changes_to_get(status: StatusCode, method: &Method) -> bool {
         301 | 302 => *method == Method::POST,
         _ => false,
     }
-}
-
-/// A URL fit for an error message: no user name or password, and no query
-/// values (a redirect's target is the server's choice and could carry a token).
-pub(crate) fn shown(url: &Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    let had_query = url.query().is_some();
-    url.set_query(None);
-    let mut text = url.to_string();
-    if had_query {
-        text.push_str("?…");
-    }
-    text
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
+use progenitor_client::ClientInfo;
 
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
@@ -92,8 +93,8 @@ pub use scan::MAX_RECORD_BYTES;
 pub use window::PREFETCH_BYTES;
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
-use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::generated;
 use crate::generated::types::AuditLogs;
 use crate::secret::Redactor;
 use window::{OpenWindow, WindowRecords};
@@ -112,13 +113,13 @@ pub const MAX_CONCURRENCY: usize = 64;
 pub const MAX_UNPLACED: usize = 100_000;
 
 /// An audit-log export being configured; start it with
-/// [`AuditLogsApi::between`](crate::audit::AuditLogsApi::between).
+/// [`AuditLogsHandler::between`](crate::audit::AuditLogsHandler::between).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), datafold_sdk::Error> {
 /// use std::time::Duration;
 /// use chrono::{TimeZone, Utc};
-/// use datafold_sdk::export::{ExportFormat, IfInterrupted};
+/// use datafold_sdk::audit::export::{ExportFormat, IfInterrupted};
 ///
 /// let client = datafold_sdk::Client::from_env()?;
 /// let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
@@ -138,7 +139,8 @@ pub const MAX_UNPLACED: usize = 100_000;
 #[derive(Debug, Clone)]
 #[must_use = "an export does nothing until it is streamed or written"]
 pub struct AuditExport {
-    client: Client,
+    /// The client's generated half: its host, hooks and connection pool.
+    api: generated::Client,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     window: Duration,
@@ -181,9 +183,9 @@ pub enum ExportEvent {
 }
 
 impl AuditExport {
-    pub(crate) fn new(client: Client, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+    pub(crate) fn new(api: generated::Client, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
         Self {
-            client,
+            api,
             start,
             end,
             window: Duration::from_secs(3600),
@@ -253,7 +255,7 @@ impl AuditExport {
     ) -> Checkpoint {
         Checkpoint {
             version: checkpoint::VERSION,
-            host: self.client.host().to_owned(),
+            host: self.api.baseurl().to_owned(),
             start: self.start,
             end: self.end,
             window_secs: self.window.as_secs(),
@@ -356,7 +358,7 @@ impl AuditExport {
         };
         Ok(ExportStream {
             overlap: chrono::Duration::seconds(self.overlap.as_secs() as i64),
-            redactor: self.client.redactor().clone(),
+            redactor: self.api.inner().redactor().clone(),
             next_open: done.min(plan.len()),
             unplaced: unplaced.into_iter().collect(),
             export: self,
@@ -426,7 +428,7 @@ impl ExportStream {
 
     /// Records emitted so far although their timestamp does not place them
     /// in the window that returned them (or cannot be read); see the
-    /// [module docs](crate::export).
+    /// [module docs](crate::audit::export).
     pub fn misplaced(&self) -> u64 {
         self.misplaced
     }
@@ -441,7 +443,7 @@ impl ExportStream {
         while self.open.len() < self.export.concurrency && self.next_open < self.plan.len() {
             let (from, to) = self.plan[self.next_open];
             let records = WindowRecords::new(
-                self.export.client.clone(),
+                self.export.api.clone(),
                 from - self.overlap,
                 to + self.overlap,
             );

@@ -5,9 +5,10 @@
 //! record larger than [`MAX_RECORD_BYTES`] and nesting deeper than
 //! [`MAX_NESTING`] are errors.
 
-use crate::error::{excerpt, Error, Result};
+use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
 use crate::secret::Redactor;
+use crate::transport::excerpt;
 
 /// Bytes already scanned are dropped once this many pile up.
 const COMPACT_AT: usize = 64 * 1024;

@@ -1,11 +1,9 @@
-//! What bounds a request: the idle clock behind [`ClientBuilder::timeout`],
-//! the cap on buffered bodies, and how the transport's own reasons to stop
-//! ([`Stop`]) travel to [`Error`](crate::Error) through the `reqwest::Error`
-//! that the generated client's hook must return.
+//! What bounds a request: the idle clock behind [`ClientBuilder::timeout`]
+//! and the cap on buffered bodies. Running out of either ends the attempt
+//! with a [`Stop`].
 //!
 //! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
 
-use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -13,8 +11,7 @@ use bytes::Bytes;
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::{ResponseBuilderExt, Url};
 
-use crate::redirect::RedirectReason;
-use crate::retry::Failure;
+use crate::error::stop::{Stop, Waiting};
 
 /// Default cap on a response body read into memory: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -83,104 +80,6 @@ impl IdleClock {
     }
 }
 
-/// What the client was waiting for when a [`Stop::Idle`] happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Waiting {
-    Headers,
-    Body,
-}
-
-impl fmt::Display for Waiting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Waiting::Headers => "the response to start",
-            Waiting::Body => "more of the response body",
-        })
-    }
-}
-
-/// A reason of the transport's own to end an attempt.
-#[derive(Debug, Clone)]
-pub(crate) enum Stop {
-    /// Nothing arrived for `idle`.
-    Idle {
-        idle: Duration,
-        waiting_for: Waiting,
-    },
-    /// A body (or one record of it) passed its cap.
-    TooLarge {
-        what: &'static str,
-        limit: u64,
-        advice: &'static str,
-    },
-    /// A redirect that is not followed.
-    Redirect {
-        from: String,
-        to: String,
-        reason: RedirectReason,
-    },
-}
-
-impl fmt::Display for Stop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stop::Idle { idle, waiting_for } => {
-                write!(
-                    f,
-                    "nothing arrived for {idle:?} while waiting for {waiting_for}"
-                )
-            }
-            Stop::TooLarge { what, limit, .. } => write!(f, "{what} exceeds {limit} bytes"),
-            Stop::Redirect { from, to, reason } => {
-                write!(f, "redirect from {from} to {to} not followed: {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Stop {}
-
-impl Stop {
-    /// This stop as the `reqwest::Error` the generated client's hook has to
-    /// return (reqwest offers no constructor; a body that fails with this
-    /// stop yields one). [`Stop::of`] finds it again.
-    pub(crate) async fn into_error(self, url: &Url) -> reqwest::Error {
-        // A stream of nothing but this error, so reading it can only fail.
-        let body = reqwest::Body::wrap_stream(futures_util::stream::repeat_with(move || {
-            Err::<Bytes, Stop>(self.clone())
-        }));
-        let mut response = reqwest::Response::from(http::Response::new(body));
-        loop {
-            if let Err(error) = response.chunk().await {
-                return error.with_url(url.clone());
-            }
-        }
-    }
-
-    /// The stop inside `error`, if the transport made it.
-    pub(crate) fn of(error: &reqwest::Error) -> Option<&Stop> {
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            if let Some(stop) = cause.downcast_ref::<Stop>() {
-                return Some(stop);
-            }
-            source = cause.source();
-        }
-        None
-    }
-}
-
-/// How an attempt that ended in `error` failed, for [`crate::retry`].
-pub(crate) fn failure_of(error: &reqwest::Error) -> Failure {
-    match Stop::of(error) {
-        Some(Stop::Idle { .. }) => Failure::Timeout,
-        Some(Stop::TooLarge { .. } | Stop::Redirect { .. }) => Failure::Refused,
-        None if error.is_connect() => Failure::NotSent,
-        None if error.is_timeout() => Failure::Timeout,
-        None => Failure::Broken,
-    }
-}
-
 /// Read a success response's body into memory, at most `limit` bytes, each
 /// wait bounded by `clock`; the same response comes back with the body in
 /// memory (and its URL kept, so `Response::url` stays true).
@@ -188,13 +87,12 @@ pub(crate) async fn buffer(
     mut response: reqwest::Response,
     clock: &mut IdleClock,
     limit: u64,
-    operation: &str,
 ) -> reqwest::Result<reqwest::Response> {
     let url = response.url().clone();
     let too_large = || Stop::TooLarge {
         what: "the response body",
         limit,
-        advice: advice_for(operation),
+        advice: TOO_LARGE_ADVICE,
     };
     let announced = response
         .headers()
@@ -232,15 +130,10 @@ pub(crate) fn rebuild(mut response: reqwest::Response, body: Bytes) -> reqwest::
     reqwest::Response::from(rebuilt)
 }
 
-/// What to do about a body over the cap, by operation.
-fn advice_for(operation: &str) -> &'static str {
-    if operation == "get_audit_logs" {
-        "export the range with client.audit_logs().between(start, end), which streams \
-         records in bounded memory, or raise ClientBuilder::max_response_bytes"
-    } else {
-        "raise ClientBuilder::max_response_bytes if the server really sends this much"
-    }
-}
+/// What to do about a body over the cap. (The audit-log handler names its
+/// streaming export instead: see `ListAuditLogs::send`.)
+const TOO_LARGE_ADVICE: &str =
+    "raise ClientBuilder::max_response_bytes if the server really sends this much";
 
 #[cfg(test)]
 mod tests {
@@ -260,7 +153,6 @@ mod tests {
             Some(Stop::Idle { idle, .. }) if *idle == Duration::from_secs(3)
         ));
         assert_eq!(error.url(), Some(&url));
-        assert_eq!(failure_of(&error), Failure::Timeout);
     }
 
     #[tokio::test]

@@ -25,8 +25,9 @@ use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use serde_json::{Map, Value};
 
+use super::limits::{rebuild, IdleClock};
 use crate::error::clip_with;
-use crate::limits::{rebuild, IdleClock, Waiting};
+use crate::error::stop::Waiting;
 use crate::secret::{mask_fields_in_text, Redactor};
 
 /// Error bodies up to this size are kept whole; longer ones are summarized.

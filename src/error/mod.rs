@@ -1,7 +1,7 @@
 //! [`Error`]: every way a call can fail, as one enum users can match on.
 //!
 //! Errors from the generated client (progenitor's `Error<E>`) are converted
-//! here, in one place, by [`Error::from_api`]. HTTP failures keep their status,
+//! in one place, the transport, by [`Error::from_api`]. HTTP failures keep their status,
 //! headers and a capped excerpt of the body in an [`HttpFailure`]; messages say
 //! what to do next and never contain a secret: the transport masks the API
 //! key and the secrets of the request just sent wherever an error body or
@@ -9,7 +9,7 @@
 //! [`Client::audit_logs`](crate::Client::audit_logs)) do the same in the
 //! excerpt of a success body that does not decode, and secret fields are
 //! masked by name — in JSON by key, in any other text by their shape (see
-//! [`mask_fields_in_text`]).
+//! [`mask_fields_in_text`](crate::secret::mask_fields_in_text)).
 //!
 //! Every part of an error is bounded: the body excerpt (512 characters), a
 //! `detail` message (512), validation issues (the first [`MAX_ISSUES`], each
@@ -21,29 +21,16 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::generated;
-use crate::limits::Stop;
-use crate::redirect::RedirectReason;
-use crate::secret::{mask_fields_in_text, Redactor};
+pub(crate) mod stop;
+
+pub use stop::RedirectReason;
+use stop::{shown, Stop};
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// How much of a response body an error keeps (bytes read) and shows (chars).
-const BODY_READ_CAP: usize = crate::error_body::ERROR_BODY_BYTES;
-const EXCERPT_CHARS: usize = 512;
-/// How much of a body that is not JSON is masked before its excerpt is cut:
-/// more than the excerpt can show (512 characters of at most 4 bytes), so a
-/// secret cut at the end of this is never shown in part.
-const MASKED_TEXT_BYTES: usize = 4 * EXCERPT_CHARS + 1024;
 /// The most validation issues an error keeps (the rest are counted).
 pub const MAX_ISSUES: usize = 20;
-/// The longest issue message kept, in characters.
-const MAX_MESSAGE_CHARS: usize = 200;
-/// The most parts of an issue's `loc` kept.
-const MAX_LOC_PARTS: usize = 10;
-/// The longest `detail` message kept, in characters.
-const MAX_DETAIL_CHARS: usize = 512;
 
 /// Everything that can go wrong talking to Datafold.
 ///
@@ -392,9 +379,7 @@ fn render_issues(issues: &[ValidationIssue], more: u64, body: &str) -> String {
 /// The message of [`Error::Timeout`]: how long nothing arrived and while
 /// waiting for what, or reqwest's own account.
 fn timeout_message(error: &reqwest::Error) -> String {
-    let url = error
-        .url()
-        .map(|u| format!(" ({})", crate::redirect::shown(u)));
+    let url = error.url().map(|u| format!(" ({})", shown(u)));
     match Stop::of(error) {
         Some(Stop::Idle { idle, waiting_for }) => format!(
             "Datafold sent nothing for {idle:?} while the client waited for {waiting_for}{}; \
@@ -434,7 +419,7 @@ fn innermost<'a>(
 }
 
 /// At most `max` characters of `text`, `…` marking a cut.
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     clip_with(text, max, false)
 }
 
@@ -566,243 +551,4 @@ impl Error {
             _ => None,
         }
     }
-
-    /// Convert an error of the generated client (see [`crate::generated`])
-    /// into this crate's error, reading the body of an undocumented response.
-    ///
-    /// Error bodies were masked by the client's transport already (the API
-    /// key, the secrets of the request, secret fields). The excerpt of a
-    /// success body that does not decode ([`Error::Decode`]) is masked here
-    /// by secret field names only, since this function knows no values; the
-    /// handlers ([`Client::bi`](crate::Client::bi),
-    /// [`Client::audit_logs`](crate::Client::audit_logs)) also mask the API
-    /// key and the secrets they sent there.
-    pub async fn from_api<E: serde::Serialize>(error: generated::Error<E>) -> Self {
-        Self::from_api_masked(error, &Redactor::new()).await
-    }
-
-    /// [`Error::from_api`], masking the values `redactor` knows as well.
-    pub(crate) async fn from_api_masked<E: serde::Serialize>(
-        error: generated::Error<E>,
-        redactor: &Redactor,
-    ) -> Self {
-        use progenitor_client::Error as E;
-        match error {
-            E::InvalidRequest(message) | E::Custom(message) => Error::InvalidRequest { message },
-            E::CommunicationError(source)
-            | E::InvalidUpgrade(source)
-            | E::ResponseBodyError(source) => Self::from_transport(source),
-            E::ErrorResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                let body = serde_json::to_vec(&*response).unwrap_or_default();
-                Self::from_status(status, headers, &body, redactor)
-            }
-            // The transport hands on every error body as JSON (one that is
-            // not becomes a JSON string, see `crate::error_body`), so this is
-            // the body of a documented success, and every documented success
-            // is 200.
-            E::InvalidResponsePayload(bytes, error) => Error::Decode {
-                status: Some(StatusCode::OK),
-                excerpt: excerpt(&bytes, redactor),
-                error,
-            },
-            E::UnexpectedResponse(response) => Self::from_response(response, redactor).await,
-        }
-    }
-
-    /// Classify a response whose status says it failed (or that the API does
-    /// not document), reading at most 64 KiB of its body.
-    pub(crate) async fn from_response(
-        mut response: reqwest::Response,
-        redactor: &Redactor,
-    ) -> Self {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let mut body = Vec::new();
-        // A broken body still leaves a useful error: keep what arrived.
-        while body.len() < BODY_READ_CAP {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Self::from_status(status, headers, &body, redactor)
-    }
-
-    pub(crate) fn from_transport(error: reqwest::Error) -> Self {
-        match Stop::of(&error) {
-            Some(Stop::Idle { .. }) => return Error::Timeout { error },
-            Some(Stop::TooLarge {
-                what,
-                limit,
-                advice,
-            }) => {
-                return Error::ResponseTooLarge {
-                    what: (*what).to_owned(),
-                    limit: *limit,
-                    advice: (*advice).to_owned(),
-                }
-            }
-            Some(Stop::Redirect { from, to, reason }) => {
-                return Error::Redirect {
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason: *reason,
-                }
-            }
-            None => {}
-        }
-        if error.is_timeout() {
-            Error::Timeout { error }
-        } else if error.is_builder() {
-            Error::InvalidRequest {
-                message: error.to_string(),
-            }
-        } else {
-            Error::Connection { error }
-        }
-    }
-
-    pub(crate) fn from_status(
-        status: StatusCode,
-        mut headers: HeaderMap,
-        body: &[u8],
-        redactor: &Redactor,
-    ) -> Self {
-        let mut json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-        // A body that was not JSON, as the transport hands it on: its text.
-        let text = match json.take() {
-            Some(serde_json::Value::String(text)) => Some(text),
-            other => {
-                json = other.map(|json| redactor.error_json(&json));
-                None
-            }
-        };
-        let body = text.as_ref().map_or(body, String::as_bytes);
-        crate::error_body::mask_headers(&mut headers, redactor);
-        let detail = json
-            .as_ref()
-            .and_then(|v| v.get("detail"))
-            .and_then(|d| d.as_str())
-            .map(|d| clip(d, MAX_DETAIL_CHARS));
-        let (issues, more_issues) = json.as_ref().map(validation_issues).unwrap_or_default();
-        let retry_after = parse_retry_after(&headers);
-        let response = Box::new(HttpFailure {
-            status,
-            headers,
-            body: excerpt(body, redactor),
-            detail,
-        });
-        match status.as_u16() {
-            400 => Error::BadRequest(response),
-            401 => Error::Unauthorized(response),
-            403 => Error::Forbidden(response),
-            404 => Error::NotFound(response),
-            422 => Error::Validation {
-                issues,
-                more_issues,
-                response,
-            },
-            429 => Error::RateLimited {
-                retry_after,
-                response,
-            },
-            500..=599 => Error::Server(response),
-            _ => Error::UnexpectedStatus(response),
-        }
-    }
-}
-
-/// Unwrap a generated call's result: the value, or this crate's error, with
-/// the values `redactor` knows (the API key, the secrets of the request)
-/// masked wherever the error quotes the response.
-pub(crate) async fn finish<T, E: serde::Serialize>(
-    result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
-    redactor: &Redactor,
-) -> Result<T> {
-    match result {
-        Ok(value) => Ok(value.into_inner()),
-        Err(error) => Err(Error::from_api_masked(error, redactor).await),
-    }
-}
-
-/// FastAPI's `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`:
-/// the first [`MAX_ISSUES`] issues, each cut to size, and how many more
-/// there were (counted by the transport when it summarized a large body).
-fn validation_issues(body: &serde_json::Value) -> (Vec<ValidationIssue>, u64) {
-    let Some(items) = body.get("detail").and_then(|d| d.as_array()) else {
-        return (Vec::new(), 0);
-    };
-    let text = |v: Option<&serde_json::Value>, max| {
-        clip(v.and_then(|m| m.as_str()).unwrap_or_default(), max)
-    };
-    let issues: Vec<ValidationIssue> = items
-        .iter()
-        .take(MAX_ISSUES)
-        .map(|item| ValidationIssue {
-            loc: item
-                .get("loc")
-                .and_then(|l| l.as_array())
-                .map(|parts| {
-                    parts
-                        .iter()
-                        .take(MAX_LOC_PARTS)
-                        .map(|p| clip(&p.as_str().map_or_else(|| p.to_string(), str::to_owned), 64))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            msg: text(item.get("msg"), MAX_MESSAGE_CHARS),
-            kind: text(item.get("type"), 64),
-        })
-        .collect();
-    let total = body
-        .get(crate::error_body::SUMMARY_KEY)
-        .and_then(|s| s.get("detail_items"))
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(items.len() as u64);
-    let more = total.saturating_sub(issues.len() as u64);
-    (issues, more)
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date.
-pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// The first characters of a body for error messages, stripped of secrets
-/// first: a JSON body as [`Redactor::json`] does (FastAPI's `input` dropped
-/// too), any other text by the shape of secret fields
-/// ([`mask_fields_in_text`]); in both, the values `redactor` knows.
-pub(crate) fn excerpt(body: &[u8], redactor: &Redactor) -> String {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => raw_excerpt(redactor.error_json(&json).to_string().as_bytes()),
-        Err(_) => {
-            let head = &body[..body.len().min(MASKED_TEXT_BYTES)];
-            let text = String::from_utf8_lossy(head);
-            let masked = mask_fields_in_text(&text);
-            let masked = redactor.text(&masked);
-            clip_with(&masked, EXCERPT_CHARS, body.len() > head.len())
-        }
-    }
-}
-
-/// The first characters of a body, lossily decoded.
-fn raw_excerpt(body: &[u8]) -> String {
-    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
-    clip_with(
-        &String::from_utf8_lossy(head),
-        EXCERPT_CHARS,
-        body.len() > head.len(),
-    )
 }
