@@ -63,6 +63,18 @@ pub const MAX_ISSUES: usize = 20;
 /// let error = datafold_sdk::Client::builder().build().unwrap_err();
 /// let debug = format!("{error:?}");
 /// assert!(debug.starts_with("MissingApiKey: no Datafold API key"), "{debug}");
+///
+/// let error = datafold_sdk::Client::builder()
+///     .api_key("my-api-key")
+///     .host("http://example.com")
+///     .build()
+///     .unwrap_err();
+/// // What `main` prints after `Error: ` when it returns this error.
+/// assert_eq!(
+///     format!("{error:?}"),
+///     format!("InsecureHost: {error}"),
+/// );
+/// assert!(format!("{error:?}").contains("use https://"));
 /// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]

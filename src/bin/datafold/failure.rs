@@ -139,16 +139,26 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
                  only to this machine, e.g. http://127.0.0.1:8080)"
             ),
         ),
+        // What the user asked for was refused: by Datafold, or by the SDK
+        // before anything was sent or written (a path that is not safe to
+        // write is refused as given, like any other flag).
         Error::BadRequest(_)
         | Error::Validation { .. }
         | Error::InvalidRequest { .. }
         | Error::InvalidConfig { .. }
-        | Error::InvalidTimestamp { .. }
         | Error::UnsafeFile { .. }
         | Error::Checkpoint { .. } => (5, error.to_string()),
         Error::Timeout { .. } => (7, timed_out(run)),
         Error::Connection { error: inner, .. } => (7, connection_failed(error, inner, run)),
-        Error::Output { .. } => (1, error.to_string()),
+        // Writing the export (its file, its checkpoint, or stdout) failed
+        // on this machine.
+        Error::Output { what, error } => (
+            1,
+            format!(
+                "writing the export failed: cannot {what}: {error}; {}",
+                output_hint(error.kind())
+            ),
+        ),
         Error::Redirect { from, to, reason } => (
             6,
             format!(
@@ -163,10 +173,37 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
                  that is more than the API describes: report it to Datafold support"
             ),
         ),
-        Error::Inconsistent { .. } => (6, error.to_string()),
-        // 429, 5xx, undocumented statuses and answers, and whatever the SDK
-        // adds: the API did not behave.
+        // An answer that is not the API's: often another server at --host.
+        Error::UnexpectedStatus(_) | Error::Decode { .. } => (
+            6,
+            format!(
+                "{error}; check that --host or DATAFOLD_HOST ({}) is Datafold's API; if it is, \
+                 retry later, and report it to Datafold support if it persists",
+                run.host
+            ),
+        ),
+        // A timestamp is Datafold's data: one the SDK cannot read is an
+        // unexpected answer, not the user's input.
+        Error::RateLimited { .. }
+        | Error::Server(_)
+        | Error::Inconsistent { .. }
+        | Error::InvalidTimestamp { .. } => (6, error.to_string()),
+        // Whatever the SDK adds: the API did not behave.
         _ => (6, error.to_string()),
+    }
+}
+
+/// What to do when writing the export failed with an error of `kind`.
+fn output_hint(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind;
+    match kind {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => "free some disk space and rerun",
+        ErrorKind::NotFound => "check that the directory of --output exists",
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "check that this user may write in the directory of --output"
+        }
+        ErrorKind::InvalidFilename => "choose a shorter --output file name",
+        _ => "check the disk and the directory of --output, then rerun",
     }
 }
 
@@ -204,5 +241,29 @@ fn connection_failed(whole: &Error, error: &reqwest::Error, run: &Invocation) ->
         )
     } else {
         format!("the connection to Datafold at {at} failed: {cause}; check the network and retry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation() -> Invocation {
+        Invocation {
+            key_var: datafold_sdk::API_KEY_VAR.into(),
+            key_var_is_default: true,
+            timeout: None,
+            host: "https://app.datafold.com".into(),
+        }
+    }
+
+    /// A timestamp Datafold sent that cannot be read is its answer's fault,
+    /// not the user's input (the CLI's own time flags are parsed by clap).
+    #[test]
+    fn an_unreadable_timestamp_is_an_api_failure() {
+        let error = datafold_sdk::audit::parse_timestamp("yesterday-ish").unwrap_err();
+        let (code, message) = Failure::from(error).render(&invocation());
+        assert_eq!(code, 6, "{message}");
+        assert!(message.contains("yesterday-ish"), "{message}");
     }
 }
