@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use datafold_sdk::chrono::{self, TimeZone, Utc};
 use datafold_sdk::export::{ExportFormat, IfInterrupted};
 use datafold_sdk::mock::MockServer;
 
