@@ -14,8 +14,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use datafold_sdk::audit::export::{ExportFormat, IfInterrupted};
+use datafold_sdk::chrono::{self, TimeZone, Utc};
 use datafold_sdk::mock::MockServer;
 
 const KEY: &str = "export-rss-example-key";

@@ -16,7 +16,7 @@
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
-use chrono::{Duration, Utc};
+use datafold_sdk::chrono::{Duration, Utc};
 use datafold_sdk::mock::MockServer;
 use datafold_sdk::types::{LookerDataSourceConfig, TableauDataSourceConfig};
 use datafold_sdk::{Client, API_KEY_FALLBACK_VAR, API_KEY_VAR};

@@ -30,7 +30,7 @@
 //! # Example: audit logs
 //!
 //! ```no_run
-//! use chrono::{Duration, Utc};
+//! use datafold_sdk::chrono::{Duration, Utc};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), datafold_sdk::Error> {
@@ -92,6 +92,13 @@
 //! }
 //! ```
 //!
+//! # Dates and times
+//!
+//! Times in the API are [`chrono`] types (`DateTime<Utc>` for a range's
+//! bounds and a record's timestamp). The crate re-exports [`chrono`], so
+//! `use datafold_sdk::chrono::{DateTime, Duration, TimeZone, Utc};` needs no
+//! chrono dependency of your own, and its version always matches the SDK's.
+//!
 //! # Features
 //!
 //! - `rustls` (default): TLS through rustls.
@@ -113,6 +120,16 @@ pub mod mock;
 pub mod safe_file;
 pub mod secret;
 mod transport;
+
+/// The date and time library of the public API, re-exported so that its
+/// version always matches the SDK's; see [Dates and times](crate#dates-and-times).
+pub use chrono;
+
+// The README's Rust examples are compiled (and those that need no server run)
+// as doc-tests. They use the embedded mock, hence the feature.
+#[cfg(all(doctest, feature = "mock"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 pub use client::{
     Client, ClientBuilder, API_KEY_FALLBACK_VAR, API_KEY_VAR, DEFAULT_CONNECT_TIMEOUT,

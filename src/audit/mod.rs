@@ -48,7 +48,7 @@ impl<'a> AuditLogsHandler<'a> {
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), datafold_sdk::Error> {
-    /// use chrono::{Duration, Utc};
+    /// use datafold_sdk::chrono::{Duration, Utc};
     ///
     /// let client = datafold_sdk::Client::from_env()?;
     /// let logs = client

@@ -79,6 +79,9 @@ impl Fault {
     ///
     /// # Errors
     /// A message naming what is wrong.
+    // For the command lines' `--fault` (crates of their own, so it must be
+    // `pub`); hidden from the docs as not part of the API a test uses.
+    #[doc(hidden)]
     pub fn parse_with_rate(spec: &str) -> Result<(Fault, f64), String> {
         let (kind, rate) = spec
             .split_once('=')
@@ -228,7 +231,7 @@ impl Faults {
     }
 
     /// The fault for request number `n`, if any.
-    pub fn pick(&self, n: u64) -> Option<Fault> {
+    pub(crate) fn pick(&self, n: u64) -> Option<Fault> {
         if self.rates.iter().all(|r| *r == 0.0) {
             return None;
         }

@@ -14,7 +14,7 @@ use crate::types::AuditLogs;
 
 /// The status of a PUT whose kind differs from the integration's: the request
 /// is well-formed (so not 422) but names the wrong endpoint for this id.
-pub const KIND_MISMATCH_STATUS: u16 = 400;
+pub(crate) const KIND_MISMATCH_STATUS: u16 = 400;
 
 /// A caller, as identified by its API key.
 #[derive(Debug, Clone)]

@@ -113,18 +113,21 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use faults::{Fault, Faults, DEFAULT_FAULT_SEED, DEFAULT_RETRY_AFTER_SECS};
-pub use handlers::KIND_MISMATCH_STATUS;
+// For the command lines' `--header-timeout` and `--idle-timeout` (crates of
+// their own, so it must be `pub`); not part of the API users see in the docs.
+#[doc(hidden)]
+pub use limits::parse_timeout_secs;
 pub use limits::{
-    parse_timeout_secs, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_LOG_CAPACITY, MAX_CONNECTION_TIMEOUT, MIN_CONNECTION_TIMEOUT,
 };
 pub use request_log::{RequestCounts, RequestLogPage, RequestRecord};
-pub use schema::{parse_date_time, LocItem, Operation, SchemaIssue, Spec};
 
 use audit::SeedHistory;
 use handlers::{State, User};
 use limits::Limits;
 use request_log::RequestLog;
+use schema::Spec;
 use server::Shared;
 
 use crate::types::AuditLogs;

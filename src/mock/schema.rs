@@ -21,7 +21,7 @@ const SPEC_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/datafold.json"))
 
 /// One part of an issue's location: a field name or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocItem {
+pub(crate) enum LocItem {
     /// A field name (or `body` / `path`).
     Field(String),
     /// An array index.
@@ -39,13 +39,13 @@ impl From<&LocItem> for Value {
 
 /// One way a JSON value fails a schema, worded like pydantic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaIssue {
+pub(crate) struct SchemaIssue {
     /// Where, e.g. `["client_secret"]` or `["bindings", 0, "remoteId"]`.
-    pub loc: Vec<LocItem>,
+    pub(crate) loc: Vec<LocItem>,
     /// What is wrong, e.g. `Field required`.
-    pub msg: String,
+    pub(crate) msg: String,
     /// pydantic's error type, e.g. `missing`.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 impl SchemaIssue {
@@ -59,7 +59,7 @@ impl SchemaIssue {
 
     /// The issue as one item of FastAPI's `detail` array, its location
     /// prefixed with `prefix` (`"body"` or `"path"`).
-    pub fn to_detail(&self, prefix: &str) -> Value {
+    pub(crate) fn to_detail(&self, prefix: &str) -> Value {
         let mut loc = vec![Value::from(prefix)];
         loc.extend(self.loc.iter().map(Value::from));
         serde_json::json!({ "loc": loc, "msg": self.msg, "type": self.kind })
@@ -82,24 +82,24 @@ impl std::fmt::Display for SchemaIssue {
 
 /// One operation of the spec: method, path template and what it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
+pub(crate) struct Operation {
     /// Upper-case HTTP method.
-    pub method: String,
+    pub(crate) method: String,
     /// The path template, e.g. `/api/v1/lineage/bi/{bi_datasource_id}/`.
-    pub path: String,
+    pub(crate) path: String,
     /// The operationId.
-    pub operation_id: String,
+    pub(crate) operation_id: String,
     /// The component schema of the JSON request body, if there is one.
-    pub body_schema: Option<String>,
+    pub(crate) body_schema: Option<String>,
     /// Whether the request body is required.
-    pub body_required: bool,
+    pub(crate) body_required: bool,
     /// The path parameters the spec types as integers.
-    pub integer_params: Vec<String>,
+    pub(crate) integer_params: Vec<String>,
 }
 
 /// `openapi/datafold.yaml`, parsed; get it with [`Spec::get`].
 #[derive(Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     doc: Value,
     operations: Vec<Operation>,
 }
@@ -110,7 +110,7 @@ impl Spec {
     /// # Errors
     /// A message naming the problem when the spec cannot be read, which a
     /// successful build rules out (build.rs parses the same file).
-    pub fn get() -> Result<&'static Spec, String> {
+    pub(crate) fn get() -> Result<&'static Spec, String> {
         static SPEC: OnceLock<Result<Spec, String>> = OnceLock::new();
         SPEC.get_or_init(Spec::parse).as_ref().map_err(Clone::clone)
     }
@@ -165,12 +165,12 @@ impl Spec {
     }
 
     /// Every operation of the spec.
-    pub fn operations(&self) -> &[Operation] {
+    pub(crate) fn operations(&self) -> &[Operation] {
         &self.operations
     }
 
     /// The operation with this operationId.
-    pub fn operation(&self, operation_id: &str) -> Option<&Operation> {
+    pub(crate) fn operation(&self, operation_id: &str) -> Option<&Operation> {
         self.operations
             .iter()
             .find(|op| op.operation_id == operation_id)
@@ -178,7 +178,7 @@ impl Spec {
 
     /// The property names of a component schema whose values are secrets
     /// (`format: password` or `writeOnly: true`).
-    pub fn secret_fields(&self, schema: &str) -> Vec<String> {
+    pub(crate) fn secret_fields(&self, schema: &str) -> Vec<String> {
         self.component(schema)
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object)
@@ -197,7 +197,7 @@ impl Spec {
 
     /// Add the `default` of every top-level property of `schema` that `value`
     /// lacks (pydantic fills defaults in the same way).
-    pub fn apply_defaults(&self, schema: &str, value: &mut Value) {
+    pub(crate) fn apply_defaults(&self, schema: &str, value: &mut Value) {
         let (Some(props), Some(object)) = (
             self.component(schema)
                 .and_then(|s| s.get("properties"))
@@ -215,7 +215,7 @@ impl Spec {
 
     /// Check `value` against the component schema `schema`
     /// (`#/components/schemas/<schema>`); an empty list means it fits.
-    pub fn validate(&self, schema: &str, value: &Value) -> Vec<SchemaIssue> {
+    pub(crate) fn validate(&self, schema: &str, value: &Value) -> Vec<SchemaIssue> {
         let mut issues = Vec::new();
         match self.component(schema) {
             Some(s) => self.check(s, value, &mut Vec::new(), &mut issues),
@@ -231,7 +231,7 @@ impl Spec {
     /// Check a response body against what the spec documents for
     /// `operation_id` and `status`. `None` when the spec documents no JSON
     /// body for that status (e.g. a 401); otherwise the issues (empty: fits).
-    pub fn validate_response(
+    pub(crate) fn validate_response(
         &self,
         operation_id: &str,
         status: u16,
@@ -478,7 +478,7 @@ fn schema_name(schema: &Value) -> Option<String> {
 
 /// A date-time as pydantic accepts it for a `datetime` field: RFC 3339 with
 /// or without offset (none means UTC here), or a bare date (midnight).
-pub fn parse_date_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn parse_date_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
     let text = text.trim();
     DateTime::parse_from_rfc3339(text)
@@ -501,3 +501,6 @@ pub fn parse_date_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
                 .map(|t| t.and_utc())
         })
 }
+
+#[cfg(test)]
+mod tests;

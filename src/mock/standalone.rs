@@ -5,9 +5,13 @@ use std::io::{self, Write};
 
 use super::{MockServer, RequestLogPage};
 
+// Both methods serve the `datafold-mock` and `datafold mock serve` command
+// lines, which are crates of their own and so need them `pub`; they are
+// hidden from the docs as not part of the API a test uses.
 impl MockServer {
     /// Print where the server listens, as shell lines a user can paste; the
     /// API key only when the server made it up (printing it is the point).
+    #[doc(hidden)]
     pub fn announce(&self, key_was_generated: bool) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "datafold-mock listening on {}", self.url());
@@ -26,6 +30,7 @@ impl MockServer {
     /// The printing thread sleeps until a request is logged, then copies
     /// only the records it has not printed. Records the bounded log dropped
     /// before they could be printed are reported in one line.
+    #[doc(hidden)]
     pub fn print_requests_forever(&self, quiet: bool) -> ! {
         if quiet {
             loop {

@@ -129,6 +129,43 @@ pub fn tableau(name: &str) -> builder::TableauDataSourceConfig {
         .token_value("tableau-token-value-SECRET")
 }
 
+/// One operation of openapi/datafold.yaml, as a raw request needs it.
+#[derive(Debug, Clone)]
+pub struct SpecOperation {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The path template, e.g. `/api/v1/lineage/bi/{bi_datasource_id}/`.
+    pub path: String,
+    pub operation_id: String,
+    /// Whether the spec requires a JSON request body.
+    pub body_required: bool,
+}
+
+/// The operations of openapi/datafold.yaml, read from the JSON copy that
+/// build.rs writes next to the generated client: the document the crate is
+/// built from, read here independently of the mock's own reading of it.
+pub fn spec_operations() -> Vec<SpecOperation> {
+    let doc: Value = serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/datafold.json")))
+        .expect("build.rs writes the spec as JSON");
+    let paths = doc["paths"].as_object().expect("the spec has paths");
+    let mut operations = Vec::new();
+    for (path, methods) in paths {
+        let methods = methods.as_object().expect("a path item is an object");
+        for (method, operation) in methods {
+            let Some(operation_id) = operation["operationId"].as_str() else {
+                continue; // path-level `parameters`, not an operation
+            };
+            operations.push(SpecOperation {
+                method: method.to_uppercase(),
+                path: path.clone(),
+                operation_id: operation_id.to_owned(),
+                body_required: operation["requestBody"]["required"] == true,
+            });
+        }
+    }
+    operations
+}
+
 /// A valid JSON body of `kind`, for raw requests.
 pub fn valid_body(kind: &str) -> Value {
     match kind {

@@ -118,7 +118,7 @@ pub const MAX_UNPLACED: usize = 100_000;
 /// ```no_run
 /// # async fn demo() -> Result<(), datafold_sdk::Error> {
 /// use std::time::Duration;
-/// use chrono::{TimeZone, Utc};
+/// use datafold_sdk::chrono::{TimeZone, Utc};
 /// use datafold_sdk::audit::export::{ExportFormat, IfInterrupted};
 ///
 /// let client = datafold_sdk::Client::from_env()?;
