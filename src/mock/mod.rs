@@ -94,6 +94,7 @@ mod connection;
 mod faults;
 mod handlers;
 mod limits;
+mod liveness;
 mod request_log;
 mod router;
 mod schema;
@@ -127,7 +128,7 @@ use audit::SeedHistory;
 use handlers::{State, User};
 use limits::Limits;
 use request_log::RequestLog;
-use schema::Spec;
+pub(crate) use schema::Spec;
 use server::Shared;
 
 use crate::types::AuditLogs;

@@ -15,9 +15,9 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response};
 use serde_json::Value;
 
-use super::connection::Connection;
 use super::faults::{Fault, Faults};
 use super::handlers::{Answer, State, User};
+use super::liveness::Connection;
 use super::request_log::{RequestLog, RequestRecord};
 use super::router::{self, Incoming as RouterRequest, Outcome};
 use super::schema::Spec;
