@@ -66,11 +66,13 @@ pub enum Item {
     Json,
 }
 
-/// The fields of the configuration `schema` describes (a JSON Schema as
-/// schemars writes it: `properties`, `required`, `definitions`), required
-/// ones first, each group in name order. `taken` lists the flag names a
-/// field must not take (the command's own and the global ones).
-pub fn fields(schema: &Value, taken: &[&str]) -> Vec<Field> {
+/// The fields of the configuration `schema` describes, required ones
+/// first, each group in name order. `schema` is a JSON Schema as schemars
+/// writes it (`properties`, `required`, `$ref`s into `definitions`) or an
+/// OpenAPI schema object (`$ref`s into `components/schemas`); `root` is the
+/// document its `$ref`s point into. `taken` lists the flag names a field
+/// must not take (the command's own and the global ones).
+pub fn fields(schema: &Value, root: &Value, taken: &[&str]) -> Vec<Field> {
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -82,7 +84,7 @@ pub fn fields(schema: &Value, taken: &[&str]) -> Vec<Field> {
     let mut fields: Vec<Field> = properties
         .iter()
         .map(|(name, property)| {
-            let shape = shape(property, schema);
+            let shape = shape(property, root);
             Field {
                 required: required.contains(&name.as_str()),
                 description: description(property),
@@ -165,9 +167,12 @@ fn description(property: &Value) -> Option<String> {
 fn resolve<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
     for _ in 0..16 {
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            let target = reference
-                .strip_prefix("#/definitions/")
-                .and_then(|name| root.get("definitions")?.get(name));
+            let target = match reference.strip_prefix("#/definitions/") {
+                Some(name) => root.get("definitions").and_then(|d| d.get(name)),
+                None => reference
+                    .strip_prefix("#/components/schemas/")
+                    .and_then(|name| root.get("components")?.get("schemas")?.get(name)),
+            };
             match target {
                 Some(target) => schema = target,
                 None => return schema,

@@ -70,10 +70,16 @@ pub fn schema(kind: BiKind) -> schemars::schema::RootSchema {
 pub fn kind_fields(kind: BiKind) -> Vec<Field> {
     // A RootSchema always serializes; `Null` would only mean "no fields".
     let schema = serde_json::to_value(schema(kind)).unwrap_or_default();
+    fields_of(&schema, &schema)
+}
+
+/// The fields of the configuration `schema` (see [`bi_fields::fields`]),
+/// their flags clear of the command line's others.
+pub fn fields_of(schema: &Value, root: &Value) -> Vec<Field> {
     let global = <crate::Global as clap::Args>::augment_args(Command::new("global"));
     let mut taken: Vec<&str> = global.get_arguments().filter_map(Arg::get_long).collect();
     taken.extend([FROM_FILE, "help", ID]);
-    bi_fields::fields(&schema, &taken)
+    bi_fields::fields(schema, root, &taken)
 }
 
 /// The subcommand of `kind` with its flags (and the `<ID>` argument when
@@ -258,9 +264,8 @@ fn parse_json(text: &str) -> Result<Value, String> {
 }
 
 impl ConfigFlags {
-    /// What the matches of `kind`'s subcommand say.
-    fn from_matches(kind: BiKind, matches: &ArgMatches) -> Self {
-        let fields = kind_fields(kind);
+    /// What the matches of `kind`'s subcommand, built from `fields`, say.
+    fn from_matches(kind: BiKind, fields: Vec<Field>, matches: &ArgMatches) -> Self {
         let mut given = Vec::new();
         for field in fields.iter().filter(|f| f.flag.is_some()) {
             let value = match &field.shape {
@@ -354,7 +359,7 @@ fn config_flags(matches: &ArgMatches) -> Result<ConfigFlags, clap::Error> {
     let kind = name.parse::<BiKind>().map_err(|e| {
         clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, format!("{e}\n"))
     })?;
-    Ok(ConfigFlags::from_matches(kind, sub))
+    Ok(ConfigFlags::from_matches(kind, kind_fields(kind), sub))
 }
 
 macro_rules! kind_subcommand {
@@ -388,3 +393,7 @@ macro_rules! kind_subcommand {
 
 kind_subcommand!(CreateKind, false);
 kind_subcommand!(UpdateKind, true);
+
+#[cfg(test)]
+#[path = "bi_flags_tests.rs"]
+mod tests;
