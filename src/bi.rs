@@ -1,4 +1,4 @@
-//! BI integrations: the [`BiHandler`], the six kinds ([`BiKind`]), and the
+//! BI integrations: the [`BiHandler`], the kinds ([`BiKind`]), and the
 //! tolerant response types [`Integration`] and [`IntegrationList`].
 //!
 //! Datafold does not document what its BI endpoints return, so the response
@@ -6,87 +6,18 @@
 //! known to exist, and keep the raw JSON for everything else.
 
 use std::fmt;
-use std::future::Future;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::generated::{self, types, ResponseValue};
 use crate::secret::Redactor;
 use crate::transport::finish;
 
-/// The six kinds of BI integration Datafold supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BiKind {
-    /// dbt (`/api/v1/lineage/bi/dbt/`).
-    Dbt,
-    /// Hightouch (`/api/v1/lineage/bi/hightouch/`).
-    Hightouch,
-    /// Looker (`/api/v1/lineage/bi/looker/`).
-    Looker,
-    /// Mode Analytics (`/api/v1/lineage/bi/mode/`).
-    Mode,
-    /// Power BI (`/api/v1/lineage/bi/powerbi/`).
-    PowerBi,
-    /// Tableau (`/api/v1/lineage/bi/tableau/`).
-    Tableau,
-}
+mod kind;
 
-impl BiKind {
-    /// Every kind, in the order of the API reference.
-    pub const ALL: [BiKind; 6] = [
-        BiKind::Dbt,
-        BiKind::Hightouch,
-        BiKind::Looker,
-        BiKind::Mode,
-        BiKind::PowerBi,
-        BiKind::Tableau,
-    ];
-
-    /// The kind's name in Datafold's paths: `dbt`, `hightouch`, `looker`,
-    /// `mode`, `powerbi`, `tableau`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BiKind::Dbt => "dbt",
-            BiKind::Hightouch => "hightouch",
-            BiKind::Looker => "looker",
-            BiKind::Mode => "mode",
-            BiKind::PowerBi => "powerbi",
-            BiKind::Tableau => "tableau",
-        }
-    }
-}
-
-impl fmt::Display for BiKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for BiKind {
-    type Err = UnknownBiKind;
-
-    /// Accepts the path names, case-insensitively, and `power_bi` / `power-bi`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let folded: String = s
-            .chars()
-            .filter(|c| !matches!(c, '_' | '-' | ' '))
-            .collect::<String>()
-            .to_ascii_lowercase();
-        BiKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == folded)
-            .ok_or_else(|| UnknownBiKind(s.to_owned()))
-    }
-}
-
-/// A string that names no [`BiKind`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown BI kind {0:?}: expected one of dbt, hightouch, looker, mode, powerbi, tableau")]
-pub struct UnknownBiKind(pub String);
+pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
 
 /// A BI integration as the server returned it.
 ///
@@ -248,101 +179,6 @@ impl<'de> Deserialize<'de> for IntegrationList {
         let items = array.iter().cloned().map(Integration::from_raw).collect();
         Ok(Self { items, raw })
     }
-}
-
-type ApiResult<T> = std::result::Result<ResponseValue<T>, generated::Error<crate::ErrorBody>>;
-
-/// A request body of one BI kind: `DbtDataSourceConfig`,
-/// `HighTouchDataSourceConfig`, `LookerDataSourceConfig`,
-/// `ModeDataSourceConfig`, `PowerBiDataSourceConfig` or
-/// `TableauDataSourceConfig` from [`types`], or its builder from
-/// [`types::builder`]. The type picks the endpoint, so a Looker configuration
-/// can only go to Looker's.
-pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
-    /// The kind this configuration belongs to.
-    const KIND: BiKind;
-
-    #[doc(hidden)]
-    fn create(self, api: &generated::Client)
-        -> impl Future<Output = ApiResult<Integration>> + Send;
-
-    #[doc(hidden)]
-    fn update(
-        self,
-        api: &generated::Client,
-        id: i64,
-    ) -> impl Future<Output = ApiResult<Integration>> + Send;
-
-    /// Teach `redactor` the values of this configuration's secret fields,
-    /// so that no error about the call shows them.
-    #[doc(hidden)]
-    fn add_secrets_to(&self, redactor: &mut Redactor);
-}
-
-fn invalid_config(error: types::error::ConversionError) -> generated::Error<crate::ErrorBody> {
-    progenitor_client::Error::InvalidRequest(format!(
-        "incomplete integration configuration: {error}"
-    ))
-}
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-macro_rules! integration_config {
-    ($($ty:ident => $kind:ident, $create:ident, $update:ident;)*) => {$(
-        impl sealed::Sealed for types::$ty {}
-        impl IntegrationConfig for types::$ty {
-            const KIND: BiKind = BiKind::$kind;
-
-            fn create(self, api: &generated::Client) -> impl Future<Output = ApiResult<Integration>> + Send {
-                api.$create().body(self).send()
-            }
-
-            fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
-                api.$update().bi_datasource_id(id).body(self).send()
-            }
-
-            fn add_secrets_to(&self, redactor: &mut Redactor) {
-                if let Ok(json) = serde_json::to_value(self) {
-                    redactor.add_secrets_of(&json);
-                }
-            }
-        }
-
-        // The builder works too; a missing required field becomes an
-        // `Error::InvalidRequest` naming it, and nothing is sent.
-        impl sealed::Sealed for types::builder::$ty {}
-        impl IntegrationConfig for types::builder::$ty {
-            const KIND: BiKind = BiKind::$kind;
-
-            fn create(self, api: &generated::Client) -> impl Future<Output = ApiResult<Integration>> + Send {
-                let config = types::$ty::try_from(self).map_err(invalid_config);
-                async move { config?.create(api).await }
-            }
-
-            fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
-                let config = types::$ty::try_from(self).map_err(invalid_config);
-                async move { config?.update(api, id).await }
-            }
-
-            fn add_secrets_to(&self, redactor: &mut Redactor) {
-                // An incomplete configuration is never sent: nothing to mask.
-                if let Ok(config) = types::$ty::try_from(self.clone()) {
-                    config.add_secrets_to(redactor);
-                }
-            }
-        }
-    )*};
-}
-
-integration_config! {
-    DbtDataSourceConfig => Dbt, create_dbt_integration, update_dbt_integration;
-    HighTouchDataSourceConfig => Hightouch, create_hightouch_integration, update_hightouch_integration;
-    LookerDataSourceConfig => Looker, create_looker_integration, update_looker_integration;
-    ModeDataSourceConfig => Mode, create_mode_integration, update_mode_integration;
-    PowerBiDataSourceConfig => PowerBi, create_powerbi_integration, update_powerbi_integration;
-    TableauDataSourceConfig => Tableau, create_tableau_integration, update_tableau_integration;
 }
 
 /// BI-integration calls; get one with [`Client::bi`].

@@ -1,14 +1,17 @@
 //! `datafold bi list|get|sync|remove|create|update|schema`.
 
+use std::future::Future;
 use std::io::{BufRead, IsTerminal, Read};
+use std::pin::Pin;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Subcommand, ValueEnum};
-use datafold_sdk::bi::Integration;
-use datafold_sdk::{types, Client, SECRET_FIELDS};
-use serde::de::DeserializeOwned;
+use datafold_sdk::bi::{BiKind, ConfigVisitor, Integration, KindConfig};
+use datafold_sdk::{Client, Secret};
 use serde_json::{Map, Value};
 
-use crate::bi_config::{CreateKind, KindFlags, UpdateKind};
+use crate::bi_fields::{self, how_to_set, Shape};
+use crate::bi_flags::{self, ConfigFlags, CreateKind, UpdateKind};
 use crate::output;
 use crate::{CliResult, Failure, Global};
 
@@ -47,9 +50,15 @@ pub enum BiCommand {
     /// Print the JSON Schema of a kind's configuration (for --from-file)
     Schema {
         /// The kind
-        #[arg(value_enum)]
-        kind: Kind,
+        #[arg(value_parser = kind_parser())]
+        kind: BiKind,
     },
+}
+
+/// A kind's name, one of those [`BiKind`] knows.
+fn kind_parser() -> impl TypedValueParser<Value = BiKind> {
+    PossibleValuesParser::new(BiKind::ALL.map(BiKind::as_str))
+        .try_map(|name| name.parse::<BiKind>())
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,20 +67,10 @@ pub enum ListFormat {
     Json,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Dbt,
-    Hightouch,
-    Looker,
-    Mode,
-    Powerbi,
-    Tableau,
-}
-
 pub async fn run(command: BiCommand, global: &Global) -> CliResult {
     match command {
         // The only subcommand that needs no key: answered without a client.
-        BiCommand::Schema { kind } => output::json_as_is(&schema(kind)),
+        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
         other => run_with(other, &global.client()?).await,
     }
 }
@@ -79,7 +78,7 @@ pub async fn run(command: BiCommand, global: &Global) -> CliResult {
 async fn run_with(command: BiCommand, client: &Client) -> CliResult {
     let bi = client.bi();
     match command {
-        BiCommand::Schema { kind } => output::json_as_is(&schema(kind)),
+        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
         BiCommand::List { format } => {
             let list = bi.list().await?;
             match format {
@@ -112,8 +111,10 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
             }
             print(&bi.remove(id).await?)
         }
-        BiCommand::Create(kind) => print(&create(client, kind).await?),
-        BiCommand::Update(kind) => print(&update(client, kind).await?),
+        BiCommand::Create(CreateKind(flags)) | BiCommand::Update(UpdateKind(flags)) => {
+            let kind = flags.kind;
+            print(&kind.visit_config(SendConfig { client, flags }).await?)
+        }
     }
 }
 
@@ -138,38 +139,50 @@ fn confirm(id: i64) -> CliResult<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// Sends a configuration of the kind visited: a create, or an update when
+/// the flags name an integration.
+struct SendConfig<'a> {
+    client: &'a Client,
+    flags: ConfigFlags,
+}
+
+impl<'a> ConfigVisitor for SendConfig<'a> {
+    type Output = Pin<Box<dyn Future<Output = CliResult<Integration>> + 'a>>;
+
+    fn visit<C: KindConfig>(self) -> Self::Output {
+        Box::pin(async move {
+            let config = config::<C>(&self.flags)?;
+            let bi = self.client.bi();
+            Ok(match self.flags.id {
+                Some(id) => bi.update(id, config).await?,
+                None => bi.create(config).await?,
+            })
+        })
+    }
+}
+
 /// The flags' JSON as the kind's typed configuration; what is missing or of
 /// the wrong type is named with the flag that sets it. The secrets in it are
 /// masked in all output from here on.
-fn config<T: DeserializeOwned>(flags: &impl KindFlags) -> CliResult<T> {
-    let body: Value = flags.body()?;
-    output::hide_secrets_of(&body);
-    // serde's messages quote wrong values; a secret must never be quoted.
-    for field in SECRET_FIELDS {
-        if body
-            .get(field)
-            .is_some_and(|v| !v.is_string() && !v.is_null())
-        {
-            return Err(Failure::input(format!(
-                "{field} must be a string (quote it in the file)"
-            )));
+fn config<C: KindConfig>(flags: &ConfigFlags) -> CliResult<C> {
+    let body = flags.body()?;
+    let fields = &flags.fields;
+    for field in fields.iter().filter(|f| f.shape == Shape::Secret) {
+        if let Some(Value::String(secret)) = body.get(&field.name) {
+            output::hide(&Secret::new(secret.clone()));
         }
+    }
+    let body = Value::Object(body);
+    output::hide_secrets_of(&body);
+    if let Value::Object(map) = &body {
+        bi_fields::check(fields, map)?;
     }
     serde_json::from_value(body.clone()).map_err(|e| {
         let text = e.to_string();
-        if let Some(field) = text
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            return Failure::input(format!(
-                "incomplete configuration: {text}{}",
-                how_to_set(field)
-            ));
-        }
-        match wrong_field::<T>(&body) {
+        match wrong_field::<C>(&body) {
             Some((field, why)) => Failure::input(format!(
                 "invalid configuration: {field}: {why}{}",
-                how_to_set(&field)
+                how_to_set(fields, &field)
             )),
             None => Failure::input(format!("invalid configuration: {text}")),
         }
@@ -179,86 +192,10 @@ fn config<T: DeserializeOwned>(flags: &impl KindFlags) -> CliResult<T> {
 /// The first field that is wrong by itself, and serde's reason. serde names
 /// a missing field but not a mistyped one, so each field is tried alone: a
 /// good one fails only for the fields it lacks.
-fn wrong_field<T: DeserializeOwned>(body: &Value) -> Option<(String, String)> {
+fn wrong_field<C: KindConfig>(body: &Value) -> Option<(String, String)> {
     body.as_object()?.iter().find_map(|(field, value)| {
         let alone = Value::Object(Map::from_iter([(field.clone(), value.clone())]));
-        let why = serde_json::from_value::<T>(alone).err()?.to_string();
+        let why = serde_json::from_value::<C>(alone).err()?.to_string();
         (!why.starts_with("missing field")).then(|| (field.clone(), why))
     })
-}
-
-fn how_to_set(field: &str) -> String {
-    let flag = field.replace('_', "-");
-    if SECRET_FIELDS.contains(&field) {
-        format!(" (pass it with --{flag}-env VAR, --{flag}-file PATH or --{flag}-stdin, or in --from-file)")
-    } else {
-        format!(" (set it with --{flag}, or in --from-file)")
-    }
-}
-
-async fn create(client: &Client, kind: CreateKind) -> CliResult<Integration> {
-    let bi = client.bi();
-    let created = match kind {
-        CreateKind::Dbt(f) => bi.create(config::<types::DbtDataSourceConfig>(&f)?).await,
-        CreateKind::Hightouch(f) => {
-            bi.create(config::<types::HighTouchDataSourceConfig>(&f)?)
-                .await
-        }
-        CreateKind::Looker(f) => {
-            bi.create(config::<types::LookerDataSourceConfig>(&f)?)
-                .await
-        }
-        CreateKind::Mode(f) => bi.create(config::<types::ModeDataSourceConfig>(&f)?).await,
-        CreateKind::Powerbi(f) => {
-            bi.create(config::<types::PowerBiDataSourceConfig>(&f)?)
-                .await
-        }
-        CreateKind::Tableau(f) => {
-            bi.create(config::<types::TableauDataSourceConfig>(&f)?)
-                .await
-        }
-    };
-    Ok(created?)
-}
-
-async fn update(client: &Client, kind: UpdateKind) -> CliResult<Integration> {
-    let bi = client.bi();
-    let updated = match kind {
-        UpdateKind::Dbt(f) => {
-            bi.update(f.id, config::<types::DbtDataSourceConfig>(&f.config)?)
-                .await
-        }
-        UpdateKind::Hightouch(f) => {
-            bi.update(f.id, config::<types::HighTouchDataSourceConfig>(&f.config)?)
-                .await
-        }
-        UpdateKind::Looker(f) => {
-            bi.update(f.id, config::<types::LookerDataSourceConfig>(&f.config)?)
-                .await
-        }
-        UpdateKind::Mode(f) => {
-            bi.update(f.id, config::<types::ModeDataSourceConfig>(&f.config)?)
-                .await
-        }
-        UpdateKind::Powerbi(f) => {
-            bi.update(f.id, config::<types::PowerBiDataSourceConfig>(&f.config)?)
-                .await
-        }
-        UpdateKind::Tableau(f) => {
-            bi.update(f.id, config::<types::TableauDataSourceConfig>(&f.config)?)
-                .await
-        }
-    };
-    Ok(updated?)
-}
-
-fn schema(kind: Kind) -> schemars::schema::RootSchema {
-    match kind {
-        Kind::Dbt => schemars::schema_for!(types::DbtDataSourceConfig),
-        Kind::Hightouch => schemars::schema_for!(types::HighTouchDataSourceConfig),
-        Kind::Looker => schemars::schema_for!(types::LookerDataSourceConfig),
-        Kind::Mode => schemars::schema_for!(types::ModeDataSourceConfig),
-        Kind::Powerbi => schemars::schema_for!(types::PowerBiDataSourceConfig),
-        Kind::Tableau => schemars::schema_for!(types::TableauDataSourceConfig),
-    }
 }

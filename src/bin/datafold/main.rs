@@ -5,12 +5,14 @@
 
 mod audit;
 mod bi;
-mod bi_config;
+mod bi_fields;
+mod bi_flags;
 mod config_file;
 mod failure;
 mod log;
 mod mock;
 mod output;
+mod secret_input;
 mod time;
 
 use std::process::ExitCode;
