@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use crate::output::{self, Progress};
 use crate::time::{parse_duration, parse_time};
-use crate::{CliResult, Failure, Global};
+use crate::{CliError, CliResult, Global};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -51,7 +51,7 @@ impl Range {
                 .ok()
                 .and_then(|d| now.checked_sub_signed(d))
                 .ok_or_else(|| {
-                    Failure::usage(format!(
+                    CliError::usage(format!(
                         "--since {} reaches before the start of time",
                         crate::time::human(d)
                     ))
@@ -63,7 +63,7 @@ impl Range {
             (None, None) => (ago(default_since)?, now),
         };
         if start >= end {
-            return Err(Failure::usage(format!(
+            return Err(CliError::usage(format!(
                 "the range is empty: {start} is not before {end}"
             )));
         }
@@ -377,7 +377,7 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
             Err(Error::Output { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
                 Ok(())
             }
-            other => other.map(drop).map_err(Failure::from),
+            other => other.map(drop).map_err(CliError::from),
         };
     };
 
@@ -461,14 +461,14 @@ fn resumed_export(
             // write_to_file starts it over, with the flags as given.
             return from_flags(client, args);
         }
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "nothing to resume: there is no {}; run without --resume to start an export",
             files.checkpoint().display()
         )));
     };
     let checkpoint = &saved.export;
     if args.range.since.is_some() {
-        return Err(Failure::input(format!(
+        return Err(CliError::input(format!(
             "--since counts from now, so it cannot name the interrupted export's range {} to {}: \
              rerun with --resume and without --since",
             checkpoint.start.to_rfc3339(),
@@ -503,7 +503,7 @@ async fn until_ctrl_c<T>(work: impl std::future::Future<Output = T>) -> Option<T
 }
 
 /// Ctrl-C: exit 130, as a shell does for SIGINT, saying how to go on.
-fn interrupted(files: &ExportFiles) -> Failure {
+fn interrupted(files: &ExportFiles) -> CliError {
     let message = if files.checkpoint().exists() {
         format!(
             "interrupted: rerun the same command with --resume to continue the export into {}",
@@ -512,30 +512,30 @@ fn interrupted(files: &ExportFiles) -> Failure {
     } else {
         "interrupted before the first window was complete; nothing was kept".to_owned()
     };
-    Failure::interrupted(message)
+    CliError::interrupted(message)
 }
 
 /// Failures of an export into a file, with next steps in flags.
-fn file_failure(error: Error, files: &ExportFiles) -> Failure {
+fn file_failure(error: Error, files: &ExportFiles) -> CliError {
     match error {
         Error::Checkpoint {
             refusal: CheckpointRefusal::Interrupted,
             ..
-        } => Failure::input(format!(
+        } => CliError::input(format!(
             "an interrupted export of {} exists: rerun with --resume, or --restart to discard it",
             files.output().display()
         )),
         Error::Checkpoint {
             refusal: CheckpointRefusal::Mismatch { .. },
             problem,
-        } => Failure::input(format!(
+        } => CliError::input(format!(
             "cannot resume: {problem}; rerun with the interrupted export's flags (or leave them \
              out), or with --restart to discard it"
         )),
-        Error::Checkpoint { problem, .. } => Failure::input(format!(
+        Error::Checkpoint { problem, .. } => CliError::input(format!(
             "cannot resume: {problem}; rerun with --restart to discard the interrupted export"
         )),
-        Error::UnsafeFile { .. } => Failure::input(error.to_string()),
+        Error::UnsafeFile { .. } => CliError::input(error.to_string()),
         other => other.into(),
     }
 }

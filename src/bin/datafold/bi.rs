@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::bi_fields::{self, how_to_set, Shape};
 use crate::bi_flags::{self, ConfigFlags, CreateKind, UpdateKind};
 use crate::output;
-use crate::{CliResult, Failure, Global};
+use crate::{CliError, CliResult, Global};
 
 #[derive(Subcommand, Debug)]
 pub enum BiCommand {
@@ -105,7 +105,7 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
         BiCommand::Sync { id } => print(&bi.sync(id).await?),
         BiCommand::Remove { id, yes } => {
             if !yes && !confirm(id)? {
-                return Err(Failure::other(format!(
+                return Err(CliError::other(format!(
                     "not removed: integration {id} stays, as answered at the prompt"
                 )));
             }
@@ -125,7 +125,7 @@ fn print(integration: &Integration) -> CliResult {
 /// Ask on the terminal; refuse without one (scripts pass --yes).
 fn confirm(id: i64) -> CliResult<bool> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "refusing to remove integration {id} without --yes (stdin is not a terminal)"
         )));
     }
@@ -135,7 +135,7 @@ fn confirm(id: i64) -> CliResult<bool> {
         .lock()
         .take(1024)
         .read_line(&mut answer)
-        .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -180,11 +180,11 @@ fn config<C: KindConfig>(flags: &ConfigFlags) -> CliResult<C> {
     serde_json::from_value(body.clone()).map_err(|e| {
         let text = e.to_string();
         match wrong_field::<C>(&body) {
-            Some((field, why)) => Failure::input(format!(
+            Some((field, why)) => CliError::input(format!(
                 "invalid configuration: {field}: {why}{}",
                 how_to_set(fields, &field)
             )),
-            None => Failure::input(format!("invalid configuration: {text}")),
+            None => CliError::input(format!("invalid configuration: {text}")),
         }
     })
 }

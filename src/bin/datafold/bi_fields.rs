@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{CliResult, Failure};
+use crate::{CliError, CliResult};
 
 /// One field of a configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,7 +280,7 @@ pub fn check(fields: &[Field], body: &Map<String, Value>) -> CliResult<()> {
         match body.get(&field.name) {
             Some(Value::String(_) | Value::Null) | None => {}
             Some(_) => {
-                return Err(Failure::input(format!(
+                return Err(CliError::input(format!(
                     "{} must be a string (quote it in the file)",
                     field.name
                 )))
@@ -291,7 +291,7 @@ pub fn check(fields: &[Field], body: &Map<String, Value>) -> CliResult<()> {
         .iter()
         .find(|f| f.required && !body.contains_key(&f.name))
     {
-        return Err(Failure::input(format!(
+        return Err(CliError::input(format!(
             "incomplete configuration: missing field `{}`{}",
             missing.name,
             how_to_set(fields, &missing.name)
@@ -302,7 +302,7 @@ pub fn check(fields: &[Field], body: &Map<String, Value>) -> CliResult<()> {
             continue;
         };
         if let Some(expected) = mismatch(&field.shape, value, field.required) {
-            return Err(Failure::input(format!(
+            return Err(CliError::input(format!(
                 "invalid configuration: {}: expected {expected}{}",
                 field.name,
                 how_to_set(fields, &field.name)

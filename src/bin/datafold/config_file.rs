@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::{CliResult, Failure};
+use crate::{CliError, CliResult};
 
 /// The largest configuration file read.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -47,20 +47,20 @@ pub fn read(path: &Path) -> CliResult<Map<String, Value>> {
             .and_then(|value| json.end().map(|()| value))
             .map_err(|e| (e.to_string(), "JSON"))
     } else {
-        check_flow_collections(&text).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+        check_flow_collections(&text).map_err(|e| CliError::input(format!("{shown}: {e}")))?;
         Node::root(&budget)
             .deserialize(serde_yaml_ng::Deserializer::from_str(&text))
             .map_err(|e| (e.to_string(), "YAML"))
     };
     match parsed {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Failure::input(format!(
+        Ok(_) => Err(CliError::input(format!(
             "{shown}: the configuration must be a mapping of fields"
         ))),
         Err((error, _)) if budget.exceeded.get() => {
-            Err(Failure::input(format!("{shown}: {error}")))
+            Err(CliError::input(format!("{shown}: {error}")))
         }
-        Err((error, format)) => Err(Failure::input(format!(
+        Err((error, format)) => Err(CliError::input(format!(
             "{shown}: not valid {format}: {error}"
         ))),
     }
@@ -71,13 +71,13 @@ pub fn read(path: &Path) -> CliResult<Map<String, Value>> {
 fn read_capped(path: &Path) -> CliResult<String> {
     let shown = path.display();
     let file = std::fs::File::open(path)
-        .map_err(|e| Failure::input(format!("cannot read {shown}: {e}")))?;
+        .map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?;
     read_text(file, MAX_FILE_BYTES).map_err(|e| match e {
-        TextError::Read(e) => Failure::input(format!("cannot read {shown}: {e}")),
-        TextError::TooLong => Failure::input(format!(
+        TextError::Read(e) => CliError::input(format!("cannot read {shown}: {e}")),
+        TextError::TooLong => CliError::input(format!(
             "{shown} is larger than 1 MiB, the limit for a configuration file"
         )),
-        TextError::NotUtf8 => Failure::input(format!("{shown} is not UTF-8 text")),
+        TextError::NotUtf8 => CliError::input(format!("{shown} is not UTF-8 text")),
     })
 }
 

@@ -7,8 +7,8 @@ mod audit;
 mod bi;
 mod bi_fields;
 mod bi_flags;
+mod cli_error;
 mod config_file;
-mod failure;
 mod log;
 mod mock;
 mod output;
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use datafold_sdk::{Client, ClientBuilder, RetryPolicy, Secret};
 
-pub use failure::{CliResult, Failure, Invocation, EXIT_CODES};
+pub use cli_error::{CliError, CliResult, Invocation, EXIT_CODES};
 
 /// Datafold's audit logs and BI integrations from the terminal.
 #[derive(Parser, Debug)]
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            let failure = Failure::other(format!("cannot start the async runtime: {e}"));
+            let failure = CliError::other(format!("cannot start the async runtime: {e}"));
             return fail(&failure, &invocation);
         }
     };
@@ -106,7 +106,7 @@ fn main() -> ExitCode {
 }
 
 /// Say why on stderr (secrets masked, control characters escaped) and exit.
-fn fail(failure: &Failure, invocation: &Invocation) -> ExitCode {
+fn fail(failure: &CliError, invocation: &Invocation) -> ExitCode {
     let (code, message) = failure.render(invocation);
     output::note(&format!("error: {message}"));
     ExitCode::from(code)

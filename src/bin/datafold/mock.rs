@@ -9,7 +9,7 @@ mod flags;
 
 use flags::{MockFlags, NotServed};
 
-use crate::{CliResult, Failure, Global};
+use crate::{CliError, CliResult, Global};
 
 #[derive(Subcommand, Debug)]
 pub enum MockCommand {
@@ -21,9 +21,9 @@ pub fn run(command: MockCommand, global: &Global) -> CliResult {
     let MockCommand::Serve(flags) = command;
     match flags.serve(global.quiet) {
         Ok(never) => match never {},
-        Err(NotServed::Usage(message)) => Err(Failure::usage(message)),
-        Err(NotServed::CannotStart(e)) => {
-            Err(Failure::other(format!("cannot start the mock server: {e}")))
-        }
+        Err(NotServed::Usage(message)) => Err(CliError::usage(message)),
+        Err(NotServed::CannotStart(e)) => Err(CliError::other(format!(
+            "cannot start the mock server: {e}"
+        ))),
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use datafold_sdk::secret::Redactor;
 use datafold_sdk::Secret;
 
-use crate::{CliResult, Failure};
+use crate::{CliError, CliResult};
 
 /// The secrets this run knows, masked in everything it prints.
 static SHOWN: LazyLock<Mutex<Redactor>> = LazyLock::new(|| Mutex::new(Redactor::new()));
@@ -85,7 +85,7 @@ pub fn stdout(text: &str) -> CliResult {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(Failure::other(format!("cannot write to stdout: {e}")))
+            Err(CliError::other(format!("cannot write to stdout: {e}")))
         }
         _ => Ok(()),
     }
@@ -137,8 +137,8 @@ pub fn json_as_is(value: &impl serde::Serialize) -> CliResult {
     stdout(&(text + "\n"))
 }
 
-fn cannot_format(error: serde_json::Error) -> Failure {
-    Failure::other(format!("cannot format JSON: {error}"))
+fn cannot_format(error: serde_json::Error) -> CliError {
+    CliError::other(format!("cannot format JSON: {error}"))
 }
 
 /// Columns of text, the last ones cut with `…` to fit the terminal; cells

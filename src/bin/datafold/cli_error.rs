@@ -1,6 +1,6 @@
-//! [`Failure`]: why the CLI failed, as an exit code and a message in the
+//! [`CliError`]: why the CLI failed, as an exit code and a message in the
 //! CLI's terms. The SDK's errors speak to programmers (builder methods,
-//! `DATAFOLD_API_KEY`); [`Failure::render`] retells them with the flags and
+//! `DATAFOLD_API_KEY`); [`CliError::render`] retells them with the flags and
 //! variables of this run.
 
 use std::time::Duration;
@@ -24,7 +24,7 @@ Exit codes:
 
 /// Why the CLI failed.
 #[derive(Debug)]
-pub struct Failure(Cause);
+pub struct CliError(Cause);
 
 #[derive(Debug)]
 enum Cause {
@@ -35,7 +35,7 @@ enum Cause {
 }
 
 /// Result of a CLI step.
-pub type CliResult<T = ()> = Result<T, Failure>;
+pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// What a message needs to know about how the CLI was called.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ pub struct Invocation {
     pub host: String,
 }
 
-impl Failure {
+impl CliError {
     /// Rejected input: bad flags or configuration (exit 5).
     pub fn input(message: impl Into<String>) -> Self {
         Self::local(5, message)
@@ -87,7 +87,7 @@ impl Failure {
     }
 }
 
-impl From<Error> for Failure {
+impl From<Error> for CliError {
     fn from(error: Error) -> Self {
         Self(Cause::Sdk(Box::new(error)))
     }
@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn an_unreadable_timestamp_is_an_api_failure() {
         let error = datafold_sdk::audit::parse_timestamp("yesterday-ish").unwrap_err();
-        let (code, message) = Failure::from(error).render(&invocation());
+        let (code, message) = CliError::from(error).render(&invocation());
         assert_eq!(code, 6, "{message}");
         assert!(message.contains("yesterday-ish"), "{message}");
     }
