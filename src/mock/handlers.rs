@@ -127,31 +127,20 @@ impl State {
     }
 
     fn create(&mut self, spec: &Spec, call: Call<'_>) -> (Answer, bool) {
-        let (Some(kind), Some(schema), Some(mut config)) =
-            (call.kind, call.body_schema, call.body.clone())
+        let (Some(_), Some(_), Some(config)) = (call.kind, call.body_schema, call.body.clone())
         else {
             return (
                 Answer::detail(500, "create without a kind or body".into()),
                 false,
             );
         };
-        spec.apply_defaults(schema, &mut config);
         let id = self.next_id;
         self.next_id += 1;
-        let stored = Stored {
-            kind: kind.to_owned(),
-            schema: schema.to_owned(),
-            config,
-        };
-        let view = public_view(spec, id, &stored);
-        self.record(&call, "bi_added", id, &stored, "created");
-        self.integrations.insert(id, stored);
-        (Answer::Json(200, view), true)
+        self.store(spec, id, &call, config, ("bi_added", "created"))
     }
 
     fn update(&mut self, spec: &Spec, id: i64, call: Call<'_>) -> (Answer, bool) {
-        let (Some(kind), Some(schema), Some(mut config)) =
-            (call.kind, call.body_schema, call.body.clone())
+        let (Some(kind), Some(_), Some(config)) = (call.kind, call.body_schema, call.body.clone())
         else {
             return (
                 Answer::detail(500, "update without a kind or body".into()),
@@ -168,6 +157,26 @@ impl State {
             );
             return (Answer::detail(KIND_MISMATCH_STATUS, detail), false);
         }
+        self.store(spec, id, &call, config, ("bi_modified", "updated"))
+    }
+
+    /// Keep `config` (the defaults of `call`'s schema filled in) as
+    /// integration `id`, record the change in the audit log (its `action`,
+    /// and the `verb` of its log entry), and answer with the integration.
+    fn store(
+        &mut self,
+        spec: &Spec,
+        id: i64,
+        call: &Call<'_>,
+        mut config: Value,
+        (action, verb): (&str, &str),
+    ) -> (Answer, bool) {
+        let (Some(kind), Some(schema)) = (call.kind, call.body_schema) else {
+            return (
+                Answer::detail(500, "a stored call without a kind".into()),
+                false,
+            );
+        };
         spec.apply_defaults(schema, &mut config);
         let stored = Stored {
             kind: kind.to_owned(),
@@ -175,7 +184,7 @@ impl State {
             config,
         };
         let view = public_view(spec, id, &stored);
-        self.record(&call, "bi_modified", id, &stored, "updated");
+        self.record(call, action, id, &stored, verb);
         self.integrations.insert(id, stored);
         (Answer::Json(200, view), true)
     }
