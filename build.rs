@@ -82,7 +82,41 @@ fn generate(spec_path: &Path) -> Result<(String, String), String> {
          // DO NOT EDIT: change the spec (or build.rs) and rebuild.\n\n",
     );
     code.push_str(&prettyplease::unparse(&file));
+    code.push_str(&password_fields_const(&raw));
     Ok((code, raw.to_string()))
+}
+
+/// The names of the spec's `format: password` properties, sorted, as a
+/// constant beside the generated client: what `crate::secret` masks by name
+/// and the CLI reads only from a variable, a file or stdin.
+fn password_fields_const(raw: &serde_json::Value) -> String {
+    fn collect(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+                    for (name, property) in properties {
+                        if property.get("format").and_then(serde_json::Value::as_str)
+                            == Some("password")
+                        {
+                            found.insert(name.clone());
+                        }
+                    }
+                }
+                map.values().for_each(|v| collect(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = std::collections::BTreeSet::new();
+    collect(raw, &mut found);
+    let names: Vec<String> = found.iter().map(|name| format!("{name:?}")).collect();
+    format!(
+        "\n/// The spec's secret fields: every property of `format: password`, sorted.\n\
+         pub const PASSWORD_FIELDS: [&str; {}] = [{}];\n",
+        names.len(),
+        names.join(", ")
+    )
 }
 
 /// progenitor reads OpenAPI 3.0.x only.
