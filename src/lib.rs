@@ -25,7 +25,7 @@
 //! memory is capped by [`ClientBuilder::max_response_bytes`] (default
 //! [`DEFAULT_MAX_RESPONSE_BYTES`]); an error body keeps at most
 //! [`ERROR_BODY_BYTES`] and [`MAX_ISSUES`] validation issues; one exported
-//! record at most [`export::MAX_RECORD_BYTES`].
+//! record at most [`audit::export::MAX_RECORD_BYTES`].
 //!
 //! # Example: audit logs
 //!

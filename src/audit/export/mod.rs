@@ -70,6 +70,7 @@
 //!
 //! [`RetryPolicy`]: crate::RetryPolicy
 //! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
+//! [`Client::with_timeout`]: crate::Client::with_timeout
 
 mod checkpoint;
 mod file;
