@@ -12,13 +12,16 @@ pub mod check;
 pub mod deviations;
 pub mod diff;
 pub mod fetch;
+pub mod fix;
 pub mod model;
 pub mod openapi;
+pub mod render;
 pub mod rendered;
 pub mod report;
 pub mod resolved;
 pub mod schema;
 pub mod snapshots;
+pub mod witnesses;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
