@@ -209,23 +209,54 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
              (give each entry a one-line reason):",
             spec = options.spec.display()
         );
+        // Witnesses that say the same thing share one fix.
+        let mut groups: Vec<Vec<&Finding>> = Vec::new();
         for finding in outcome.undeclared() {
-            let witness = finding
-                .witness
-                .as_ref()
-                .map_or("no snapshot", |w| w.file.as_str());
+            let same = |other: &&Finding| {
+                other.operation == finding.operation
+                    && other.field == finding.field
+                    && other.docs == finding.docs
+                    && other.spec == finding.spec
+                    && other.fix == finding.fix
+            };
+            match groups
+                .iter_mut()
+                .find(|group| group.first().is_some_and(same))
+            {
+                Some(group) => group.push(finding),
+                None => groups.push(vec![finding]),
+            }
+        }
+        for group in groups {
+            let first = group[0];
+            let witnesses: Vec<&str> = group
+                .iter()
+                .map(|f| {
+                    f.witness
+                        .as_ref()
+                        .map_or("no snapshot", |w| w.file.as_str())
+                })
+                .collect();
             let _ = writeln!(
                 out,
-                "\n{} {} ({witness}):",
-                finding.operation, finding.field
+                "\n{} {} ({}):",
+                first.operation,
+                first.field,
+                witnesses.join(", ")
             );
             let _ = write!(
                 out,
                 "{}",
-                spec_edits(finding, &options.spec.display().to_string())
+                spec_edits(first, &options.spec.display().to_string())
             );
             let _ = writeln!(out, "  or declare it in {deviations}:");
-            let _ = write!(out, "{}", snippet(finding));
+            if first.disputed {
+                for finding in &group {
+                    let _ = write!(out, "{}", snippet(finding));
+                }
+            } else {
+                let _ = write!(out, "{}", snippet(first));
+            }
         }
     }
     if !outcome.stale.is_empty() {
@@ -274,7 +305,7 @@ fn spec_edits(finding: &Finding, spec: &str) -> String {
     out
 }
 
-/// `PUT /x body.count.type: a.json has number, b.md has integer (as the spec)`.
+/// `PUT /x body.count.type: a.json has number; b.md has integer (as the spec)`.
 fn disagreement_line(disagreement: &Disagreement) -> String {
     let field = &disagreement.field;
     let spec = disagreement.spec.as_ref();
@@ -290,7 +321,7 @@ fn disagreement_line(disagreement: &Disagreement) -> String {
             (Testimony::AsTheSpec, None) => format!("{file} lacks it (as the spec)"),
         })
         .collect();
-    format!("{} {field}: {}", disagreement.operation, says.join(", "))
+    format!("{} {field}: {}", disagreement.operation, says.join("; "))
 }
 
 /// The machine report: the same findings as data.
