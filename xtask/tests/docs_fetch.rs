@@ -284,9 +284,9 @@ fn fetching_again_adds_a_version_only_when_a_page_changed() {
     );
     // The published document, fetched unchanged, still says otherwise.
     assert!(
-        check.stdout.contains(&format!(
+        check.stdout.contains(
             "body.tenant: pages/update-gadget/2.md has string; pages/fixture-openapi/1.json lacks it (as the spec)"
-        )),
+        ),
         "{}",
         check.stdout
     );

@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod fix;
 pub mod model;
 pub mod openapi;
+pub mod pointers;
 pub mod render;
 pub mod rendered;
 pub mod report;

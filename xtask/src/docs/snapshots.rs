@@ -389,3 +389,23 @@ fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
         Yaml::Tagged(tagged) => yaml_to_json(tagged.value),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fence_header_names_the_published_document_with_or_without_a_slash() {
+        let page = |header: &str| format!("# Page\n\n````yaml {header}\nopenapi: 3.1.0\n````\n");
+        assert_eq!(
+            published_documents(&page("openapi-public.json put /api/v1/x/")),
+            vec!["openapi-public.json"]
+        );
+        assert_eq!(
+            published_documents(&page("/openapi-public.json put /api/v1/x/")),
+            vec!["/openapi-public.json"]
+        );
+        assert!(published_documents(&page("get /api/v1/audit_logs")).is_empty());
+        assert!(published_documents("# no yaml block\n").is_empty());
+    }
+}
