@@ -17,14 +17,17 @@ enum Change {
     FieldLostRequired,
     EnumValueAdded,
     FieldBecameNullable,
+    /// A whole operation the spec lacks: the fix is the whole fragment.
+    OperationAdded,
 }
 
-const ALL: [Change; 5] = [
+const ALL: [Change; 6] = [
     Change::FieldTypeChanged,
     Change::FieldAdded,
     Change::FieldLostRequired,
     Change::EnumValueAdded,
     Change::FieldBecameNullable,
+    Change::OperationAdded,
 ];
 
 /// The edit to a format's fixture for a change; `None` where the format cannot show it.
@@ -49,6 +52,8 @@ fn edit(format: &str, change: Change) -> Option<Edit> {
         ("document-yaml", Change::EnumValueAdded) => Edit::Replace(YAML, "enum: [fast, careful]", "enum: [fast, careful, turbo]"),
         ("document-yaml", Change::FieldBecameNullable) => Edit::Replace(YAML, "zone: {type: string, default: ''}", "zone: {type: string, default: '', nullable: true}"),
         ("rendered", Change::FieldTypeChanged) => Edit::Replace(RENDERED, "\"count\": 123", "\"count\": \"123\""),
+        ("openapi-3.1", Change::OperationAdded) => Edit::Write("delete-gadget/1.md", "# Delete a gadget\n\n````yaml delete /api/v1/lineage/bi/gadget/{gadget_id}/\nopenapi: 3.1.0\ninfo: {title: t, version: v}\npaths:\n  /api/v1/lineage/bi/gadget/{gadget_id}/:\n    delete:\n      operationId: delete_gadget\n      parameters:\n        - {in: path, name: gadget_id, required: true, schema: {type: integer}}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Problem'\ncomponents:\n  schemas:\n    Problem:\n      type: object\n      properties:\n        detail: {type: string}\n````\n".to_string()),
+        ("rendered", Change::OperationAdded) => Edit::Write("delete-gadget.txt", "Delete a gadget\nDELETE\n/\napi\n/\nv1\n/\nlineage\n/\nbi\n/\ngadget\n/\n{gadget_id}\n/\ncurl --request DELETE \\\n--url https://api.example.test/api/v1/lineage/bi/gadget/{gadget_id}/\n{\"deleted\": true}\nResponse\n200\n404\n".to_string()),
         ("rendered", Change::FieldAdded) => Edit::Replace(RENDERED, "\"zone\": \"\"\n", "\"zone\": \"\",\n\"color\": \"<string>\"\n"),
         _ => return None,
     })
@@ -112,7 +117,7 @@ fn applying_the_suggested_spec_edits_makes_the_check_pass() {
             covered += 1;
         }
     }
-    assert_eq!(covered, 17);
+    assert_eq!(covered, 19);
 }
 
 #[test]

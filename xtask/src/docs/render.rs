@@ -100,12 +100,21 @@ pub fn operation(spec: &Value, operation: &Operation) -> Value {
     if !operation.tags.is_empty() {
         out.insert("tags".into(), json!(operation.tags));
     }
-    if !operation.parameters.is_empty() {
-        let parameters: Vec<Value> = operation
-            .parameters
-            .iter()
-            .map(|(name, p)| parameter(spec, name, p))
-            .collect();
+    let mut parameters: Vec<Value> = operation
+        .parameters
+        .iter()
+        .map(|(name, p)| parameter(spec, name, p))
+        .collect();
+    // 3.0 requires every `{name}` of the path to be declared; a source without
+    // parameters (a rendered page) leaves them to the template, typed as text.
+    for name in path_template_names(&operation.key.path) {
+        if !operation.parameters.contains_key(name) {
+            parameters.push(
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+    }
+    if !parameters.is_empty() {
         out.insert("parameters".into(), Value::Array(parameters));
     }
     if let Some(body) = &operation.body {
@@ -118,6 +127,13 @@ pub fn operation(spec: &Value, operation: &Operation) -> Value {
         .collect();
     out.insert("responses".into(), Value::Object(responses));
     Value::Object(out)
+}
+
+/// The `{name}`s of a path template.
+fn path_template_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
 }
 
 fn made_up_operation_id(key: &OpKey) -> String {
