@@ -204,12 +204,7 @@ pub fn run(options: &Options) -> Outcome {
         let Some(sources) = described.get(key) else {
             if let Some(spec_op) = spec_op {
                 let hint = near_match(key, &docs_only).map(|k| format!("the docs have {k}"));
-                let missing = Difference::new(
-                    Place::at(Root::Operation),
-                    None,
-                    None,
-                    Some("present".into()),
-                );
+                let missing = whole_operation(false);
                 let mut finding = finding(key, missing, None, &spec_doc, Some(spec_op), None);
                 finding.hint = hint;
                 outcome.findings.push(finding);
@@ -228,12 +223,7 @@ pub fn run(options: &Options) -> Outcome {
         for (witness, op) in &witnesses {
             let differences = match spec_op {
                 Some(spec_op) => diff::operations(op, spec_op),
-                None => vec![Difference::new(
-                    Place::at(Root::Operation),
-                    None,
-                    Some("present".into()),
-                    None,
-                )],
+                None => vec![whole_operation(true)],
             };
             for difference in differences {
                 let mut finding =
@@ -250,12 +240,7 @@ pub fn run(options: &Options) -> Outcome {
                 .iter()
                 .filter(|d| !witnesses.iter().any(|(w, _)| w == *d))
             {
-                let missing = Difference::new(
-                    Place::at(Root::Operation),
-                    None,
-                    None,
-                    Some("present".into()),
-                );
+                let missing = whole_operation(false);
                 found.push(finding(
                     key,
                     missing,
@@ -275,6 +260,17 @@ pub fn run(options: &Options) -> Outcome {
     }
     declare(&mut outcome, &deviations);
     outcome
+}
+
+/// A whole operation on one side only: the witness's (`in_docs`) or the spec's.
+fn whole_operation(in_docs: bool) -> Difference {
+    let present = || Some(Value::from("present"));
+    let (docs, spec) = if in_docs {
+        (present(), None)
+    } else {
+        (None, present())
+    };
+    Difference::new(Place::at(Root::Operation), None, docs, spec)
 }
 
 fn finding(
