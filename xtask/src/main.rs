@@ -2,7 +2,7 @@
 //!
 //! The xtask reads `openapi/` and docs snapshots; it never reads the generated code.
 //! See `xtask/README.md` for the docs drift check: its normalised model, the
-//! precedence of snapshot sources, and the deviations format.
+//! witnesses the spec is held to, the suggested fixes, and the deviations format.
 //!
 //! A bad command line exits 2 (clap's usage error), before any work starts.
 

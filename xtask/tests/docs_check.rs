@@ -76,10 +76,10 @@ fn a_declared_deviation_silences_exactly_its_drift() {
     let undeclared = sandbox.check(&[]);
     assert_eq!(undeclared.code, 1);
     assert!(undeclared.stdout.contains(&format!(
-        "{G} operation_id: docs has update_gadget_put, spec has update_gadget"
+        "{G} operation_id: update-gadget/1.md has update_gadget_put, spec has update_gadget"
     )));
     assert!(undeclared.stdout.contains(&format!(
-        "{G} tags: docs has [Gadgets, gadget_changed], spec has [Gadgets]"
+        "{G} tags: update-gadget/1.md has [Gadgets, gadget_changed], spec has [Gadgets]"
     )));
     assert!(undeclared.stdout.contains(
         "    field: operation_id\n    docs: \"update_gadget_put\"\n    spec: \"update_gadget\"\n"
@@ -254,11 +254,19 @@ fn json_report_carries_the_findings_as_data() {
     assert_eq!(findings[0]["field"], "body.tenant");
     assert_eq!(findings[0]["docs"], "string, nullable");
     assert_eq!(findings[0]["spec"], Value::Null);
+    assert_eq!(findings[0]["witness"], "update-gadget/1.md");
+    assert_eq!(findings[0]["witness_kind"], "page");
     assert_eq!(findings[0]["declared"], false);
     assert_eq!(
         findings[0]["text"],
-        format!("{G} body.tenant: in docs (string, nullable), missing in spec")
+        format!("{G} body.tenant: in update-gadget/1.md (string, nullable), missing in spec")
     );
+    let fix = &findings[0]["spec_fix"][0];
+    assert_eq!(
+        fix["pointer"],
+        "/components/schemas/GadgetConfig/properties/tenant"
+    );
+    assert_eq!(fix["yaml"], "nullable: true\ntype: string\n");
 }
 
 #[test]
@@ -275,7 +283,7 @@ fn operations_only_in_documents_are_compared_within_scope() {
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .contains("GET /internal/stats: in docs (gadget-openapi.json), missing in spec"),
+            .contains("GET /internal/stats: in gadget-openapi.json, missing in spec"),
         "{}",
         run.stdout
     );
@@ -347,37 +355,7 @@ fn all_versions_shows_a_renamed_pages_body_growing() {
 }
 
 #[test]
-fn pages_outrank_documents_whose_disagreements_become_notes() {
-    let sandbox = Sandbox::with("openapi-3.1");
-    fs::copy(
-        fixtures().join("snapshots/document-json/gadget-openapi.json"),
-        sandbox.snapshots().join("gadget-openapi.json"),
-    )
-    .expect("copy");
-    sandbox.apply(&Edit::JsonSet(
-        "gadget-openapi.json",
-        "/components/schemas/GadgetConfig/properties/count/type".into(),
-        "number".into(),
-    ));
-    let run = sandbox.check(&[]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("notes: the docs disagree with themselves"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains(&format!(
-            "{G} body.count.type: gadget-openapi.json has number, the docs' view has integer"
-        )),
-        "{}",
-        run.stdout
-    );
-}
-
-#[test]
-fn a_document_fills_in_the_identity_a_resolved_page_lacks() {
+fn a_document_witnesses_the_identity_a_resolved_page_lacks() {
     let sandbox = Sandbox::with("resolved");
     let doc = fs::read_to_string(fixtures().join("snapshots/document-json/gadget-openapi.json"))
         .expect("read");
@@ -389,14 +367,14 @@ fn a_document_fills_in_the_identity_a_resolved_page_lacks() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.stdout.contains(&format!(
-            "{G}  (docs: update-gadget/1.md, gadget-openapi.json)"
+            "{G}  (witnesses: update-gadget/1.md, gadget-openapi.json)"
         )),
         "{}",
         run.stdout
     );
     assert!(
         run.stdout.contains(&format!(
-            "{G} operation_id: docs has update_gadget_put, spec has update_gadget"
+            "{G} operation_id: gadget-openapi.json has update_gadget_put, spec has update_gadget"
         )),
         "{}",
         run.stdout

@@ -67,8 +67,13 @@ const ALL: [Kind; 21] = [
 ];
 
 /// What the check must report for a kind, in a format that carries full
-/// schemas; `source` is the file describing the mutated PUT, `added` the one adding DELETE.
-fn expected(kind: Kind, (source, added): (&str, &str), examples_only: bool) -> Vec<String> {
+/// schemas; `source` and `events` are the witnesses describing the PUT and the GET,
+/// `added` the one adding DELETE.
+fn expected(
+    kind: Kind,
+    (source, events, added): (&str, &str, &str),
+    examples_only: bool,
+) -> Vec<String> {
     // A rendered page shows names and JSON types only.
     let nullable_string = if examples_only {
         "string"
@@ -82,63 +87,73 @@ fn expected(kind: Kind, (source, added): (&str, &str), examples_only: bool) -> V
     };
     let moved = |docs: &str| {
         vec![
-            format!("{docs}: in docs ({source}), missing in spec (the spec has {G}: method or path changed?)"),
-            format!("{G}: in spec, missing in docs (the docs have {docs}: method or path changed?)"),
+            format!(
+                "{docs}: in {source}, missing in spec (the spec has {G}: method or path changed?)"
+            ),
+            format!(
+                "{G}: in spec, missing in docs (the docs have {docs}: method or path changed?)"
+            ),
         ]
     };
     let mut lines = match kind {
-        Kind::OperationAdded => vec![format!("{DELETED}: in docs ({added}), missing in spec")],
+        Kind::OperationAdded => vec![format!("{DELETED}: in {added}, missing in spec")],
         Kind::OperationRemoved => vec![format!("{E}: in spec, missing in docs")],
         Kind::MethodChanged => moved(PATCHED),
         Kind::PathChanged => moved(NO_SLASH),
         Kind::FieldAdded => vec![format!(
-            "{G} body.color: in docs ({nullable_string}), missing in spec"
+            "{G} body.color: in {source} ({nullable_string}), missing in spec"
         )],
-        Kind::FieldRemoved => vec![format!("{G} body.zone: in spec ({zone}), missing in docs")],
+        Kind::FieldRemoved => vec![format!(
+            "{G} body.zone: in spec ({zone}), missing in {source}"
+        )],
         Kind::FieldRenamed => vec![
-            format!("{G} body.label: in spec ({nullable_string}), missing in docs"),
-            format!("{G} body.title: in docs ({nullable_string}), missing in spec"),
+            format!("{G} body.label: in spec ({nullable_string}), missing in {source}"),
+            format!("{G} body.title: in {source} ({nullable_string}), missing in spec"),
         ],
         Kind::TypeChanged => vec![format!(
-            "{G} body.count.type: docs has string, spec has integer"
+            "{G} body.count.type: {source} has string, spec has integer"
         )],
         Kind::ItemTypeChanged => vec![format!(
-            "{G} body.links[].weights[].type: docs has string, spec has integer"
+            "{G} body.links[].weights[].type: {source} has string, spec has integer"
         )],
         Kind::FormatChanged => vec![format!(
-            "{E} body.since.format: docs has date, spec has date-time"
+            "{E} body.since.format: {events} has date, spec has date-time"
         )],
         Kind::MadeOptional => vec![format!(
-            "{G} body.count.required: docs has false, spec has true"
+            "{G} body.count.required: {source} has false, spec has true"
         )],
         Kind::NullableFlipped => vec![format!(
-            "{G} body.label.nullable: docs has false, spec has true"
+            "{G} body.label.nullable: {source} has false, spec has true"
         )],
         Kind::EnumValueAdded => vec![format!(
-            "{G} body.mode.enum: docs has [fast, careful, turbo], spec has [fast, careful]"
+            "{G} body.mode.enum: {source} has [fast, careful, turbo], spec has [fast, careful]"
         )],
         Kind::EnumValueRemoved => vec![format!(
-            "{G} body.mode.enum: docs has [fast], spec has [fast, careful]"
+            "{G} body.mode.enum: {source} has [fast], spec has [fast, careful]"
         )],
         Kind::DefaultChanged => vec![format!(
-            "{G} body.zone.default: docs has \"eu\", spec has \"\""
+            "{G} body.zone.default: {source} has \"eu\", spec has \"\""
         )],
         Kind::WriteOnlyDropped => vec![format!(
-            "{G} body.secret.write_only: docs has false, spec has true"
+            "{G} body.secret.write_only: {source} has false, spec has true"
         )],
-        Kind::BodyMadeOptional => vec![format!("{G} body.required: docs has false, spec has true")],
+        Kind::BodyMadeOptional => vec![format!(
+            "{G} body.required: {source} has false, spec has true"
+        )],
         Kind::BodyNullableFlipped => {
-            vec![format!("{E} body.nullable: docs has false, spec has true")]
+            vec![format!(
+                "{E} body.nullable: {events} has false, spec has true"
+            )]
         }
         Kind::ParameterTypeChanged => vec![format!(
-            "{G} parameter.gadget_id.type: docs has string, spec has integer"
+            "{G} parameter.gadget_id.type: {source} has string, spec has integer"
         )],
         Kind::ResponseStatusAdded => vec![format!(
-            "{G} responses.404: in docs (no content), missing in spec"
+            "{G} responses.404: in {source} (no content), missing in spec"
         )],
         Kind::ResponseFieldTypeChanged => {
             vec![format!(
-                "{E} responses.200.events[].id.type: docs has string, spec has integer"
+                "{E} responses.200.events[].id.type: {events} has string, spec has integer"
             )]
         }
     };
@@ -150,7 +165,7 @@ fn expected(kind: Kind, (source, added): (&str, &str), examples_only: bool) -> V
 /// fixture is clean and each mutation reports exactly the expected lines.
 fn assert_catches(
     format: &str,
-    source: (&str, &str),
+    source: (&str, &str, &str),
     examples_only: bool,
     edits: fn(Kind) -> Option<Vec<Edit>>,
 ) -> usize {
@@ -183,9 +198,19 @@ fn assert_catches(
             );
         }
         assert!(
-            text.stdout.contains("fix: edit "),
+            text.stdout.contains("fix: for each difference"),
             "{format}: {kind:?}: no fix instructions"
         );
+        // Each finding carries the spec edit that follows the docs.
+        let report = sandbox.report(&[]);
+        for finding in report["findings"].as_array().expect("findings") {
+            let edits = finding["spec_fix"].as_array().expect("spec_fix");
+            assert!(
+                !edits.is_empty(),
+                "{format}: {kind:?}: no spec edit for {}",
+                finding["text"]
+            );
+        }
         covered += 1;
     }
     covered
@@ -195,7 +220,7 @@ fn assert_catches(
 fn resolved_pages_catch_every_kind_of_change() {
     const EV: &str = "list-events/1.md";
     const GA: &str = "update-gadget/1.md";
-    let covered = assert_catches("resolved", (GA, "delete-gadget/1.md"), false, |kind| {
+    let covered = assert_catches("resolved", (GA, EV, "delete-gadget/1.md"), false, |kind| {
         Some(match kind {
             Kind::OperationAdded => vec![Edit::Write(
                 "delete-gadget/1.md",
@@ -230,8 +255,12 @@ fn resolved_pages_catch_every_kind_of_change() {
 fn openapi_3_1_pages_catch_every_kind_of_change() {
     const EV: &str = "list-events/1.md";
     const GA: &str = "update-gadget/1.md";
-    let covered = assert_catches("openapi-3.1", (GA, "delete-gadget/1.md"), false, |kind| {
-        Some(match kind {
+    let covered = assert_catches(
+        "openapi-3.1",
+        (GA, EV, "delete-gadget/1.md"),
+        false,
+        |kind| {
+            Some(match kind {
             Kind::OperationAdded => vec![Edit::Write(
                 "delete-gadget/1.md",
                 "# Delete a gadget\n\n````yaml delete /api/v1/lineage/bi/gadget/{gadget_id}/\nopenapi: 3.1.0\ninfo: {title: t, version: v}\npaths:\n  /api/v1/lineage/bi/gadget/{gadget_id}/:\n    delete:\n      operationId: delete_gadget\n      responses:\n        '200':\n          description: ok\n````\n".to_string(),
@@ -257,7 +286,8 @@ fn openapi_3_1_pages_catch_every_kind_of_change() {
             Kind::ResponseStatusAdded => vec![Edit::Replace(GA, "        '422':\n", "        '404':\n          description: missing\n        '422':\n")],
             Kind::ResponseFieldTypeChanged => vec![Edit::Replace(EV, "        id:\n          type: integer", "        id:\n          type: string")],
         })
-    });
+        },
+    );
     assert_eq!(covered, ALL.len());
 }
 
@@ -266,7 +296,7 @@ fn whole_openapi_json_documents_catch_every_kind_of_change() {
     const DOC: &str = "gadget-openapi.json";
     const P: &str = "/paths/~1api~1v1~1lineage~1bi~1gadget~1{gadget_id}~1";
     const S: &str = "/components/schemas";
-    let covered = assert_catches("document-json", (DOC, DOC), false, |kind| {
+    let covered = assert_catches("document-json", (DOC, DOC, DOC), false, |kind| {
         let at = |suffix: &str| format!("{P}{suffix}");
         let schema = |suffix: &str| format!("{S}{suffix}");
         Some(match kind {
@@ -372,7 +402,7 @@ fn whole_openapi_json_documents_catch_every_kind_of_change() {
 #[test]
 fn whole_openapi_yaml_documents_catch_every_kind_of_change() {
     const DOC: &str = "gadget-openapi.yaml";
-    let covered = assert_catches("document-yaml", (DOC, DOC), false, |kind| {
+    let covered = assert_catches("document-yaml", (DOC, DOC, DOC), false, |kind| {
         Some(match kind {
             Kind::OperationAdded => vec![Edit::Replace(DOC, "    put:\n", "    delete:\n      responses:\n        '200':\n          description: ok\n    put:\n")],
             Kind::OperationRemoved => vec![Edit::Cut(DOC, "  /api/v1/events:\n", "  /api/v1/lineage/bi/gadget/")],
@@ -404,7 +434,7 @@ fn whole_openapi_yaml_documents_catch_every_kind_of_change() {
 fn rendered_pages_catch_every_change_they_can_show() {
     const EV: &str = "list-events.txt";
     const GA: &str = "update-gadget.txt";
-    let covered = assert_catches("rendered", (GA, "delete-gadget.txt"), true, |kind| {
+    let covered = assert_catches("rendered", (GA, EV, "delete-gadget.txt"), true, |kind| {
         Some(match kind {
             Kind::OperationAdded => vec![Edit::Write(
                 "delete-gadget.txt",

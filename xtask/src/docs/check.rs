@@ -1,26 +1,21 @@
-//! `docs check`: builds the docs' view of each operation from the snapshots,
-//! compares it with the spec, and applies the declared deviations.
+//! `docs check`: compares the spec with every witness of each operation and
+//! applies the declared deviations.
 //!
-//! **Newest page wins.** Pages describing the same operation (method and path)
-//! are versions of one another, even under different slugs (the Power BI PUT
-//! was `rename-a-power-bi-integration`, then `update-a-power-bi-integration`).
-//! They are ordered by format era (resolved before openapi-3.1), then version
-//! number, then the manifest's fetch time, then file name; the last is the newest.
+//! **Every snapshot that carries an aspect is a witness** ([`witnesses`]): the
+//! newest page of each operation (either format), the newest version of every
+//! whole OpenAPI document, and every rendered page. Each witness is compared
+//! with the spec on what it carries, and every contradiction is a finding
+//! naming that witness. Older page versions are history (`--all-versions`).
 //!
-//! **Precedence between sources**, per aspect of an operation (identity,
-//! parameters, body, responses): the newest page first, because pages are
-//! versioned and so known to be current; then whole OpenAPI documents (in
-//! file-name order), which carry no date but describe everything; then
-//! rendered pages, which carry the least. A lower source fills in only what
-//! the higher ones lack (a resolved page has no operationId or tags; the
-//! published document does), or replaces a thinner reading (examples-only).
-//! Whatever a lower source says that contradicts the result is printed as a
-//! note (not drift: the spec cannot follow two docs at once).
+//! **Witnesses that disagree** with each other are reported once per operation
+//! and field, listing what each says: the spec can follow only one of them, so
+//! it drifts from the others, and a deviation scoped to a witness declares
+//! which side the spec does not follow.
 //!
-//! **Scope.** Every operation of the spec, and every operation of a page or a
-//! rendered page, is compared. Operations that appear only in whole OpenAPI
-//! documents are compared only when their path is under deviations.yaml's
-//! `scope.paths` (Datafold's document describes 47 paths; this SDK covers 17).
+//! **Scope.** Every operation of the spec, of a page and of a rendered page is
+//! compared. Operations that appear only in whole OpenAPI documents are
+//! compared only when their path is under deviations.yaml's `scope.paths`
+//! (Datafold's document describes 47 paths; this SDK covers 17).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -28,9 +23,11 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::deviations::{self, Deviations};
-use super::diff::{self, Difference};
+use super::diff::{self, Difference, Place, Root};
+use super::fix::{self, SpecEdit};
 use super::model::{OpKey, Operation};
-use super::snapshots::{self, PageId, Source, SourceKind};
+use super::snapshots::{self, SourceKind};
+use super::witnesses::{self, Testimony, Witness};
 use super::{openapi, Exit};
 
 /// What to compare.
@@ -46,21 +43,29 @@ pub struct Options {
     pub all_versions: bool,
 }
 
-/// One difference between the docs and the spec.
+/// One contradiction between a witness and the spec.
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// The operation.
     pub operation: OpKey,
     /// `operation` for a whole operation on one side only, else the diff's field name.
     pub field: String,
-    /// What the docs have; `None`: missing in the docs.
+    /// Where, structurally.
+    pub place: Place,
+    /// What the witness has; `None`: missing in the witness.
     pub docs: Option<Value>,
     /// What the spec has; `None`: missing in the spec.
     pub spec: Option<Value>,
+    /// The witness; `None` for a spec operation no snapshot describes.
+    pub witness: Option<Witness>,
+    /// Whether other witnesses say something else about this field.
+    pub disputed: bool,
     /// The deviation (number, reason) that declares it, if any.
     pub declared: Option<(usize, String)>,
     /// For an operation on one side only: a near match on the other side.
     pub hint: Option<String>,
+    /// The edits to the spec that make it say what the witness says.
+    pub fix: Vec<SpecEdit>,
 }
 
 /// A declaration that matches no drift.
@@ -74,15 +79,17 @@ pub struct Stale {
     pub what: String,
 }
 
-/// A lower-precedence source that disagrees with the docs' view.
+/// Witnesses of one operation that say different things about one field.
 #[derive(Clone, Debug)]
-pub struct Note {
+pub struct Disagreement {
     /// The operation.
     pub operation: OpKey,
-    /// The disagreeing source.
-    pub source: String,
-    /// The difference: left is that source, right is the docs' view.
-    pub difference: Difference,
+    /// The field.
+    pub field: String,
+    /// Each witness involved (file) and what it says.
+    pub says: Vec<(String, Testimony)>,
+    /// What the spec has.
+    pub spec: Option<Value>,
 }
 
 /// What changed from one version of a page to the next.
@@ -111,14 +118,14 @@ pub struct Outcome {
     pub skipped: Vec<(String, &'static str)>,
     /// Operations only in whole documents and outside the scope.
     pub out_of_scope: usize,
-    /// Operations compared, with the docs sources that built each one's view.
+    /// Operations compared, with their witnesses (files).
     pub compared: Vec<(OpKey, Vec<String>)>,
     /// Findings, declared or not, grouped by operation.
     pub findings: Vec<Finding>,
     /// Stale declarations.
     pub stale: Vec<Stale>,
-    /// Disagreements among the docs' own sources.
-    pub notes: Vec<Note>,
+    /// Fields on which witnesses disagree.
+    pub disagreements: Vec<Disagreement>,
     /// Page history (`--all-versions`).
     pub history: Vec<Step>,
 }
@@ -145,7 +152,7 @@ impl Outcome {
 pub fn run(options: &Options) -> Outcome {
     let mut outcome = Outcome::default();
     let spec = snapshots::read_document(&options.spec)
-        .and_then(|doc| openapi::operations(&doc))
+        .and_then(|doc| openapi::operations(&doc).map(|ops| (doc, ops)))
         .map_err(|e| format!("spec {}: {e}", options.spec.display()));
     let deviations = deviations::load(&options.deviations);
     let loaded = snapshots::load(&options.snapshots);
@@ -160,8 +167,8 @@ pub fn run(options: &Options) -> Outcome {
     outcome.skipped = loaded.skipped.clone();
     for source in &loaded.sources {
         match source.kind {
-            SourceKind::Page(_) => outcome.counts.0 += 1,
-            SourceKind::Document => outcome.counts.1 += 1,
+            SourceKind::Page(..) => outcome.counts.0 += 1,
+            SourceKind::Document(_) => outcome.counts.1 += 1,
             SourceKind::Rendered => outcome.counts.2 += 1,
         }
     }
@@ -171,97 +178,149 @@ pub fn run(options: &Options) -> Outcome {
             options.snapshots.display()
         ));
     }
-    let (Ok(spec), Ok(deviations)) = (spec, deviations) else {
+    let (Ok((spec_doc, spec)), Ok(deviations)) = (spec, deviations) else {
         return outcome;
     };
     if !outcome.errors.is_empty() {
         return outcome;
     }
 
-    let by_operation = group(&loaded.sources, &deviations, &mut outcome.out_of_scope);
+    let in_scope = |path: &str| deviations.in_scope(path);
+    let described = witnesses::group(&loaded.sources, &in_scope, &mut outcome.out_of_scope);
+    let documents = witnesses::current_documents(&loaded.sources);
     let spec: BTreeMap<OpKey, Operation> =
         spec.into_iter().map(|op| (op.key.clone(), op)).collect();
-    let keys: BTreeSet<&OpKey> = by_operation.keys().chain(spec.keys()).collect();
-    let docs_only: Vec<&OpKey> = by_operation
+    let keys: BTreeSet<&OpKey> = described.keys().chain(spec.keys()).collect();
+    let docs_only: Vec<&OpKey> = described
         .keys()
         .filter(|k| !spec.contains_key(*k))
         .collect();
     let spec_only: Vec<&OpKey> = spec
         .keys()
-        .filter(|k| !by_operation.contains_key(*k))
+        .filter(|k| !described.contains_key(*k))
         .collect();
     for key in keys {
-        let docs = by_operation.get(key).map(|sources| {
-            let (view, used) = docs_view(sources);
-            if options.all_versions {
-                outcome.history.extend(history(key, sources));
-            }
-            outcome.notes.extend(notes(key, sources, &view));
-            outcome.compared.push((key.clone(), used));
-            view
-        });
-        match (docs, spec.get(key)) {
-            (Some(docs), Some(spec)) => {
-                for d in diff::operations(&docs, spec) {
-                    outcome
-                        .findings
-                        .push(finding(key, d.field, d.left, d.right));
-                }
-            }
-            (Some(_), None) => {
-                let hint = near_match(key, &spec_only).map(|k| format!("the spec has {k}"));
-                outcome.findings.push(Finding {
-                    hint,
-                    ..finding(key, "operation".into(), Some("present".into()), None)
-                });
-            }
-            (None, Some(_)) => {
+        let spec_op = spec.get(key);
+        let Some(sources) = described.get(key) else {
+            if let Some(spec_op) = spec_op {
                 let hint = near_match(key, &docs_only).map(|k| format!("the docs have {k}"));
-                outcome.findings.push(Finding {
-                    hint,
-                    ..finding(key, "operation".into(), None, Some("present".into()))
-                });
+                let missing = whole_operation(false);
+                let mut finding = finding(key, missing, None, &spec_doc, Some(spec_op), None);
+                finding.hint = hint;
+                outcome.findings.push(finding);
             }
-            (None, None) => {}
+            continue;
+        };
+        if options.all_versions {
+            outcome.history.extend(history(key, sources));
         }
+        let witnesses = witnesses::of(sources);
+        outcome.compared.push((
+            key.clone(),
+            witnesses.iter().map(|(w, _)| w.file.clone()).collect(),
+        ));
+        let mut found = Vec::new();
+        for (witness, op) in &witnesses {
+            let differences = match spec_op {
+                Some(spec_op) => diff::operations(op, spec_op),
+                None => vec![whole_operation(true)],
+            };
+            for difference in differences {
+                let mut finding =
+                    finding(key, difference, Some(witness), &spec_doc, spec_op, Some(op));
+                if spec_op.is_none() {
+                    finding.hint = near_match(key, &spec_only).map(|k| format!("the spec has {k}"));
+                }
+                found.push(finding);
+            }
+        }
+        // A whole document describes every operation: lacking one of the spec's is a contradiction.
+        if let Some(spec_op) = spec_op.filter(|_| in_scope(&key.path)) {
+            for document in documents
+                .iter()
+                .filter(|d| !witnesses.iter().any(|(w, _)| w == *d))
+            {
+                let missing = whole_operation(false);
+                found.push(finding(
+                    key,
+                    missing,
+                    Some(document),
+                    &spec_doc,
+                    Some(spec_op),
+                    None,
+                ));
+            }
+        }
+        let disagreements = witnesses::disagreements(key, &witnesses, &found);
+        for finding in &mut found {
+            finding.disputed = disagreements.iter().any(|d| d.field == finding.field);
+        }
+        outcome.disagreements.extend(disagreements);
+        outcome.findings.extend(found);
     }
     declare(&mut outcome, &deviations);
     outcome
 }
 
-fn finding(operation: &OpKey, field: String, docs: Option<Value>, spec: Option<Value>) -> Finding {
+/// A whole operation on one side only: the witness's (`in_docs`) or the spec's.
+fn whole_operation(in_docs: bool) -> Difference {
+    let present = || Some(Value::from("present"));
+    let (docs, spec) = if in_docs {
+        (present(), None)
+    } else {
+        (None, present())
+    };
+    Difference::new(Place::at(Root::Operation), None, docs, spec)
+}
+
+fn finding(
+    operation: &OpKey,
+    difference: Difference,
+    witness: Option<&Witness>,
+    spec_doc: &Value,
+    spec_op: Option<&Operation>,
+    witness_op: Option<&Operation>,
+) -> Finding {
+    let fix = fix::suggest(spec_doc, operation, spec_op, witness_op, &difference);
     Finding {
         operation: operation.clone(),
-        field,
-        docs,
-        spec,
+        field: difference.field,
+        place: difference.place,
+        docs: difference.left,
+        spec: difference.right,
+        witness: witness.cloned(),
+        disputed: false,
         declared: None,
         hint: None,
+        fix,
     }
 }
 
 /// Marks declared findings and lists stale declarations.
 fn declare(outcome: &mut Outcome, deviations: &Deviations) {
+    let matches = |d: &deviations::Deviation, f: &Finding| {
+        let witness = f.witness.as_ref().map(|w| (w.file.as_str(), w.kind));
+        d.matches(
+            &f.operation,
+            &f.field,
+            f.docs.as_ref(),
+            f.spec.as_ref(),
+            witness,
+        )
+    };
     for finding in &mut outcome.findings {
         finding.declared = deviations
             .entries
             .iter()
-            .find(|d| {
-                d.matches(
-                    &finding.operation,
-                    &finding.field,
-                    finding.docs.as_ref(),
-                    finding.spec.as_ref(),
-                )
-            })
+            .find(|d| matches(d, finding))
             .map(|d| (d.number, d.reason.clone()));
     }
     for deviation in &deviations.entries {
         for operation in &deviation.operations {
-            let used = outcome.findings.iter().any(|f| {
-                &f.operation == operation
-                    && deviation.matches(operation, &f.field, f.docs.as_ref(), f.spec.as_ref())
-            });
+            let used = outcome
+                .findings
+                .iter()
+                .any(|f| &f.operation == operation && matches(deviation, f));
             if !used {
                 outcome.stale.push(Stale {
                     number: deviation.number,
@@ -273,128 +332,17 @@ fn declare(outcome: &mut Outcome, deviations: &Deviations) {
     }
 }
 
-/// A documented operation and the source it came from.
-type Described<'a> = (&'a Source, &'a Operation);
-
-/// Every documented operation in scope, with its sources.
-fn group<'a>(
-    sources: &'a [Source],
-    deviations: &Deviations,
-    out_of_scope: &mut usize,
-) -> BTreeMap<OpKey, Vec<Described<'a>>> {
-    let mut grouped: BTreeMap<OpKey, Vec<Described>> = BTreeMap::new();
-    let mut ignored = BTreeSet::new();
-    for source in sources {
-        for operation in &source.operations {
-            if source.kind == SourceKind::Document && !deviations.in_scope(&operation.key.path) {
-                ignored.insert(&operation.key);
-                continue;
-            }
-            grouped
-                .entry(operation.key.clone())
-                .or_default()
-                .push((source, operation));
-        }
-    }
-    *out_of_scope = ignored
-        .iter()
-        .filter(|k| !grouped.contains_key(**k))
-        .count();
-    grouped
-}
-
-/// Pages of one operation, oldest first.
-fn pages<'a>(sources: &[Described<'a>]) -> Vec<(&'a PageId, Described<'a>)> {
-    let mut pages: Vec<_> = sources
-        .iter()
-        .filter_map(|&(source, op)| match &source.kind {
-            SourceKind::Page(id) => Some((id, (source, op))),
-            _ => None,
-        })
-        .collect();
-    pages.sort_by(|(a, (fa, _)), (b, (fb, _))| {
-        (a.format, a.version, &a.fetched_at, &fa.file).cmp(&(
-            b.format,
-            b.version,
-            &b.fetched_at,
-            &fb.file,
-        ))
-    });
-    pages
-}
-
-/// The sources in precedence order: newest page, documents, rendered pages.
-fn ranked<'a>(sources: &[Described<'a>]) -> Vec<Described<'a>> {
-    let mut ranked: Vec<Described> = pages(sources).last().map(|(_, d)| *d).into_iter().collect();
-    for kind in [SourceKind::Document, SourceKind::Rendered] {
-        ranked.extend(sources.iter().filter(|(s, _)| s.kind == kind));
-    }
-    ranked
-}
-
-/// The docs' view of one operation, and the files it was built from.
-fn docs_view(sources: &[Described]) -> (Operation, Vec<String>) {
-    let ranked = ranked(sources);
-    let mut view = ranked[0].1.clone();
-    let mut used = vec![ranked[0].0.file.clone()];
-    for (source, op) in &ranked[1..] {
-        let mut contributed = false;
-        if !view.carried.identity && op.carried.identity {
-            view.carried.identity = true;
-            view.operation_id = op.operation_id.clone();
-            view.tags = op.tags.clone();
-            contributed = true;
-        }
-        if op.carried.parameters > view.carried.parameters {
-            view.carried.parameters = op.carried.parameters;
-            view.parameters = op.parameters.clone();
-            contributed = true;
-        }
-        if op.carried.body > view.carried.body {
-            view.carried.body = op.carried.body;
-            view.body = op.body.clone();
-            contributed = true;
-        }
-        if op.carried.responses > view.carried.responses {
-            view.carried.responses = op.carried.responses;
-            view.responses = op.responses.clone();
-            contributed = true;
-        }
-        if contributed {
-            used.push(source.file.clone());
-        }
-    }
-    (view, used)
-}
-
-/// Where documents or rendered pages contradict the docs' view.
-fn notes(key: &OpKey, sources: &[Described], view: &Operation) -> Vec<Note> {
-    let ranked = ranked(sources);
-    let mut notes = Vec::new();
-    for (source, op) in ranked.iter().skip(1) {
-        for difference in diff::operations(op, view) {
-            notes.push(Note {
-                operation: key.clone(),
-                source: source.file.clone(),
-                difference,
-            });
-        }
-    }
-    notes
-}
-
 /// What changed between consecutive versions of the operation's pages.
-fn history(key: &OpKey, sources: &[Described]) -> Vec<Step> {
-    let pages = pages(sources);
-    let label = |id: &PageId| format!("{}/{} ({})", id.slug, id.version, id.format.name());
+fn history(key: &OpKey, sources: &[witnesses::Described]) -> Vec<Step> {
+    let pages = witnesses::pages(sources);
     pages
         .windows(2)
         .map(|pair| {
-            let ((old_id, (_, old)), (new_id, (_, new))) = (&pair[0], &pair[1]);
+            let ((old_label, old), (new_label, new)) = (&pair[0], &pair[1]);
             Step {
                 operation: key.clone(),
-                from: label(old_id),
-                to: label(new_id),
+                from: old_label.clone(),
+                to: new_label.clone(),
                 body_fields: (old.body_field_count(), new.body_field_count()),
                 changes: diff::operations(old, new),
             }

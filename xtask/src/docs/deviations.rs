@@ -11,12 +11,15 @@
 //!     field: responses.200.schema             # as the report names it
 //!     docs: any                               # omit: any value; `~`: missing in the docs
 //!     spec: BiIntegrationList                 # omit: any value; `~`: missing in the spec
+//!     witness: pages/list-all/2.md            # omit: every witness; else a snapshot file or a kind
 //!     reason: one line
 //! notes: [...]                                # free-form, ignored by the check
 //! ```
 //!
 //! A declaration silences exactly the findings it matches; for each listed
-//! operation that no finding matches, the declaration is stale.
+//! operation that no finding matches, the declaration is stale. `witness`
+//! narrows it to the findings of one witness: a snapshot file as the report
+//! names it, or a kind (`page`, `document`, `rendered`).
 
 use std::path::Path;
 
@@ -68,29 +71,43 @@ pub struct Deviation {
     pub docs: Expect,
     /// The spec side.
     pub spec: Expect,
+    /// The witness file or kind it is limited to; `None`: every witness.
+    pub witness: Option<String>,
     /// Why the spec differs.
     pub reason: String,
 }
 
 impl Deviation {
-    /// Whether it declares this finding.
+    /// Whether it declares this finding: `witness` is the finding's witness
+    /// as (file, kind), `None` for an operation no witness describes.
     pub fn matches(
         &self,
         operation: &OpKey,
         field: &str,
         docs: Option<&Value>,
         spec: Option<&Value>,
+        witness: Option<(&str, &str)>,
     ) -> bool {
+        let witness_matches = match (&self.witness, witness) {
+            (None, _) => true,
+            (Some(scope), Some((file, kind))) => scope == file || scope == kind,
+            (Some(_), None) => false,
+        };
         self.field == field
             && self.operations.contains(operation)
             && self.docs.accepts(docs)
             && self.spec.accepts(spec)
+            && witness_matches
     }
 
     /// `field (docs: x, spec: y)`, for the stale list.
     pub fn describe(&self) -> String {
+        let witness = match &self.witness {
+            Some(witness) => format!(", witness: {witness}"),
+            None => String::new(),
+        };
         format!(
-            "{} (docs: {}, spec: {})",
+            "{} (docs: {}, spec: {}{witness})",
             self.field,
             self.docs.show(),
             self.spec.show()
@@ -171,7 +188,15 @@ fn deviation(number: usize, entry: &Value) -> Result<Deviation, String> {
     let entry = entry.as_object().ok_or("expected a mapping")?;
     only_keys(
         entry,
-        &["operation", "operations", "field", "docs", "spec", "reason"],
+        &[
+            "operation",
+            "operations",
+            "field",
+            "docs",
+            "spec",
+            "witness",
+            "reason",
+        ],
         "an entry",
     )?;
     let texts = match (entry.get("operation"), entry.get("operations")) {
@@ -201,6 +226,16 @@ fn deviation(number: usize, entry: &Value) -> Result<Deviation, String> {
         Some(Value::Null) => Expect::Missing,
         Some(value) => Expect::Value(value.clone()),
     };
+    let witness = match entry.get("witness") {
+        None => None,
+        Some(Value::String(witness)) if !witness.trim().is_empty() => Some(witness.trim().to_string()),
+        Some(_) => {
+            return Err(
+                "`witness` must be a snapshot file (as the report names it) or one of page, document, rendered"
+                    .to_string(),
+            )
+        }
+    };
     let reason = one_line(entry.get("reason"), "an entry")?;
     Ok(Deviation {
         number,
@@ -208,6 +243,7 @@ fn deviation(number: usize, entry: &Value) -> Result<Deviation, String> {
         field,
         docs: expect("docs"),
         spec: expect("spec"),
+        witness,
         reason,
     })
 }

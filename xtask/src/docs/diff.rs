@@ -22,17 +22,162 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::model::{Body, Depth, Kind, Operation, Schema};
+use super::model::{Body, Depth, Kind, Operation, Parameter, Schema};
+
+/// The part of an operation a difference is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Root {
+    /// The whole operation (present on one side only).
+    Operation,
+    /// `operationId`.
+    OperationId,
+    /// `tags`.
+    Tags,
+    /// A parameter, by name.
+    Parameter(String),
+    /// The request body.
+    Body,
+    /// A response, by status.
+    Response(String),
+}
+
+/// One step into a schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// An object property, by JSON name.
+    Property(String),
+    /// An array's items.
+    Items,
+}
+
+/// Which fact differs at a place; `None` in [`Difference::aspect`] means the
+/// thing itself is present on one side only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aspect {
+    /// A parameter's location.
+    In,
+    /// A parameter's or a body's `required`, or a property's membership in `required`.
+    Required,
+    /// The body's media type.
+    MediaType,
+    /// A response typed on one side, untyped or empty on the other.
+    Schema,
+    /// The JSON type.
+    Type,
+    /// `format`.
+    Format,
+    /// Nullability.
+    Nullable,
+    /// `default`.
+    Default,
+    /// `enum`.
+    Enum,
+    /// `writeOnly`.
+    WriteOnly,
+}
+
+impl Aspect {
+    fn name(self) -> &'static str {
+        match self {
+            Aspect::In => "in",
+            Aspect::Required => "required",
+            Aspect::MediaType => "media_type",
+            Aspect::Schema => "schema",
+            Aspect::Type => "type",
+            Aspect::Format => "format",
+            Aspect::Nullable => "nullable",
+            Aspect::Default => "default",
+            Aspect::Enum => "enum",
+            Aspect::WriteOnly => "write_only",
+        }
+    }
+}
+
+/// Where a difference is: a part of the operation and a path into its schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The part of the operation.
+    pub root: Root,
+    /// Steps into the part's schema.
+    pub steps: Vec<Step>,
+}
+
+impl Place {
+    /// A place at the top of a part.
+    pub fn at(root: Root) -> Place {
+        Place {
+            root,
+            steps: Vec::new(),
+        }
+    }
+
+    fn then(&self, step: Step) -> Place {
+        let mut steps = self.steps.clone();
+        steps.push(step);
+        Place {
+            root: self.root.clone(),
+            steps,
+        }
+    }
+
+    /// The field name reports and deviations.yaml use: `body.links[].weights[].type`.
+    pub fn field(&self, aspect: Option<Aspect>) -> String {
+        let mut field = match &self.root {
+            Root::Operation => "operation".to_string(),
+            Root::OperationId => "operation_id".to_string(),
+            Root::Tags => "tags".to_string(),
+            Root::Parameter(name) => format!("parameter.{name}"),
+            Root::Body => "body".to_string(),
+            Root::Response(status) => format!("responses.{status}"),
+        };
+        for step in &self.steps {
+            match step {
+                Step::Property(name) => {
+                    field.push('.');
+                    field.push_str(name);
+                }
+                Step::Items => field.push_str("[]"),
+            }
+        }
+        if let Some(aspect) = aspect {
+            field.push('.');
+            field.push_str(aspect.name());
+        }
+        field
+    }
+}
 
 /// One difference between the left and the right operation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Difference {
     /// What differs, e.g. `body.tenant_id` or `body.name.type`.
     pub field: String,
+    /// Where, structurally (what `field` spells).
+    pub place: Place,
+    /// Which fact; `None`: the thing at `place` is on one side only.
+    pub aspect: Option<Aspect>,
     /// The left side's value; `None` when the left side lacks it.
     pub left: Option<Value>,
     /// The right side's value; `None` when the right side lacks it.
     pub right: Option<Value>,
+}
+
+impl Difference {
+    /// A difference at `place` in `aspect`.
+    pub fn new(
+        place: Place,
+        aspect: Option<Aspect>,
+        left: Option<Value>,
+        right: Option<Value>,
+    ) -> Self {
+        Difference {
+            field: place.field(aspect),
+            place,
+            aspect,
+            left,
+            right,
+        }
+    }
 }
 
 /// Every difference between `left` and `right`, in a stable order.
@@ -44,14 +189,16 @@ pub fn operations(left: &Operation, right: &Operation) -> Vec<Difference> {
     if left.carried.identity && right.carried.identity {
         if left.operation_id != right.operation_id {
             differ.push(
-                "operation_id",
+                Place::at(Root::OperationId),
+                None,
                 left.operation_id.clone().map(Value::from),
                 right.operation_id.clone().map(Value::from),
             );
         }
         if left.tags != right.tags {
             differ.push(
-                "tags",
+                Place::at(Root::Tags),
+                None,
                 Some(Value::from(left.tags.clone())),
                 Some(Value::from(right.tags.clone())),
             );
@@ -66,35 +213,33 @@ pub fn operations(left: &Operation, right: &Operation) -> Vec<Difference> {
             .chain(right.parameters.keys())
             .collect();
         for name in names {
-            let field = format!("parameter.{name}");
+            let place = Place::at(Root::Parameter(name.clone()));
             match (left.parameters.get(name), right.parameters.get(name)) {
                 (Some(l), Some(r)) => {
                     if l.location != r.location {
                         differ.push(
-                            &format!("{field}.in"),
+                            place.clone(),
+                            Some(Aspect::In),
                             Some(l.location.clone().into()),
                             Some(r.location.clone().into()),
                         );
                     }
                     if l.required != r.required {
                         differ.push(
-                            &format!("{field}.required"),
+                            place.clone(),
+                            Some(Aspect::Required),
                             Some(l.required.into()),
                             Some(r.required.into()),
                         );
                     }
-                    differ.schema(&field, &l.schema, &r.schema);
+                    differ.schema(&place, &l.schema, &r.schema);
                 }
-                (l, r) => {
-                    let describe = |p: &super::model::Parameter| {
-                        format!("{}, {}", p.location, p.schema.describe(p.required))
-                    };
-                    differ.push(
-                        &field,
-                        l.map(|p| describe(p).into()),
-                        r.map(|p| describe(p).into()),
-                    );
-                }
+                (l, r) => differ.push(
+                    place,
+                    None,
+                    l.map(|p| describe_parameter(p).into()),
+                    r.map(|p| describe_parameter(p).into()),
+                ),
             }
         }
     }
@@ -114,20 +259,44 @@ pub fn operations(left: &Operation, right: &Operation) -> Vec<Difference> {
             .chain(right.responses.keys())
             .collect();
         for status in statuses {
-            let field = format!("responses.{status}");
+            let place = Place::at(Root::Response(status.clone()));
             match (left.responses.get(status), right.responses.get(status)) {
-                (Some(l), Some(r)) => differ.response(&field, l.schema.as_ref(), r.schema.as_ref()),
-                (Some(l), None) if right_shows_all => {
-                    differ.push(&field, Some(response_label(l.schema.as_ref()).into()), None)
-                }
-                (None, Some(r)) if left_shows_all => {
-                    differ.push(&field, None, Some(response_label(r.schema.as_ref()).into()))
-                }
+                (Some(l), Some(r)) => differ.response(&place, l.schema.as_ref(), r.schema.as_ref()),
+                (Some(l), None) if right_shows_all => differ.push(
+                    place,
+                    None,
+                    Some(response_label(l.schema.as_ref()).into()),
+                    None,
+                ),
+                (None, Some(r)) if left_shows_all => differ.push(
+                    place,
+                    None,
+                    None,
+                    Some(response_label(r.schema.as_ref()).into()),
+                ),
                 _ => {}
             }
         }
     }
     differ.out
+}
+
+/// Every difference between two schemas at full depth, as found at `place`.
+pub fn schemas(place: &Place, left: &Schema, right: &Schema) -> Vec<Difference> {
+    let mut differ = Differ {
+        depth: Depth::Full,
+        out: Vec::new(),
+    };
+    differ.schema(place, left, right);
+    differ.out
+}
+
+fn describe_parameter(parameter: &Parameter) -> String {
+    format!(
+        "{}, {}",
+        parameter.location,
+        parameter.schema.describe(parameter.required)
+    )
 }
 
 fn response_label(schema: Option<&Schema>) -> String {
@@ -140,12 +309,14 @@ struct Differ {
 }
 
 impl Differ {
-    fn push(&mut self, field: &str, left: Option<Value>, right: Option<Value>) {
-        self.out.push(Difference {
-            field: field.to_string(),
-            left,
-            right,
-        });
+    fn push(
+        &mut self,
+        place: Place,
+        aspect: Option<Aspect>,
+        left: Option<Value>,
+        right: Option<Value>,
+    ) {
+        self.out.push(Difference::new(place, aspect, left, right));
     }
 
     fn body(&mut self, left: Option<&Body>, right: Option<&Body>) {
@@ -159,34 +330,37 @@ impl Differ {
             }
             Value::from(text)
         };
+        let place = Place::at(Root::Body);
         match (left, right) {
             (Some(l), Some(r)) => {
                 if self.depth == Depth::Full {
                     if l.media_type != r.media_type {
                         self.push(
-                            "body.media_type",
+                            place.clone(),
+                            Some(Aspect::MediaType),
                             Some(l.media_type.clone().into()),
                             Some(r.media_type.clone().into()),
                         );
                     }
                     if l.required != r.required {
                         self.push(
-                            "body.required",
+                            place.clone(),
+                            Some(Aspect::Required),
                             Some(l.required.into()),
                             Some(r.required.into()),
                         );
                     }
                 }
-                self.schema("body", &l.schema, &r.schema);
+                self.schema(&place, &l.schema, &r.schema);
             }
             (None, None) => {}
             // A rendered page without `--data` does not prove there is no body.
             _ if self.depth == Depth::Examples => {}
-            (l, r) => self.push("body", l.map(describe), r.map(describe)),
+            (l, r) => self.push(place, None, l.map(describe), r.map(describe)),
         }
     }
 
-    fn response(&mut self, field: &str, left: Option<&Schema>, right: Option<&Schema>) {
+    fn response(&mut self, place: &Place, left: Option<&Schema>, right: Option<&Schema>) {
         match (left, right) {
             (Some(l), Some(r)) => {
                 let (l_any, r_any) = (l.kind == Kind::Any, r.kind == Kind::Any);
@@ -194,34 +368,37 @@ impl Differ {
                 } else if l_any || r_any {
                     if self.depth == Depth::Full {
                         self.push(
-                            &format!("{field}.schema"),
+                            place.clone(),
+                            Some(Aspect::Schema),
                             Some(l.label().into()),
                             Some(r.label().into()),
                         );
                     }
                 } else {
-                    self.schema(field, l, r);
+                    self.schema(place, l, r);
                 }
             }
             (None, None) => {}
             // A rendered page lists statuses without showing each one's content.
             _ if self.depth == Depth::Examples => {}
             (l, r) => self.push(
-                &format!("{field}.schema"),
+                place.clone(),
+                Some(Aspect::Schema),
                 Some(response_label(l).into()),
                 Some(response_label(r).into()),
             ),
         }
     }
 
-    fn schema(&mut self, path: &str, left: &Schema, right: &Schema) {
+    fn schema(&mut self, place: &Place, left: &Schema, right: &Schema) {
         if left.kind == Kind::Unknown || right.kind == Kind::Unknown {
             return;
         }
         let (left_type, right_type) = (left.type_name(), right.type_name());
         if left_type != right_type {
             self.push(
-                &format!("{path}.type"),
+                place.clone(),
+                Some(Aspect::Type),
                 Some(left_type.into()),
                 Some(right_type.into()),
             );
@@ -229,45 +406,49 @@ impl Differ {
         }
         if self.depth == Depth::Full {
             let text = |s: &Option<String>| s.clone().map(Value::from);
-            if left.format != right.format {
-                self.push(
-                    &format!("{path}.format"),
+            let list = |v: &Option<Vec<Value>>| v.clone().map(Value::Array);
+            let enums_differ = sorted(&left.enum_values) != sorted(&right.enum_values);
+            let facts = [
+                (
+                    Aspect::Format,
                     text(&left.format),
                     text(&right.format),
-                );
-            }
-            if left.nullable != right.nullable {
-                self.push(
-                    &format!("{path}.nullable"),
+                    None,
+                ),
+                (
+                    Aspect::Nullable,
                     Some(left.nullable.into()),
                     Some(right.nullable.into()),
-                );
-            }
-            if left.default != right.default {
-                self.push(
-                    &format!("{path}.default"),
+                    None,
+                ),
+                (
+                    Aspect::Default,
                     left.default.clone(),
                     right.default.clone(),
-                );
-            }
-            if sorted(&left.enum_values) != sorted(&right.enum_values) {
-                let list = |v: &Option<Vec<Value>>| v.clone().map(Value::Array);
-                self.push(
-                    &format!("{path}.enum"),
+                    None,
+                ),
+                (
+                    Aspect::Enum,
                     list(&left.enum_values),
                     list(&right.enum_values),
-                );
-            }
-            if left.write_only != right.write_only {
-                self.push(
-                    &format!("{path}.write_only"),
+                    Some(enums_differ),
+                ),
+                (
+                    Aspect::WriteOnly,
                     Some(left.write_only.into()),
                     Some(right.write_only.into()),
-                );
+                    None,
+                ),
+            ];
+            for (aspect, l, r, differs) in facts {
+                // Enum values are compared as sets.
+                if differs.unwrap_or(l != r) {
+                    self.push(place.clone(), Some(aspect), l, r);
+                }
             }
         }
         match (&left.kind, &right.kind) {
-            (Kind::Array(l), Kind::Array(r)) => self.schema(&format!("{path}[]"), l, r),
+            (Kind::Array(l), Kind::Array(r)) => self.schema(&place.then(Step::Items), l, r),
             (Kind::Object(l), Kind::Object(r)) => {
                 // An empty example object (`"payload": {}`) shows no field names.
                 if self.depth == Depth::Examples
@@ -278,13 +459,14 @@ impl Differ {
                 let names: BTreeSet<&String> =
                     l.properties.keys().chain(r.properties.keys()).collect();
                 for name in names {
-                    let field = format!("{path}.{name}");
+                    let field = place.then(Step::Property(name.clone()));
                     let (l_req, r_req) = (l.required.contains(name), r.required.contains(name));
                     match (l.properties.get(name), r.properties.get(name)) {
                         (Some(ls), Some(rs)) => {
                             if self.depth == Depth::Full && l_req != r_req {
                                 self.push(
-                                    &format!("{field}.required"),
+                                    field.clone(),
+                                    Some(Aspect::Required),
                                     Some(l_req.into()),
                                     Some(r_req.into()),
                                 );
@@ -301,7 +483,7 @@ impl Differ {
                             };
                             let left_value = ls.map(|s| describe(s, l_req));
                             let right_value = rs.map(|s| describe(s, r_req));
-                            self.push(&field, left_value, right_value);
+                            self.push(field, None, left_value, right_value);
                         }
                     }
                 }

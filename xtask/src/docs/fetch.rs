@@ -5,13 +5,18 @@
 //!    `/classic/` tree and other sections are left out). Links are followed on
 //!    `--base-url` whatever host they name, so a local server can stand in.
 //! 2. `GET` each page's `.md` export and check that it holds an OpenAPI
-//!    description in one of the known page formats. Nothing is written unless
-//!    every page downloads and reads.
-//! 3. Write `<out>/pages/<slug>/<n>.md` byte for byte, where `n` is one more
-//!    than the slug's newest version, unless that version has the same sha256;
-//!    and record each new file in `<out>/pages/MANIFEST.json` (slug, version,
-//!    file, format, bytes, sha256, page_url, fetched_at). The layout is the one
-//!    `docs check --snapshots <out>` reads.
+//!    description in one of the known page formats.
+//! 3. `GET` every published OpenAPI document the pages name in their yaml
+//!    fence header (```` ```yaml openapi-public.json put /path ````, the name
+//!    written with or without a leading slash), resolved against `--base-url`,
+//!    and check that it is an OpenAPI 3.x document. Nothing is written unless
+//!    every page and document downloads and reads.
+//! 4. Write `<out>/pages/<slug>/<n>.md` (a document: `<out>/pages/<name>/<n>.json`)
+//!    byte for byte, where `n` is one more than the slug's newest version,
+//!    unless that version has the same sha256; and record each new file in
+//!    `<out>/pages/MANIFEST.json` (slug, version, file, format, bytes, sha256,
+//!    page_url or document_url, fetched_at). Unchanged bytes write nothing.
+//!    The layout is the one `docs check --snapshots <out>` reads.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -21,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::snapshots;
+use super::{openapi, snapshots};
 
 /// Where to fetch from and to.
 #[derive(Clone, Debug)]
@@ -54,18 +59,50 @@ pub fn run(options: &Options) -> Result<String, String> {
         ));
     }
 
-    let mut pages = Vec::new();
+    let mut downloads = Vec::new();
+    let mut documents: Vec<(String, String)> = Vec::new();
     for path in &paths {
         let url = format!("{}{path}", options.base_url);
         let text = get(&agent, &url)?;
         let (format, _) = snapshots::page(&text).map_err(|e| format!("{url}: {e}"))?;
-        let slug = path
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches(".md")
-            .to_string();
-        pages.push((slug, url, format, text));
+        for name in snapshots::published_documents(&text) {
+            let name = name.trim_start_matches('/').to_string();
+            if !documents.iter().any(|(known, _)| *known == name) {
+                documents.push((name, url.clone()));
+            }
+        }
+        downloads.push(Download {
+            slug: stem(path),
+            extension: "md",
+            url_key: "page_url",
+            url,
+            format: format.name(),
+            text,
+        });
+    }
+    for (name, page_url) in &documents {
+        let url = format!("{}/{name}", options.base_url);
+        let text = get(&agent, &url).map_err(|e| {
+            format!(
+                "{e}\n{page_url} names the published OpenAPI document `{name}` in its yaml fence header, \
+                 and it must download too; nothing was written (check --base-url, or the name on the page)"
+            )
+        })?;
+        let extension = if name.to_ascii_lowercase().ends_with(".json") {
+            "json"
+        } else {
+            "yaml"
+        };
+        published_document(&text, extension)
+            .map_err(|e| format!("{url}: {e}; nothing was written"))?;
+        downloads.push(Download {
+            slug: stem(name),
+            extension,
+            url_key: "document_url",
+            url,
+            format: "openapi-document",
+            text,
+        });
     }
 
     let pages_dir = options.out.join("pages");
@@ -73,7 +110,15 @@ pub fn run(options: &Options) -> Result<String, String> {
     let mut manifest = read_manifest(&manifest_path)?;
     let fetched_at = rfc3339(SystemTime::now());
     let (mut written, mut unchanged) = (Vec::new(), 0);
-    for (slug, url, format, text) in pages {
+    for Download {
+        slug,
+        extension,
+        url_key,
+        url,
+        format,
+        text,
+    } in downloads
+    {
         let sha256 = hex(&Sha256::digest(text.as_bytes()));
         let versions = manifest
             .iter()
@@ -88,29 +133,32 @@ pub fn run(options: &Options) -> Result<String, String> {
             .and_then(Value::as_u64)
             .unwrap_or(0)
             + 1;
-        let file = format!("pages/{slug}/{version}.md");
+        let file = format!("pages/{slug}/{version}.{extension}");
         write(&options.out.join(&file), text.as_bytes())?;
         manifest.push(json!({
             "slug": slug,
             "version": version,
             "file": file,
-            "format": format.name(),
+            "format": format,
             "bytes": text.len(),
             "sha256": sha256,
-            "page_url": url,
+            url_key: url,
             "fetched_at": fetched_at,
         }));
         written.push(file);
     }
-    let manifest_text = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| format!("cannot encode the manifest: {e}"))?;
-    write(&manifest_path, format!("{manifest_text}\n").as_bytes())?;
+    if !written.is_empty() {
+        let manifest_text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| format!("cannot encode the manifest: {e}"))?;
+        write(&manifest_path, format!("{manifest_text}\n").as_bytes())?;
+    }
 
     let mut summary = String::new();
     let _ = writeln!(
         summary,
-        "fetched {} pages listed in {index_url}",
-        paths.len()
+        "fetched {} pages listed in {index_url} and {} published OpenAPI documents they name",
+        paths.len(),
+        documents.len()
     );
     for file in &written {
         let _ = writeln!(summary, "  new: {}", options.out.join(file).display());
@@ -127,6 +175,39 @@ pub fn run(options: &Options) -> Result<String, String> {
         options.out.display()
     );
     Ok(summary)
+}
+
+/// One downloaded page or document, before anything is written.
+struct Download {
+    slug: String,
+    extension: &'static str,
+    /// `page_url` or `document_url`, the manifest's key for `url`.
+    url_key: &'static str,
+    url: String,
+    /// The manifest's `format`.
+    format: &'static str,
+    text: String,
+}
+
+/// The last path segment without its extension: the slug of a page or document.
+fn stem(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    last.rsplit_once('.')
+        .map_or(last, |(stem, _)| stem)
+        .to_string()
+}
+
+/// Checks that a downloaded document is an OpenAPI 3.x document the check can read.
+fn published_document(text: &str, extension: &str) -> Result<(), String> {
+    let doc = if extension == "json" {
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?
+    } else {
+        snapshots::parse_yaml(text).map_err(|e| format!("not valid YAML: {e}"))?
+    };
+    if !openapi::is_openapi(&doc) {
+        return Err("not an OpenAPI 3.x document (no `openapi: 3.x`)".to_string());
+    }
+    openapi::operations(&doc).map(|_| ())
 }
 
 fn get(agent: &ureq::Agent, url: &str) -> Result<String, String> {

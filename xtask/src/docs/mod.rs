@@ -12,13 +12,17 @@ pub mod check;
 pub mod deviations;
 pub mod diff;
 pub mod fetch;
+pub mod fix;
 pub mod model;
 pub mod openapi;
+pub mod pointers;
+pub mod render;
 pub mod rendered;
 pub mod report;
 pub mod resolved;
 pub mod schema;
 pub mod snapshots;
+pub mod witnesses;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,8 +56,8 @@ const CHECK_EXIT_CODES: &str = "\
 Exit codes: 0 no undeclared drift, 1 drift or a stale deviation, 2 unreadable input or bad
 arguments.";
 const FETCH_EXIT_CODES: &str = "\
-Exit codes: 0 fetched, 2 the docs cannot be reached or a page is unusable (nothing written), or
-bad arguments.";
+Exit codes: 0 fetched, 2 the docs cannot be reached or a page or published document is missing or
+unusable (nothing written), or bad arguments.";
 
 /// Where `docs fetch` writes and `docs check` reads by default.
 const SNAPSHOTS: &str = "target/datafold-docs";
@@ -75,8 +79,9 @@ enum DocsTask {
     /// Compare openapi/datafold.yaml with the docs snapshots under --snapshots
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
-    /// Download the audit-log and BI reference pages listed in the docs' llms.txt
-    /// into --out: pages/SLUG/N.md and pages/MANIFEST.json
+    /// Download the audit-log and BI reference pages listed in the docs' llms.txt,
+    /// and the published OpenAPI documents they name, into --out: pages/SLUG/N.md,
+    /// pages/NAME/N.json and pages/MANIFEST.json
     #[command(after_help = FETCH_EXIT_CODES)]
     Fetch(FetchArgs),
 }
@@ -115,7 +120,7 @@ struct FetchArgs {
     /// The docs site
     #[arg(long, value_name = "URL", default_value = DOCS_SITE)]
     base_url: String,
-    /// Where to write the pages
+    /// Where to write the pages and documents
     #[arg(long, value_name = "DIR", default_value_os_t = workspace_path(SNAPSHOTS))]
     out: PathBuf,
 }

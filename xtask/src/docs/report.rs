@@ -1,14 +1,17 @@
 //! Prints a `docs check` [`Outcome`] for people (`--format text`) or programs
-//! (`--format json`). Both carry the same findings; text adds the commands and
-//! the deviations.yaml snippet that fix them.
+//! (`--format json`). Both carry the same findings, each naming its witness,
+//! and for each the spec edit that makes the spec follow the witness; text
+//! adds the deviations.yaml entry that would declare it instead, and the
+//! command to re-run.
 
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::check::{Finding, Options, Outcome};
+use super::check::{Disagreement, Finding, Options, Outcome};
 use super::diff::Difference;
 use super::model::plain;
+use super::witnesses::Testimony;
 use super::Exit;
 
 /// Shows a finding value: defaults as JSON (so `""` stays visible), the rest plainly.
@@ -20,14 +23,15 @@ fn show(field: &str, value: &Value) -> String {
     }
 }
 
-/// One report line for a finding, e.g.
-/// `PUT /x body.tenant_id: in docs (string, nullable), missing in spec`.
-pub fn finding_line(finding: &Finding, docs_sources: &str) -> String {
+/// One report line for a finding, naming its witness, e.g.
+/// `PUT /x body.tenant_id: in pages/x/2.md (string, nullable), missing in spec`.
+pub fn finding_line(finding: &Finding) -> String {
     let op = &finding.operation;
+    let witness = finding.witness.as_ref().map_or("docs", |w| w.file.as_str());
     let mut line = if finding.field == "operation" {
         match finding.docs {
-            Some(_) => format!("{op}: in docs ({docs_sources}), missing in spec"),
-            None => format!("{op}: in spec, missing in docs"),
+            Some(_) => format!("{op}: in {witness}, missing in spec"),
+            None => format!("{op}: in spec, missing in {witness}"),
         }
     } else {
         sides(
@@ -35,7 +39,7 @@ pub fn finding_line(finding: &Finding, docs_sources: &str) -> String {
             &finding.field,
             finding.docs.as_ref(),
             finding.spec.as_ref(),
-            ("docs", "spec"),
+            (witness, "spec"),
         )
     };
     if let Some(hint) = &finding.hint {
@@ -120,14 +124,14 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
         let _ = writeln!(out, "ignored {} operations found only in OpenAPI documents, outside scope.paths of {deviations}", outcome.out_of_scope);
     }
 
-    for (operation, sources) in &outcome.compared {
+    for (operation, witnesses) in &outcome.compared {
         let lines: Vec<String> = outcome
             .undeclared()
             .filter(|f| &f.operation == operation)
-            .map(|f| finding_line(f, &sources.join(", ")))
+            .map(finding_line)
             .collect();
         if !lines.is_empty() {
-            let _ = writeln!(out, "\n{operation}  (docs: {})", sources.join(", "));
+            let _ = writeln!(out, "\n{operation}  (witnesses: {})", witnesses.join(", "));
             for line in lines {
                 let _ = writeln!(out, "  {line}");
             }
@@ -136,7 +140,7 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
     let spec_only: Vec<String> = outcome
         .undeclared()
         .filter(|f| !outcome.compared.iter().any(|(k, _)| k == &f.operation))
-        .map(|f| finding_line(f, ""))
+        .map(finding_line)
         .collect();
     if !spec_only.is_empty() {
         let _ = writeln!(out, "\nnot in any snapshot");
@@ -157,22 +161,13 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
             );
         }
     }
-    if !outcome.notes.is_empty() {
-        let _ = writeln!(out, "\nnotes: the docs disagree with themselves (not drift; the higher-precedence source was used):");
-        for note in &outcome.notes {
-            let d = &note.difference;
-            let subject = format!("{} {}", note.operation, d.field);
-            let _ = writeln!(
-                out,
-                "  {}",
-                sides(
-                    &subject,
-                    &d.field,
-                    d.left.as_ref(),
-                    d.right.as_ref(),
-                    (&note.source, "the docs' view")
-                )
-            );
+    if !outcome.disagreements.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nwitnesses that disagree (the spec can follow only one; a deviation with `witness:` declares the one it does not follow):"
+        );
+        for disagreement in &outcome.disagreements {
+            let _ = writeln!(out, "  {}", disagreement_line(disagreement));
         }
     }
     if !outcome.history.is_empty() {
@@ -209,12 +204,59 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
     if undeclared > 0 {
         let _ = writeln!(
             out,
-            "fix: edit {} to say what the docs say, or, if the difference is intended, declare it in {deviations} \
+            "fix: for each difference, either make {spec} follow the docs (put the YAML at the JSON pointer, \
+             replacing what is there), or, if the difference is intended, declare it in {deviations} \
              (give each entry a one-line reason):",
-            options.spec.display()
+            spec = options.spec.display()
         );
+        // Witnesses that say the same thing share one fix.
+        let mut groups: Vec<Vec<&Finding>> = Vec::new();
         for finding in outcome.undeclared() {
-            let _ = write!(out, "{}", snippet(finding));
+            let same = |other: &&Finding| {
+                other.operation == finding.operation
+                    && other.field == finding.field
+                    && other.docs == finding.docs
+                    && other.spec == finding.spec
+                    && other.fix == finding.fix
+            };
+            match groups
+                .iter_mut()
+                .find(|group| group.first().is_some_and(same))
+            {
+                Some(group) => group.push(finding),
+                None => groups.push(vec![finding]),
+            }
+        }
+        for group in groups {
+            let first = group[0];
+            let witnesses: Vec<&str> = group
+                .iter()
+                .map(|f| {
+                    f.witness
+                        .as_ref()
+                        .map_or("no snapshot", |w| w.file.as_str())
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "\n{} {} ({}):",
+                first.operation,
+                first.field,
+                witnesses.join(", ")
+            );
+            let _ = write!(
+                out,
+                "{}",
+                spec_edits(first, &options.spec.display().to_string())
+            );
+            let _ = writeln!(out, "  or declare it in {deviations}:");
+            if first.disputed {
+                for finding in &group {
+                    let _ = write!(out, "{}", snippet(finding));
+                }
+            } else {
+                let _ = write!(out, "{}", snippet(first));
+            }
         }
     }
     if !outcome.stale.is_empty() {
@@ -224,11 +266,16 @@ pub fn text(outcome: &Outcome, options: &Options) -> String {
     out
 }
 
-/// A deviations.yaml entry that would declare the finding.
+/// A deviations.yaml entry that would declare the finding; scoped to its
+/// witness when other witnesses say something else.
 fn snippet(finding: &Finding) -> String {
     let yaml = |v: &Option<Value>| v.as_ref().map_or("~".to_string(), Value::to_string);
+    let witness = match (&finding.witness, finding.disputed) {
+        (Some(witness), true) => format!("    witness: {}\n", witness.file),
+        _ => String::new(),
+    };
     format!(
-        "  - operation: {}\n    field: {}\n    docs: {}\n    spec: {}\n    reason: <why the spec differs, one line>\n",
+        "  - operation: {}\n    field: {}\n    docs: {}\n    spec: {}\n{witness}    reason: <why the spec differs, one line>\n",
         finding.operation,
         finding.field,
         yaml(&finding.docs),
@@ -236,16 +283,49 @@ fn snippet(finding: &Finding) -> String {
     )
 }
 
+/// The spec edits that make the spec follow the finding's witness.
+fn spec_edits(finding: &Finding, spec: &str) -> String {
+    if finding.fix.is_empty() {
+        return format!("  edit {spec} by hand (no single place in it holds this)\n");
+    }
+    let mut out = format!("  make {spec} follow it:\n");
+    for edit in &finding.fix {
+        match edit.yaml() {
+            Some(yaml) => {
+                let _ = writeln!(out, "    put at {}:", edit.pointer);
+                for line in yaml.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "    remove {}", edit.pointer);
+            }
+        }
+    }
+    out
+}
+
+/// `PUT /x body.count.type: a.json has number; b.md has integer (as the spec)`.
+fn disagreement_line(disagreement: &Disagreement) -> String {
+    let field = &disagreement.field;
+    let spec = disagreement.spec.as_ref();
+    let says: Vec<String> = disagreement
+        .says
+        .iter()
+        .map(|(file, testimony)| match (testimony, spec) {
+            (Testimony::Has(value), _) => format!("{file} has {}", show(field, value)),
+            (Testimony::Lacks, _) => format!("{file} lacks it"),
+            (Testimony::AsTheSpec, Some(value)) => {
+                format!("{file} has {} (as the spec)", show(field, value))
+            }
+            (Testimony::AsTheSpec, None) => format!("{file} lacks it (as the spec)"),
+        })
+        .collect();
+    format!("{} {field}: {}", disagreement.operation, says.join("; "))
+}
+
 /// The machine report: the same findings as data.
 pub fn json(outcome: &Outcome, options: &Options) -> String {
-    let sources_of = |op: &super::model::OpKey| {
-        outcome
-            .compared
-            .iter()
-            .find(|(k, _)| k == op)
-            .map(|(_, s)| s.join(", "))
-            .unwrap_or_default()
-    };
     let findings: Vec<Value> = outcome
         .findings
         .iter()
@@ -255,10 +335,14 @@ pub fn json(outcome: &Outcome, options: &Options) -> String {
                 "field": f.field,
                 "docs": f.docs,
                 "spec": f.spec,
+                "witness": f.witness.as_ref().map(|w| &w.file),
+                "witness_kind": f.witness.as_ref().map(|w| w.kind),
+                "disputed": f.disputed,
                 "declared": f.declared.is_some(),
                 "deviation": f.declared.as_ref().map(|(n, _)| n),
                 "reason": f.declared.as_ref().map(|(_, r)| r),
-                "text": finding_line(f, &sources_of(&f.operation)),
+                "text": finding_line(f),
+                "spec_fix": f.fix.iter().map(|e| json!({"pointer": e.pointer, "yaml": e.yaml(), "remove": e.value.is_none()})).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -276,14 +360,35 @@ pub fn json(outcome: &Outcome, options: &Options) -> String {
             "not_snapshots": outcome.skipped.iter().map(|(f, w)| json!({"file": f, "what": w})).collect::<Vec<_>>(),
             "out_of_scope_operations": outcome.out_of_scope,
         },
-        "operations": outcome.compared.iter().map(|(k, s)| json!({"operation": k.to_string(), "docs_sources": s})).collect::<Vec<_>>(),
+        "operations": outcome.compared.iter().map(|(k, s)| json!({"operation": k.to_string(), "witnesses": s})).collect::<Vec<_>>(),
         "findings": findings,
         "stale_deviations": outcome.stale.iter().map(|s| json!({"deviation": s.number, "operation": s.operation.to_string(), "what": s.what})).collect::<Vec<_>>(),
-        "notes": outcome.notes.iter().map(|n| json!({"operation": n.operation.to_string(), "source": n.source, "field": n.difference.field, "source_has": n.difference.left, "docs_view_has": n.difference.right})).collect::<Vec<_>>(),
+        "disagreements": outcome.disagreements.iter().map(disagreement_json).collect::<Vec<_>>(),
         "history": outcome.history.iter().map(|s| json!({"operation": s.operation.to_string(), "from": s.from, "to": s.to, "body_fields": [s.body_fields.0, s.body_fields.1], "changes": s.changes.iter().map(change).collect::<Vec<_>>()})).collect::<Vec<_>>(),
     });
     let mut text =
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
+}
+
+fn disagreement_json(disagreement: &Disagreement) -> Value {
+    let says: Vec<Value> = disagreement
+        .says
+        .iter()
+        .map(|(file, testimony)| match testimony {
+            Testimony::Has(value) => json!({"witness": file, "has": value, "as_the_spec": false}),
+            Testimony::Lacks => json!({"witness": file, "has": null, "as_the_spec": false}),
+            Testimony::AsTheSpec => {
+                json!({"witness": file, "has": disagreement.spec, "as_the_spec": true})
+            }
+        })
+        .collect();
+    json!({
+        "operation": disagreement.operation.to_string(),
+        "field": disagreement.field,
+        "spec": disagreement.spec,
+        "witnesses": says,
+        "text": disagreement_line(disagreement),
+    })
 }

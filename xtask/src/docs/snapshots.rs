@@ -5,14 +5,15 @@
 //! | `*.md` with a ```` ```yaml ```` block holding `paths: {path, method, ...}` | Mintlify page, "resolved" format |
 //! | `*.md` with a ```` ```yaml ```` block holding `openapi: 3.x` | Mintlify page, "openapi-3.1" format |
 //! | `*.txt` | rendered page (see `rendered`) |
-//! | `*.json`, `*.yaml`, `*.yml` with `openapi: 3.x` | whole OpenAPI document |
+//! | `*.json`, `*.yaml`, `*.yml` with `openapi: 3.x` | whole OpenAPI document (`docs fetch` stores the published one as `pages/<name>/<n>.json`) |
 //! | `MANIFEST.json` / `manifest.json` (a list of `{file, slug, version, ...}`) | manifest: names the page and orders its versions |
 //! | `INDEX.md`, `README.md` without a yaml block | documentation of the folder, skipped by name |
 //!
 //! Anything else is an error: a file the check cannot interpret is never
 //! silently skipped. Pages are identified by slug and version: from the
 //! manifest if one lists the file, else from `<slug>/<n>.md`, else from the
-//! page's `# Source:` URL and file name.
+//! page's `# Source:` URL and file name. Documents are versioned the same way
+//! when the manifest lists them or they are stored as `<slug>/<n>.json`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,15 +42,14 @@ impl PageFormat {
     }
 }
 
-/// Which page a snapshot file is, and when it was taken.
+/// Which version of a page or a published document a snapshot file is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PageId {
-    /// The page's slug (`update-a-power-bi-integration`).
+pub struct VersionId {
+    /// The page's slug (`update-a-power-bi-integration`), or the document's
+    /// name without its extension (`openapi-public`).
     pub slug: String,
     /// Version number within the slug, oldest first.
     pub version: u32,
-    /// The page's format, which also tells its era.
-    pub format: PageFormat,
     /// RFC 3339 fetch time, when a manifest records one.
     pub fetched_at: Option<String>,
 }
@@ -57,10 +57,11 @@ pub struct PageId {
 /// What kind of snapshot a source is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
-    /// A Mintlify page (one operation).
-    Page(PageId),
-    /// A whole OpenAPI document.
-    Document,
+    /// A Mintlify page (one operation); the format also tells its era.
+    Page(PageFormat, VersionId),
+    /// A whole OpenAPI document; versioned when a manifest lists it or it is
+    /// stored as `<slug>/<n>.json`, else a single copy.
+    Document(Option<VersionId>),
     /// A rendered page.
     Rendered,
 }
@@ -171,8 +172,8 @@ fn read_snapshot(path: &Path) -> Result<Read, String> {
                 return Ok(Read::NotASnapshot("documentation of the folder"));
             }
             let (format, operations) = page(&text)?;
-            let id = page_id(path, &text, format);
-            Ok(Read::Source(SourceKind::Page(id), operations))
+            let id = page_id(path, &text);
+            Ok(Read::Source(SourceKind::Page(format, id), operations))
         }
         "txt" => {
             let operation = rendered::operation(&text()?).map_err(|e| format!("not a rendered API page: {e}"))?;
@@ -181,7 +182,8 @@ fn read_snapshot(path: &Path) -> Result<Read, String> {
         "json" | "yaml" | "yml" => {
             let doc = read_document(path)?;
             if openapi::is_openapi(&doc) {
-                return Ok(Read::Source(SourceKind::Document, openapi::operations(&doc)?));
+                let id = numbered(path).map(|(slug, version)| VersionId { slug, version, fetched_at: None });
+                return Ok(Read::Source(SourceKind::Document(id), openapi::operations(&doc)?));
             }
             match doc {
                 Value::Array(entries) if name == "manifest.json" => Ok(Read::Manifest(entries)),
@@ -194,7 +196,7 @@ fn read_snapshot(path: &Path) -> Result<Read, String> {
 
 /// Reads a Mintlify page: its format and its operations.
 pub fn page(text: &str) -> Result<(PageFormat, Vec<Operation>), String> {
-    let yaml = fenced_yaml(text).ok_or("no ```yaml block with an OpenAPI description")?;
+    let (_, yaml) = fenced_yaml(text).ok_or("no ```yaml block with an OpenAPI description")?;
     let doc = parse_yaml(yaml).map_err(|e| format!("the yaml block does not parse: {e}"))?;
     if openapi::is_openapi(&doc) {
         Ok((PageFormat::OpenApi31, openapi::operations(&doc)?))
@@ -205,54 +207,80 @@ pub fn page(text: &str) -> Result<(PageFormat, Vec<Operation>), String> {
     }
 }
 
-/// The body of the first fenced block whose info string starts with `yaml`.
-fn fenced_yaml(text: &str) -> Option<&str> {
+/// The published OpenAPI documents a page names in its yaml fence header
+/// (```` ```yaml openapi-public.json put /path ````), as written there.
+pub fn published_documents(text: &str) -> Vec<String> {
+    let Some((header, _)) = fenced_yaml(text) else {
+        return Vec::new();
+    };
+    header
+        .split_whitespace()
+        .skip(1)
+        .filter(|word| {
+            let lower = word.to_ascii_lowercase();
+            [".json", ".yaml", ".yml"]
+                .iter()
+                .any(|e| lower.ends_with(e))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The info string (`yaml openapi-public.json put /path`) and the body of the
+/// first fenced block whose info string starts with `yaml`.
+fn fenced_yaml(text: &str) -> Option<(&str, &str)> {
     let mut offset = 0;
-    let mut fence: Option<(&str, usize)> = None;
+    let mut fence: Option<(&str, &str, usize)> = None;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_end();
         match fence {
             None => {
                 let ticks = trimmed.len() - trimmed.trim_start_matches('`').len();
-                if ticks >= 3 && trimmed[ticks..].trim_start().starts_with("yaml") {
-                    fence = Some((&trimmed[..ticks], offset + line.len()));
+                let info = trimmed[ticks..].trim_start();
+                if ticks >= 3 && info.starts_with("yaml") {
+                    fence = Some((&trimmed[..ticks], info, offset + line.len()));
                 }
             }
-            Some((ticks, start))
+            Some((ticks, info, start))
                 if trimmed.starts_with(ticks) && trimmed.trim_start_matches('`').is_empty() =>
             {
-                return Some(&text[start..offset]);
+                return Some((info, &text[start..offset]));
             }
             Some(_) => {}
         }
         offset += line.len();
     }
     // An unterminated block runs to the end of the page.
-    fence.map(|(_, start)| &text[start..])
+    fence.map(|(_, info, start)| (info, &text[start..]))
 }
 
-fn page_id(path: &Path, text: &str, format: PageFormat) -> PageId {
+/// `(slug, n)` for a file stored as `<slug>/<n>.<ext>`.
+fn numbered(path: &Path) -> Option<(String, u32)> {
+    let version = path.file_stem()?.to_str()?.parse::<u32>().ok()?;
+    let slug = path.parent()?.file_name()?.to_str()?;
+    Some((slug.to_string(), version))
+}
+
+fn page_id(path: &Path, text: &str) -> VersionId {
+    if let Some((slug, version)) = numbered(path) {
+        return VersionId {
+            slug,
+            version,
+            fetched_at: None,
+        };
+    }
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    let parent = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str());
     let from_source = text
         .lines()
         .find_map(|line| line.strip_prefix("# Source:"))
         .and_then(|url| url.trim().rsplit('/').next())
         .map(|last| last.trim_end_matches(".md").to_string());
-    let (slug, version) = match (stem.parse::<u32>(), parent) {
-        (Ok(version), Some(parent)) => (parent.to_string(), version),
-        _ => (from_source.unwrap_or_else(|| stem.to_string()), 1),
-    };
-    PageId {
-        slug,
-        version,
-        format,
+    VersionId {
+        slug: from_source.unwrap_or_else(|| stem.to_string()),
+        version: 1,
         fetched_at: None,
     }
 }
@@ -278,14 +306,25 @@ fn apply_manifest(root: &Path, manifest: &Path, entries: &[Value], snapshots: &m
             .unwrap_or(&target)
             .display()
             .to_string();
-        let page = snapshots
-            .sources
-            .iter_mut()
-            .find_map(|s| match &mut s.kind {
-                SourceKind::Page(id) if s.file == relative => Some(id),
-                _ => None,
-            });
-        if let Some(id) = page {
+        let Some(source) = snapshots.sources.iter_mut().find(|s| s.file == relative) else {
+            continue;
+        };
+        let versioned = match &mut source.kind {
+            SourceKind::Page(_, id) => Some(id),
+            SourceKind::Document(id) => Some(id.get_or_insert_with(|| {
+                VersionId {
+                    slug: Path::new(&relative)
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    version: 1,
+                    fetched_at: None,
+                }
+            })),
+            SourceKind::Rendered => None,
+        };
+        if let Some(id) = versioned {
             if let Some(slug) = entry.get("slug").and_then(Value::as_str) {
                 id.slug = slug.to_string();
             }
@@ -348,5 +387,25 @@ fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
                 .collect(),
         ),
         Yaml::Tagged(tagged) => yaml_to_json(tagged.value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fence_header_names_the_published_document_with_or_without_a_slash() {
+        let page = |header: &str| format!("# Page\n\n````yaml {header}\nopenapi: 3.1.0\n````\n");
+        assert_eq!(
+            published_documents(&page("openapi-public.json put /api/v1/x/")),
+            vec!["openapi-public.json"]
+        );
+        assert_eq!(
+            published_documents(&page("/openapi-public.json put /api/v1/x/")),
+            vec!["/openapi-public.json"]
+        );
+        assert!(published_documents(&page("get /api/v1/audit_logs")).is_empty());
+        assert!(published_documents("# no yaml block\n").is_empty());
     }
 }

@@ -169,13 +169,19 @@ impl Sandbox {
         xtask(&all)
     }
 
-    /// Undeclared findings of `check --format json`, as their report lines.
-    pub fn undeclared(&self, args: &[&str]) -> (i32, Vec<String>) {
+    /// The report of `check --format json`.
+    pub fn report(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["--format", "json"]);
         let run = self.check(&all);
-        let report: Value = serde_json::from_str(&run.stdout)
-            .unwrap_or_else(|e| panic!("json report does not parse: {e}\n{}", run.stdout));
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("json report does not parse: {e}\n{}", run.stdout))
+    }
+
+    /// Undeclared findings of `check --format json`, as their report lines.
+    pub fn undeclared(&self, args: &[&str]) -> (i32, Vec<String>) {
+        let report = self.report(args);
+        let code = report["exit_code"].as_i64().expect("exit_code") as i32;
         let mut lines: Vec<String> = report["findings"]
             .as_array()
             .expect("findings")
@@ -184,7 +190,7 @@ impl Sandbox {
             .map(|f| f["text"].as_str().expect("text").to_string())
             .collect();
         lines.sort();
-        (run.code, lines)
+        (code, lines)
     }
 }
 
