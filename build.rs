@@ -113,7 +113,7 @@ fn password_fields_const(raw: &serde_json::Value) -> String {
     let names: Vec<String> = found.iter().map(|name| format!("{name:?}")).collect();
     format!(
         "\n/// The spec's secret fields: every property of `format: password`, sorted.\n\
-         pub const PASSWORD_FIELDS: [&str; {}] = [{}];\n",
+         pub(crate) const PASSWORD_FIELDS: [&str; {}] = [{}];\n",
         names.len(),
         names.join(", ")
     )

@@ -75,28 +75,24 @@ impl Client {
     /// few: `client.with_retry_policy(RetryPolicy::none()).bi().create(cfg)`.
     /// Shares the connection pool.
     pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
-        let mut hooks = self.api.inner().clone();
-        hooks.retry = policy;
-        self.with_hooks(hooks)
+        self.with_hooks(self.api.inner().clone().with_retry(policy))
     }
 
     /// A client like this one whose calls, export windows included, may go
     /// `timeout` without progress (see [`ClientBuilder::timeout`]). Shares
     /// the connection pool.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
-        let mut hooks = self.api.inner().clone();
-        hooks.timeout = timeout;
-        self.with_hooks(hooks)
+        self.with_hooks(self.api.inner().clone().with_timeout(timeout))
     }
 
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.api.inner().retry
+        self.api.inner().retry()
     }
 
     /// The time a call may go without progress; see [`ClientBuilder::timeout`].
     pub fn timeout(&self) -> Duration {
-        self.api.inner().timeout
+        self.api.inner().timeout()
     }
 
     /// What errors and exported records must not show: the API key's clear

@@ -2,6 +2,7 @@
 //! the loss-free [`export`] of a time range, and timestamp parsing for
 //! [`AuditLogs`] records.
 
+mod endpoint;
 pub mod export;
 mod record;
 
@@ -12,16 +13,8 @@ pub use record::parse_timestamp;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
-use crate::transport::{finish, Endpoint};
+use crate::transport::finish;
 use export::AuditExport;
-
-/// The audit-log operation, for the calls made by hand rather than through
-/// its generated builder (the export's streamed windows): the one place its
-/// path and operation id are written.
-pub(crate) const AUDIT_LOGS: Endpoint = Endpoint {
-    operation_id: "get_audit_logs",
-    path: "/api/v1/audit_logs",
-};
 
 /// What to do instead when one response of audit logs is over the cap.
 const TOO_LARGE_ADVICE: &str = "export the range with client.audit_logs().between(start, end), \
@@ -126,8 +119,10 @@ mod tests {
     #[test]
     fn the_audit_log_endpoint_is_the_specs() {
         let spec = crate::mock::Spec::get().unwrap();
-        let operation = spec.operation(super::AUDIT_LOGS.operation_id).unwrap();
-        assert_eq!(operation.path, super::AUDIT_LOGS.path);
+        let operation = spec
+            .operation(super::endpoint::AUDIT_LOGS.operation_id)
+            .unwrap();
+        assert_eq!(operation.path, super::endpoint::AUDIT_LOGS.path);
         assert_eq!(operation.method.to_ascii_uppercase(), "GET");
     }
 }

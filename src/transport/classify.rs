@@ -60,7 +60,7 @@ impl Error {
                 Self::from_status(status, headers, &body, redactor)
             }
             // The transport hands on every error body as JSON (one that is
-            // not becomes a JSON string, see `crate::error_body`), so this is
+            // not becomes a JSON string, see `error_body.rs`), so this is
             // the body of a documented success, and every documented success
             // is 200.
             E::InvalidResponsePayload(bytes, error) => Error::Decode {

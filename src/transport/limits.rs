@@ -130,10 +130,11 @@ pub(crate) fn rebuild(mut response: reqwest::Response, body: Bytes) -> reqwest::
     reqwest::Response::from(rebuilt)
 }
 
-/// What to do about a body over the cap. (The audit-log handler names its
-/// streaming export instead: see `ListAuditLogs::send`.)
-const TOO_LARGE_ADVICE: &str =
-    "raise ClientBuilder::max_response_bytes if the server really sends this much";
+/// What to do about a body over the cap. (The audit-log handler's `list`
+/// says only the second half: see `ListAuditLogs::send`.)
+const TOO_LARGE_ADVICE: &str = "raise ClientBuilder::max_response_bytes if the server really \
+    sends this much; for audit logs, export the range with \
+    client.audit_logs().between(start, end), which streams records in bounded memory";
 
 #[cfg(test)]
 mod tests {

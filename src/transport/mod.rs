@@ -43,8 +43,8 @@ use classify::parse_retry_after;
 /// module is private, so users can neither name nor build it.
 #[derive(Debug, Clone)]
 pub struct Hooks {
-    pub(crate) retry: RetryPolicy,
-    pub(crate) timeout: Duration,
+    retry: RetryPolicy,
+    timeout: Duration,
     max_response_bytes: u64,
     /// The configured host's origin: the only one redirects may lead to.
     origin: Origin,
@@ -74,6 +74,28 @@ impl Hooks {
     /// text, and secret fields by name.
     pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// The retry policy in force.
+    pub(crate) fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// The time a call may go without progress.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// These hooks with another retry policy.
+    pub(crate) fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// These hooks with another time without progress.
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

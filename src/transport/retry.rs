@@ -264,3 +264,40 @@ impl fmt::Display for Reason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::stop::Waiting;
+
+    /// The transport's own stops reach the policy as what they are: an idle
+    /// stop is a timeout (never retried), a cap or a refused redirect is
+    /// `Refused` (asking again gets the same).
+    #[tokio::test]
+    async fn stops_are_classified_for_the_policy() {
+        let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
+        let idle = Stop::Idle {
+            idle: Duration::from_secs(3),
+            waiting_for: Waiting::Body,
+        };
+        assert_eq!(failure_of(&idle.into_error(&url).await), Failure::Timeout);
+        let too_large = Stop::TooLarge {
+            what: "the response body",
+            limit: 1,
+            advice: "",
+        };
+        let error = too_large.into_error(&url).await;
+        assert_eq!(failure_of(&error), Failure::Refused);
+        let policy = RetryPolicy::default();
+        let left = Duration::from_secs(60);
+        assert!(policy
+            .decide(Safety::Idempotent, &Failure::Timeout, 0, left)
+            .is_none());
+        assert!(policy
+            .decide(Safety::Idempotent, &Failure::Refused, 0, left)
+            .is_none());
+        assert!(policy
+            .decide(Safety::Idempotent, &Failure::Broken, 0, left)
+            .is_some());
+    }
+}

@@ -69,7 +69,7 @@ impl StreamedCall {
             ),
         })?;
         Ok(Self {
-            clock: IdleClock::start(api.inner().timeout),
+            clock: IdleClock::start(api.inner().timeout()),
             api: api.clone(),
             endpoint,
             body,
@@ -150,7 +150,7 @@ impl StreamedCall {
     }
 
     async fn retry_after_break(&mut self, failure: Failure, error: Error) -> Result<()> {
-        let policy = self.api.inner().retry;
+        let policy = self.api.inner().retry();
         let time_left = self.clock.remaining();
         let safety = Safety::of(&reqwest::Method::GET, self.endpoint.operation_id);
         let decision = policy.decide(safety, &failure, self.retries, time_left);

@@ -137,7 +137,7 @@ pub const MAX_UNPLACED: usize = 100_000;
 /// println!("{} records in {} windows", summary.records, summary.windows);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "an export does nothing until it is streamed or written"]
 pub struct AuditExport {
     /// The client's generated half: its host, hooks and connection pool.
@@ -151,6 +151,22 @@ pub struct AuditExport {
     concurrency: usize,
     resume: Option<Checkpoint>,
     progress: Option<ProgressFn>,
+}
+
+/// The export's settings and its host: not the client's internals (its
+/// connection pool and headers), which say nothing about the export.
+impl std::fmt::Debug for AuditExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditExport")
+            .field("host", &self.api.baseurl())
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("window", &self.window)
+            .field("overlap", &self.overlap)
+            .field("concurrency", &self.concurrency)
+            .field("resume", &self.resume.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How far a written export has got; see [`AuditExport::on_progress`].

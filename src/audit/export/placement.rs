@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use super::{ExportStream, MAX_UNPLACED};
-use crate::audit::parse_timestamp;
+use crate::audit::record::parse_timestamp;
 use crate::error::{Error, Result};
 use crate::generated::types::AuditLogs;
 

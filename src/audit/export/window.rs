@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt};
 use progenitor_client::ClientInfo;
 
 use super::scan::LogsScanner;
-use crate::audit::AUDIT_LOGS;
+use crate::audit::endpoint::AUDIT_LOGS;
 use crate::error::{Error, Result};
 use crate::generated;
 use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
@@ -192,6 +192,14 @@ impl Fetch {
             }
             match self.call.read().await? {
                 Read::Started => {
+                    if self.yielded > 0 {
+                        tracing::warn!(
+                            from = ?self.filter.start_date,
+                            to = ?self.filter.end_date,
+                            records_kept = self.yielded,
+                            "audit-log body broke off; reading the window again past the records kept"
+                        );
+                    }
                     self.scanner = LogsScanner::masking(self.redactor.clone());
                     self.position = 0;
                 }

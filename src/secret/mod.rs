@@ -6,83 +6,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::generated::PASSWORD_FIELDS;
+mod fields;
+
+pub use fields::{is_secret_field, SECRET_FIELDS};
 
 /// What `Debug` and `Display` print in place of a secret.
 pub const REDACTED: &str = "[REDACTED]";
-
-/// The names of the API's secret fields and of the key itself: their values
-/// are never printed. The fields are the spec's `format: password`
-/// properties, read from `openapi/datafold.yaml` at build time
-/// ([`generated::PASSWORD_FIELDS`](crate::generated::PASSWORD_FIELDS)), so a
-/// secret field Datafold adds is masked as soon as the spec has it; the last
-/// name is `api_key`.
-pub const SECRET_FIELDS: [&str; PASSWORD_FIELDS.len() + 1] = {
-    let mut fields = ["api_key"; PASSWORD_FIELDS.len() + 1];
-    let mut i = 0;
-    while i < PASSWORD_FIELDS.len() {
-        fields[i] = PASSWORD_FIELDS[i];
-        i += 1;
-    }
-    fields
-};
-
-/// The length of the shortest name in [`SECRET_FIELDS`], without `_`: a
-/// shorter key is none of them.
-const SHORTEST_FIELD: usize = {
-    let mut shortest = usize::MAX;
-    let mut i = 0;
-    while i < SECRET_FIELDS.len() {
-        let bytes = SECRET_FIELDS[i].as_bytes();
-        let (mut letters, mut j) = (0, 0);
-        while j < bytes.len() {
-            if bytes[j] != b'_' {
-                letters += 1;
-            }
-            j += 1;
-        }
-        if letters < shortest {
-            shortest = letters;
-        }
-        i += 1;
-    }
-    shortest
-};
-
-/// Whether a byte (lowercase) starts a name in [`SECRET_FIELDS`].
-const FIRST_LETTERS: [bool; 256] = {
-    let mut first = [false; 256];
-    let mut i = 0;
-    while i < SECRET_FIELDS.len() {
-        first[SECRET_FIELDS[i].as_bytes()[0] as usize] = true;
-        i += 1;
-    }
-    first
-};
-
-/// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
-/// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
-pub fn is_secret_field(key: &str) -> bool {
-    // Called for every key of every exported payload: no allocation, and a
-    // key of fewer bytes than the shortest field's letters is none of them.
-    if key.len() < SHORTEST_FIELD {
-        return false;
-    }
-    // Most keys start with a letter no secret field starts with.
-    let first = key.bytes().find(|b| !matches!(b, b'_' | b'-'));
-    if !first.is_some_and(|b| FIRST_LETTERS[usize::from(b.to_ascii_lowercase())]) {
-        return false;
-    }
-    let folded = || {
-        key.chars()
-            .filter(|c| !matches!(c, '_' | '-'))
-            .flat_map(char::to_lowercase)
-    };
-    SECRET_FIELDS.iter().any(|field| {
-        let field = field.chars().filter(|&c| c != '_');
-        folded().eq(field)
-    })
-}
 
 /// The longest run of key characters [`mask_fields_in_text`] considers.
 const MAX_TEXT_KEY: usize = 64;

@@ -1,0 +1,95 @@
+//! Secret fields by name: which they are (from the spec) and how a key is
+//! recognized as one of them.
+
+use crate::generated::PASSWORD_FIELDS;
+
+/// The names of the API's secret fields and of the key itself: their values
+/// are never printed. The fields are the spec's `format: password`
+/// properties, read from `openapi/datafold.yaml` at build time, so a secret
+/// field Datafold adds is masked as soon as the spec has it; the last name
+/// is `api_key`.
+pub const SECRET_FIELDS: [&str; PASSWORD_FIELDS.len() + 1] = {
+    let mut fields = ["api_key"; PASSWORD_FIELDS.len() + 1];
+    let mut i = 0;
+    while i < PASSWORD_FIELDS.len() {
+        fields[i] = PASSWORD_FIELDS[i];
+        i += 1;
+    }
+    fields
+};
+
+/// Whether `byte` is left out when names are compared (see [`is_secret_field`]).
+const fn is_separator(byte: u8) -> bool {
+    matches!(byte, b'_' | b'-')
+}
+
+/// The length of the shortest name in [`SECRET_FIELDS`] without separators:
+/// a shorter key is none of them.
+const SHORTEST_FIELD: usize = {
+    let mut shortest = usize::MAX;
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let (mut letters, mut j) = (0, 0);
+        while j < bytes.len() {
+            if !is_separator(bytes[j]) {
+                letters += 1;
+            }
+            j += 1;
+        }
+        if letters < shortest {
+            shortest = letters;
+        }
+        i += 1;
+    }
+    shortest
+};
+
+/// Whether a byte (lowercased) starts a name in [`SECRET_FIELDS`] (its
+/// first byte that is not a separator).
+const FIRST_LETTERS: [bool; 256] = {
+    let mut first = [false; 256];
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() && is_separator(bytes[j]) {
+            j += 1;
+        }
+        if j < bytes.len() {
+            first[bytes[j].to_ascii_lowercase() as usize] = true;
+        }
+        i += 1;
+    }
+    first
+};
+
+/// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
+/// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
+pub fn is_secret_field(key: &str) -> bool {
+    // Called for every key of every exported payload: no allocation, and a
+    // key of fewer bytes than the shortest field's letters is none of them.
+    if key.len() < SHORTEST_FIELD {
+        return false;
+    }
+    // Most keys start with a letter no secret field starts with.
+    let first = key.bytes().find(|&b| !is_separator(b));
+    if !first.is_some_and(|b| FIRST_LETTERS[usize::from(b.to_ascii_lowercase())]) {
+        return false;
+    }
+    // Both sides folded alike: the spec's names may be written in any case
+    // or style too.
+    let folded = |name: &'static str| {
+        name.bytes()
+            .filter(|&b| !is_separator(b))
+            .map(|b| b.to_ascii_lowercase())
+    };
+    let key_folded = || {
+        key.bytes()
+            .filter(|&b| !is_separator(b))
+            .map(|b| b.to_ascii_lowercase())
+    };
+    SECRET_FIELDS
+        .iter()
+        .any(|field| key_folded().eq(folded(field)))
+}
