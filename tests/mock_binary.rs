@@ -1,11 +1,14 @@
 //! The standalone `datafold-mock` binary: it starts, prints its URL, and
 //! answers a request sent the way Datafold's docs show it (a GET with a JSON
-//! body), in the spec's shape.
+//! body), in the spec's shape (checked by the binary itself, with
+//! `--check-responses`, which prints any violation on stderr).
 
 mod mock_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use datafold_sdk::types::ApiGetAuditLogs;
 use serde_json::json;
@@ -14,19 +17,48 @@ use serde_json::json;
 struct Running {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    /// What it printed on stderr so far (its line per request).
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Running {
     fn start(args: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
             .args(args)
-            .arg("--quiet")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("datafold-mock starts");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Running { child, stdout }
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                collected.lock().unwrap().push(line);
+            }
+        });
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Its stderr up to the first line containing `wanted` (within 10 s).
+    fn stderr_until(&self, wanted: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.stderr.lock().unwrap().clone();
+            if let Some(at) = lines.iter().position(|line| line.contains(wanted)) {
+                return lines[..=at].to_vec();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {wanted:?} on stderr: {lines:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The next line of output (empty once the process has ended).
@@ -60,6 +92,7 @@ async fn the_binary_answers_the_documented_curl_request() {
         "binary-key",
         "--seed-events",
         "10000",
+        "--check-responses",
     ]);
     let url = url_of(&mock.line());
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
@@ -103,6 +136,21 @@ async fn the_binary_answers_the_documented_curl_request() {
         .await
         .expect("answer");
     assert_eq!(refused.status(), 401);
+    // Both answers were checked against the spec as they went out (the
+    // printer writes a request's violations right after its line, so once
+    // the second request is printed, the first one's are in).
+    let printed = mock.stderr_until("-> 401");
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.contains("GET /api/v1/audit_logs -> 200")),
+        "{printed:?}"
+    );
+    let violations: Vec<_> = printed
+        .iter()
+        .filter(|line| line.contains("spec violation"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
 }
 
 #[tokio::test]
