@@ -1,4 +1,4 @@
-//! `datafold bi list|get|sync|remove|create|update|schema`.
+//! `datafold bi list|get|sync|remove|create|update|schema|plan|apply|export`.
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Read};
@@ -10,6 +10,7 @@ use datafold_sdk::bi::{BiKind, ConfigVisitor, Integration, KindConfig};
 use datafold_sdk::{Client, Secret};
 use serde_json::{Map, Value};
 
+use crate::bi_code;
 use crate::bi_fields::{self, how_to_set, Shape};
 use crate::bi_flags::{self, ConfigFlags, CreateKind, UpdateKind};
 use crate::output;
@@ -47,12 +48,21 @@ pub enum BiCommand {
     /// Replace an integration's configuration (all required fields again)
     #[command(subcommand)]
     Update(UpdateKind),
-    /// Print the JSON Schema of a kind's configuration (for --from-file)
+    /// Print the JSON Schema of a kind's configuration (for --from-file), or of a whole -f file
     Schema {
         /// The kind
-        #[arg(value_parser = kind_parser())]
-        kind: BiKind,
+        #[arg(value_parser = kind_parser(), required_unless_present = "file")]
+        kind: Option<BiKind>,
+        /// The schema of a whole `bi plan|apply -f` file instead (for editors)
+        #[arg(long, conflicts_with = "kind")]
+        file: bool,
     },
+    /// Compare a file of integrations with the server; exit 10 when changes are pending
+    Plan(bi_code::PlanArgs),
+    /// Make the server match a file of integrations (asks first)
+    Apply(bi_code::ApplyArgs),
+    /// Write the server's integrations as a file for plan and apply
+    Export(bi_code::ExportArgs),
 }
 
 /// A kind's name, one of those [`BiKind`] knows.
@@ -70,7 +80,7 @@ pub enum ListFormat {
 pub async fn run(command: BiCommand, global: &Global) -> CliResult {
     match command {
         // The only subcommand that needs no key: answered without a client.
-        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
+        BiCommand::Schema { kind, file } => schema(kind, file),
         other => run_with(other, &global.client()?).await,
     }
 }
@@ -78,7 +88,10 @@ pub async fn run(command: BiCommand, global: &Global) -> CliResult {
 async fn run_with(command: BiCommand, client: &Client) -> CliResult {
     let bi = client.bi();
     match command {
-        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
+        BiCommand::Schema { kind, file } => schema(kind, file),
+        BiCommand::Plan(args) => bi_code::plan(args, client).await,
+        BiCommand::Apply(args) => bi_code::apply(args, client).await,
+        BiCommand::Export(args) => bi_code::export(args, client).await,
         BiCommand::List { format } => {
             let list = bi.list().await?;
             match format {
@@ -115,6 +128,13 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
             let kind = flags.kind;
             print(&kind.visit_config(SendConfig { client, flags }).await?)
         }
+    }
+}
+
+fn schema(kind: Option<BiKind>, file: bool) -> CliResult {
+    match kind {
+        Some(kind) if !file => output::json_as_is(&bi_flags::schema(kind)),
+        _ => output::json_as_is(&bi_code::file_schema()),
     }
 }
 
