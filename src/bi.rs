@@ -49,6 +49,24 @@ pub use plan::{
 #[cfg(feature = "as-code")]
 pub use state::{SecretState, STATE_FORMAT};
 
+/// The line (from 1) of the top-level `field` of a YAML (or, with `json`,
+/// JSON) mapping, for messages about a configuration file; `None` when the
+/// text does not parse or has no such field.
+///
+/// ```
+/// let text = "name: a\nindexing_corn: '0 * * * *'\n";
+/// assert_eq!(datafold_sdk::bi::line_of_field(text, false, "indexing_corn"), Some(2));
+/// ```
+#[cfg(feature = "as-code")]
+pub fn line_of_field(text: &str, json: bool, field: &str) -> Option<usize> {
+    let format = if json {
+        locate::Format::Json
+    } else {
+        locate::Format::Yaml
+    };
+    locate::line_of(text, format, &[locate::Step::Key(field.to_owned())])
+}
+
 /// A BI integration as the server returned it.
 ///
 /// Accepts any JSON value; the accessors return `None` when a field is absent

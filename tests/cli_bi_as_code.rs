@@ -690,3 +690,110 @@ mod json_schema_check {
         errors
     }
 }
+
+#[test]
+fn bi_update_by_id_changes_the_schedule_and_keeps_the_name_and_every_other_field() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "update");
+    applied(&server, &dir);
+    let before = stored(&server);
+    let (id, old) = before["Tableau"].clone();
+    let id_text = id.to_string();
+
+    // The API requires the secret in every update; the server never returns it.
+    let (code, _, stderr) = bi(
+        &server,
+        &["update", &id_text, "--indexing-cron", "15 1 * * *"],
+    );
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("requires `token_value`"), "{stderr}");
+    assert!(stderr.contains("--token-value-env VAR"), "{stderr}");
+
+    let (code, stdout, stderr) = bi(
+        &server,
+        &[
+            "update",
+            &id_text,
+            "--indexing-cron",
+            "15 1 * * *",
+            "--token-value-env",
+            "TABLEAU_TOKEN",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["name"],
+        "Tableau"
+    );
+    let after = stored(&server);
+    let (same_id, new) = &after["Tableau"];
+    assert_eq!(*same_id, id);
+    assert_eq!(new["indexing_cron"], "15 1 * * *");
+    for field in ["name", "server_url", "site_id", "token_name", "token_value"] {
+        assert_eq!(new[field], old[field], "{field}");
+    }
+
+    // A kind without secrets needs nothing but the change, and keeps the rest.
+    let (dbt_id, dbt) = before["dbt Cloud (prod)"].clone();
+    let (code, _, stderr) = bi(
+        &server,
+        &[
+            "update",
+            &dbt_id.to_string(),
+            "--indexing-cron",
+            "0 9 * * *",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let dbt_now = &stored(&server)["dbt Cloud (prod)"].1;
+    assert_eq!(dbt_now["indexing_cron"], "0 9 * * *");
+    assert_eq!(dbt_now["ci_config_id"], dbt["ci_config_id"]);
+
+    // The kind may still be named; it must be the integration's.
+    let (code, _, stderr) = bi(
+        &server,
+        &[
+            "update",
+            "looker",
+            &id_text,
+            "--client-secret-env",
+            "LOOKER_CLIENT_SECRET",
+        ],
+    );
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("is a tableau integration"), "{stderr}");
+}
+
+#[test]
+fn from_file_refuses_an_unknown_or_mistyped_field_with_its_line() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "from-file");
+    applied(&server, &dir);
+    let dbt_id = stored(&server)["dbt Cloud (prod)"].0.to_string();
+    let before = server.stored_integrations();
+
+    let file = write(
+        &dir,
+        "typo.yaml",
+        "name: dbt Cloud (prod)\nindexing_corn: '0 * * * *'\n",
+    );
+    let (code, _, stderr) = bi(&server, &["update", &dbt_id, "--from-file", path(&file)]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("typo.yaml line 2"), "{stderr}");
+    assert!(stderr.contains("unknown field `indexing_corn`"), "{stderr}");
+    assert!(stderr.contains("did you mean `indexing_cron`"), "{stderr}");
+
+    let file = write(
+        &dir,
+        "typed.json",
+        "{\n  \"name\": \"x\",\n  \"ci_config_id\": \"seven\"\n}\n",
+    );
+    let (code, _, stderr) = bi(&server, &["update", &dbt_id, "--from-file", path(&file)]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("typed.json line 3"), "{stderr}");
+    assert!(
+        stderr.contains("ci_config_id: expected an integer"),
+        "{stderr}"
+    );
+    assert_eq!(server.stored_integrations(), before, "nothing was sent");
+}

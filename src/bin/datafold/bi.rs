@@ -45,7 +45,7 @@ pub enum BiCommand {
     /// Create an integration of a kind
     #[command(subcommand)]
     Create(CreateKind),
-    /// Replace an integration's configuration (all required fields again)
+    /// Change an integration: `update <ID> [FLAGS]`; fields not given stay as they are
     #[command(subcommand)]
     Update(UpdateKind),
     /// Print the JSON Schema of a kind's configuration (for --from-file), or of a whole -f file
@@ -124,9 +124,48 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
             }
             print(&bi.remove(id).await?)
         }
-        BiCommand::Create(CreateKind(flags)) | BiCommand::Update(UpdateKind(flags)) => {
+        BiCommand::Create(CreateKind(flags)) => {
             let kind = flags.kind;
-            print(&kind.visit_config(SendConfig { client, flags }).await?)
+            let send = SendConfig {
+                client,
+                flags,
+                current: None,
+            };
+            print(&kind.visit_config(send).await?)
+        }
+        BiCommand::Update(UpdateKind::Kind(flags)) => {
+            let id = flags.id.unwrap_or_default();
+            let current = bi.get(id).await?;
+            if current.kind() != Some(flags.kind) {
+                return Err(CliError::input(format!(
+                    "integration {id} is a {} integration, not {}; run `datafold bi update {id}` \
+                     (the kind is read from the server)",
+                    current.type_name().unwrap_or("unknown"),
+                    flags.kind
+                )));
+            }
+            update(client, flags, current).await
+        }
+        BiCommand::Update(UpdateKind::ById { id, args }) => {
+            let current = bi.get(id).await?;
+            let kind = current.kind().ok_or_else(|| {
+                CliError::other(format!(
+                    "integration {id} is of a kind this version does not know ({}); \
+                     update it with a newer datafold",
+                    current.type_name().unwrap_or("no type")
+                ))
+            })?;
+            let flags = match bi_flags::flags_for_update(kind, id, &args) {
+                Ok(flags) => flags,
+                // `bi update <ID> --help`: the kind's flags, on stdout.
+                Err(e) if !e.use_stderr() => return output::stdout(&e.render().to_string()),
+                Err(e) => {
+                    let text = e.render().to_string();
+                    let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
+                    return Err(CliError::usage(format!("bi update {id} ({kind}): {text}")));
+                }
+            };
+            update(client, flags, current).await
         }
     }
 }
@@ -136,6 +175,18 @@ fn schema(kind: Option<BiKind>, file: bool) -> CliResult {
         Some(kind) if !file => output::json_as_is(&bi_flags::schema(kind)),
         _ => output::json_as_is(&bi_code::file_schema()),
     }
+}
+
+/// Send the update: the integration's current fields, with those given on
+/// top.
+async fn update(client: &Client, flags: ConfigFlags, current: Integration) -> CliResult {
+    let kind = flags.kind;
+    let send = SendConfig {
+        client,
+        flags,
+        current: Some(current),
+    };
+    print(&kind.visit_config(send).await?)
 }
 
 fn print(integration: &Integration) -> CliResult {
@@ -164,6 +215,8 @@ fn confirm(id: i64) -> CliResult<bool> {
 struct SendConfig<'a> {
     client: &'a Client,
     flags: ConfigFlags,
+    /// For an update: the integration as it is now.
+    current: Option<Integration>,
 }
 
 impl<'a> ConfigVisitor for SendConfig<'a> {
@@ -171,7 +224,7 @@ impl<'a> ConfigVisitor for SendConfig<'a> {
 
     fn visit<C: KindConfig>(self) -> Self::Output {
         Box::pin(async move {
-            let config = config::<C>(&self.flags)?;
+            let config = config::<C>(&self.flags, self.current.as_ref())?;
             let bi = self.client.bi();
             Ok(match self.flags.id {
                 Some(id) => bi.update(id, config).await?,
@@ -184,9 +237,35 @@ impl<'a> ConfigVisitor for SendConfig<'a> {
 /// The flags' JSON as the kind's typed configuration; what is missing or of
 /// the wrong type is named with the flag that sets it. The secrets in it are
 /// masked in all output from here on.
-fn config<C: KindConfig>(flags: &ConfigFlags) -> CliResult<C> {
-    let body = flags.body()?;
+fn config<C: KindConfig>(flags: &ConfigFlags, current: Option<&Integration>) -> CliResult<C> {
     let fields = &flags.fields;
+    // An update starts from the integration's current fields: what is not
+    // given stays as it is. The server never returns secrets.
+    let mut body: Map<String, Value> = current
+        .map(|current| {
+            fields
+                .iter()
+                .filter(|f| f.shape != Shape::Secret)
+                .filter_map(|f| Some((f.name.clone(), current.get(&f.name)?.clone())))
+                .filter(|(_, value)| !value.is_null())
+                .collect()
+        })
+        .unwrap_or_default();
+    body.extend(flags.body()?);
+    if let Some(id) = flags.id {
+        let missing = fields
+            .iter()
+            .find(|f| f.shape == Shape::Secret && f.required && !body.contains_key(&f.name));
+        if let Some(secret) = missing {
+            return Err(CliError::input(format!(
+                "the API requires `{name}` in every update of a {kind} integration, and Datafold \
+                 never returns it, so it must be given again for integration {id}{how}",
+                name = secret.name,
+                kind = flags.kind,
+                how = how_to_set(fields, &secret.name)
+            )));
+        }
+    }
     for field in fields.iter().filter(|f| f.shape == Shape::Secret) {
         if let Some(Value::String(secret)) = body.get(&field.name) {
             output::hide(&Secret::new(secret.clone()));
