@@ -239,8 +239,12 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
                 }
                 continue;
             }
+            // Nothing, and the spec's default, are left out (plan reads
+            // them the same way).
             match full.get(&field.name) {
                 None | Some(Value::Null) => {}
+                Some(Value::Array(a)) if a.is_empty() => {}
+                Some(Value::String(s)) if s.is_empty() => {}
                 Some(value) if Some(value) == field.default.as_ref() => {}
                 Some(value) => put(&field.name, value.clone())?,
             }
