@@ -22,6 +22,8 @@ mod apply;
 #[cfg(feature = "as-code")]
 mod as_code_error;
 #[cfg(feature = "as-code")]
+mod compare;
+#[cfg(feature = "as-code")]
 mod desired;
 #[cfg(feature = "schema")]
 mod fields;
@@ -31,6 +33,8 @@ mod locate;
 #[cfg(feature = "as-code")]
 mod plan;
 #[cfg(feature = "as-code")]
+mod secret_ref;
+#[cfg(feature = "as-code")]
 mod state;
 
 #[cfg(feature = "as-code")]
@@ -38,14 +42,16 @@ pub use apply::{Applied, ApplyOptions, ApplyReport, Outcome, CREATE_ATTEMPTS};
 #[cfg(feature = "as-code")]
 pub use as_code_error::{AsCodeError, Problem};
 #[cfg(feature = "as-code")]
-pub use desired::{Desired, DesiredEntry, EntryKey, SecretRef, MAX_DESIRED_FILE_BYTES};
+pub use compare::PlanOptions;
+#[cfg(feature = "as-code")]
+pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
 #[cfg(feature = "schema")]
 pub use fields::{config_schema, kind_fields, KindField};
 pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
 #[cfg(feature = "as-code")]
-pub use plan::{
-    Action, Change, FieldChange, Plan, PlanOptions, Rotation, SecretsNote, Shown, SENSITIVE,
-};
+pub use plan::{Action, Change, FieldChange, Plan, Rotation, SecretsNote, Shown, SENSITIVE};
+#[cfg(feature = "as-code")]
+pub use secret_ref::SecretRef;
 #[cfg(feature = "as-code")]
 pub use state::{SecretState, STATE_FORMAT};
 
