@@ -22,6 +22,8 @@ mod apply;
 #[cfg(feature = "as-code")]
 mod as_code_error;
 #[cfg(feature = "as-code")]
+mod bounded;
+#[cfg(feature = "as-code")]
 mod compare;
 #[cfg(feature = "as-code")]
 mod desired;

@@ -164,3 +164,24 @@ async fn the_state_file_holds_no_secret_and_belongs_to_one_host_and_file() {
         "{other_host}"
     );
 }
+
+#[tokio::test]
+async fn a_pin_claims_its_integration_before_any_name_does() {
+    let server = support::start();
+    let client = support::client(&server);
+    let made = client.bi().create(support::dbt("shared")).await.unwrap();
+    let id = made.id().unwrap();
+    // The name entry comes first in the file, but the pin owns integration `id`.
+    let text = format!(
+        "integrations:\n  - name: shared\n    kind: dbt\n    ci_config_id: 7\n  - id: {id}\n    kind: dbt\n    name: shared\n    ci_config_id: 7\n"
+    );
+    let wanted = Desired::from_yaml_str(&text, "inline.yaml").unwrap();
+    let plan = client.bi().plan(&wanted).await.unwrap();
+    let actions: Vec<(Action, Option<i64>)> =
+        plan.changes().iter().map(|c| (c.action, c.id)).collect();
+    assert_eq!(
+        actions,
+        [(Action::Create, None), (Action::Unchanged, Some(id))],
+        "{plan}"
+    );
+}

@@ -57,19 +57,38 @@ impl BiHandler<'_> {
             resolved.push(secrets);
         }
         let server = self.list().await?;
+        // Pins claim their integrations first, so that a name never
+        // matches an integration another entry pins.
         let mut claimed = BTreeSet::new();
+        let mut matched: Vec<Option<&Integration>> = vec![None; desired.entries().len()];
+        let pinned_first = desired
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.key(), EntryKey::Id(_)))
+            .chain(
+                desired
+                    .entries()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| matches!(e.key(), EntryKey::Name(_))),
+            );
+        for (index, entry) in pinned_first {
+            if let Some(item) = find(entry, server.items(), &claimed)? {
+                claimed.insert(item.id().unwrap_or_default());
+                matched[index] = Some(item);
+            }
+        }
         let mut changes = Vec::new();
-        for (entry, secrets) in desired.entries().iter().zip(resolved) {
-            let found = find(entry, server.items(), &claimed)?;
+        let entries = desired.entries().iter().zip(resolved).zip(matched);
+        for ((entry, secrets), found) in entries {
             let current = match found {
                 Some(item) => {
-                    let id = item.id().unwrap_or_default();
-                    claimed.insert(id);
                     let complete = entry.config().keys().all(|k| item.get(k).is_some());
                     Some(if complete {
                         item.clone()
                     } else {
-                        self.get(id).await?
+                        self.get(item.id().unwrap_or_default()).await?
                     })
                 }
                 None => None,

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::as_code_error::{AsCodeError, Problem};
+use super::bounded;
 use super::fields::{kind_fields, KindField};
 use super::locate::{line_of, Format, Step};
 use super::secret_ref::SecretRef;
@@ -39,6 +40,9 @@ use super::{BiKind, ConfigVisitor, KindConfig};
 
 /// The largest desired-state file read.
 pub const MAX_DESIRED_FILE_BYTES: u64 = 1 << 20;
+
+/// The most problems listed for one file.
+const MAX_PROBLEMS: usize = 20;
 
 /// The top-level keys of the file.
 const TOP_LEVEL: [&str; 2] = ["integrations", "$schema"];
@@ -184,9 +188,18 @@ impl Desired {
             problems,
         };
         let parsed: Result<Value, (Option<usize>, String)> = match format {
-            Format::Json => serde_json::from_str(text).map_err(|e| (Some(e.line()), e.to_string())),
-            Format::Yaml => serde_yaml_ng::from_str(text)
-                .map_err(|e| (e.location().map(|l| l.line()), e.to_string())),
+            Format::Json => {
+                let mut json = serde_json::Deserializer::from_str(text);
+                bounded::read(&mut json)
+                    .and_then(|value| json.end().map(|()| value))
+                    .map_err(|e| (Some(e.line()), e.to_string()))
+            }
+            Format::Yaml => bounded::check_flow_collections(text)
+                .map_err(|message| (None, message))
+                .and_then(|()| {
+                    bounded::read(serde_yaml_ng::Deserializer::from_str(text))
+                        .map_err(|e| (e.location().map(|l| l.line()), e.to_string()))
+                }),
         };
         let document = parsed.map_err(|(line, message)| {
             invalid(vec![Problem {
@@ -219,8 +232,11 @@ impl Desired {
                 base_dir: None,
             });
         }
-        let problems = found
+        // Each line is found by reading the text again: a few are enough.
+        let more = found.len().saturating_sub(MAX_PROBLEMS);
+        let mut problems: Vec<Problem> = found
             .into_iter()
+            .take(MAX_PROBLEMS)
             .map(|found| Problem {
                 line: line_of(text, format, &found.path),
                 entry: found.entry,
@@ -228,6 +244,14 @@ impl Desired {
                 message: found.message,
             })
             .collect();
+        if more > 0 {
+            problems.push(Problem {
+                line: None,
+                entry: None,
+                field: None,
+                message: format!("and {more} more problems"),
+            });
+        }
         Err(invalid(problems))
     }
 }

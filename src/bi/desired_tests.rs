@@ -54,3 +54,40 @@ fn references_parse_and_keys_come_from_name_or_id() {
     assert_eq!(SecretRef::parse("${env:}"), None);
     assert_eq!(SecretRef::parse("plain"), None);
 }
+
+#[test]
+fn an_alias_bomb_and_deep_flow_nesting_are_refused_before_they_cost_memory() {
+    let mut text = format!(
+        "integrations:\n  - name: &big {}\n    kind: dbt\n    ci_config_id: 1\n    tags:\n",
+        "x".repeat(100_000)
+    );
+    for _ in 0..2_000 {
+        text.push_str("      - *big\n");
+    }
+    let found = problems(&text);
+    assert!(
+        found[0].message.contains("expand beyond 4 MiB"),
+        "{found:?}"
+    );
+    let deep = format!(
+        "integrations: {}1{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let found = problems(&deep);
+    assert!(found[0].message.contains("flow collections"), "{found:?}");
+}
+
+#[test]
+fn a_file_of_many_problems_lists_twenty_and_counts_the_rest() {
+    let mut text = String::from("integrations:\n");
+    for i in 0..50 {
+        text.push_str(&format!(
+            "  - name: d{i}\n    kind: dbt\n    ci_config_id: x\n"
+        ));
+    }
+    let found = problems(&text);
+    assert_eq!(found.len(), 21);
+    assert_eq!(found[20].message, "and 30 more problems");
+    assert_eq!(found[0].line, Some(4));
+}
