@@ -621,6 +621,19 @@ fn bi_update_by_id_changes_the_schedule_and_keeps_the_name_and_every_other_field
     assert_eq!(dbt_now["indexing_cron"], "0 9 * * *");
     assert_eq!(dbt_now["ci_config_id"], dbt["ci_config_id"]);
 
+    // An optional secret not given is said to be left out.
+    let pbi_id = before["Power BI"].0.to_string();
+    let (code, _, stderr) = bi(
+        &server,
+        &["update", &pbi_id, "--indexing-cron", "0 8 * * *"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("client_secret not given"), "{stderr}");
+    assert_eq!(
+        stored(&server)["Power BI"].1["tenant_id"],
+        "acme.onmicrosoft.com"
+    );
+
     // The kind may still be named; it must be the integration's.
     let (code, _, stderr) = bi(
         &server,

@@ -256,6 +256,18 @@ fn config<C: KindConfig>(flags: &ConfigFlags, current: Option<&Integration>) -> 
         let missing = fields
             .iter()
             .find(|f| f.shape == Shape::Secret && f.required && !body.contains_key(&f.name));
+        let unsent: Vec<&str> = fields
+            .iter()
+            .filter(|f| f.shape == Shape::Secret && !f.required && !body.contains_key(&f.name))
+            .map(|f| f.name.as_str())
+            .collect();
+        if !unsent.is_empty() && missing.is_none() {
+            output::note(&format!(
+                "note: {} not given: the update is sent without it (Datafold never returns \
+                 secrets, so the current value cannot be kept for you)",
+                unsent.join(", ")
+            ));
+        }
         if let Some(secret) = missing {
             return Err(CliError::input(format!(
                 "the API requires `{name}` in every update of a {kind} integration, and Datafold \
