@@ -144,6 +144,8 @@ fn six_kinds_are_created_on_an_empty_server_and_the_next_plan_is_empty() {
 
     let (code, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
     assert_eq!(code, 10, "changes pending:\n{stdout}");
+    let (_, help, _) = run(datafold(&server).arg("--help"));
+    assert!(help.contains(" 10  changes pending"), "{help}");
     assert!(
         stdout.contains("Plan: 6 to create, 0 to update"),
         "{stdout}"

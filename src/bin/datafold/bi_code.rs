@@ -206,8 +206,10 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     let list = bi.list().await?;
     let mut entries = Vec::new();
     let mut variables = Vec::new();
+    let mut skipped = Vec::new();
     for item in list.iter() {
         let (Some(id), Some(kind)) = (item.id(), item.kind()) else {
+            skipped.push(item.id().map_or("?".to_owned(), |id| id.to_string()));
             continue;
         };
         let full = bi.get(id).await?;
@@ -269,10 +271,16 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
             .map_err(|e| CliError::other(format!("cannot write the export: {e}")))?,
         None => output::stdout(&text)?,
     }
+    if !skipped.is_empty() {
+        output::note(&format!(
+            "left out integrations {} (of a kind this version does not know)",
+            skipped.join(", ")
+        ));
+    }
     if !variables.is_empty() {
         output::note(&format!(
             "exported {} integrations; set these variables to their secrets: {}",
-            list.len(),
+            list.len() - skipped.len(),
             variables.join(" ")
         ));
     }
