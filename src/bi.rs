@@ -1,5 +1,7 @@
-//! BI integrations: the [`BiHandler`], the kinds ([`BiKind`]), and the
-//! tolerant response types [`Integration`] and [`IntegrationList`].
+//! BI integrations: the [`BiHandler`], the kinds ([`BiKind`]), the
+//! tolerant response types [`Integration`] and [`IntegrationList`], and
+//! (feature `as-code`) integrations as code: a [`Desired`] set read from a
+//! file, the [`Plan`] that brings the server to it, and [`Plan::apply`].
 //!
 //! Datafold does not document what its BI endpoints return, so the response
 //! types accept any well-formed JSON, offer typed accessors for the fields
@@ -15,9 +17,63 @@ use crate::error::Result;
 use crate::secret::Redactor;
 use crate::transport::finish;
 
+#[cfg(feature = "as-code")]
+mod apply;
+#[cfg(feature = "as-code")]
+mod as_code_error;
+#[cfg(feature = "as-code")]
+mod bounded;
+#[cfg(feature = "as-code")]
+mod compare;
+#[cfg(feature = "as-code")]
+mod desired;
+#[cfg(feature = "schema")]
+mod fields;
 mod kind;
+#[cfg(feature = "as-code")]
+mod locate;
+#[cfg(feature = "as-code")]
+mod plan;
+#[cfg(feature = "as-code")]
+mod secret_ref;
+#[cfg(feature = "as-code")]
+mod state;
 
+#[cfg(feature = "as-code")]
+pub use apply::{Applied, ApplyOptions, ApplyReport, Outcome, CREATE_ATTEMPTS};
+#[cfg(feature = "as-code")]
+pub use as_code_error::{AsCodeError, Problem};
+#[cfg(feature = "as-code")]
+pub use compare::PlanOptions;
+#[cfg(feature = "as-code")]
+pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
+#[cfg(feature = "schema")]
+pub use fields::{config_schema, kind_fields, KindField};
 pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
+#[cfg(feature = "as-code")]
+pub use plan::{Action, Change, FieldChange, Plan, Rotation, SecretsNote, Shown, SENSITIVE};
+#[cfg(feature = "as-code")]
+pub use secret_ref::SecretRef;
+#[cfg(feature = "as-code")]
+pub use state::{SecretState, STATE_FORMAT};
+
+/// The line (from 1) of the top-level `field` of a YAML (or, with `json`,
+/// JSON) mapping, for messages about a configuration file; `None` when the
+/// text does not parse or has no such field.
+///
+/// ```
+/// let text = "name: a\nindexing_corn: '0 * * * *'\n";
+/// assert_eq!(datafold_sdk::bi::line_of_field(text, false, "indexing_corn"), Some(2));
+/// ```
+#[cfg(feature = "as-code")]
+pub fn line_of_field(text: &str, json: bool, field: &str) -> Option<usize> {
+    let format = if json {
+        locate::Format::Json
+    } else {
+        locate::Format::Yaml
+    };
+    locate::line_of(text, format, &[locate::Step::Key(field.to_owned())])
+}
 
 /// A BI integration as the server returned it.
 ///

@@ -103,7 +103,11 @@
 //!
 //! - `rustls` (default): TLS through rustls.
 //! - `schema`: `schemars::JsonSchema` for every generated type.
-//! - `cli`: the `datafold` command-line tool (implies `mock-cli` and `schema`).
+//! - `as-code`: BI integrations as code ([`bi::Desired`], [`bi::Plan`]):
+//!   a YAML or JSON file of integrations, planned against the server and
+//!   applied (implies `schema`).
+//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `schema`
+//!   and `as-code`).
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests.
 //! - `mock-cli`: the `datafold-mock` binary, the mock as a process of its own
 //!   (implies `mock`; its flags are those of `datafold mock serve`).

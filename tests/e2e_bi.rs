@@ -67,8 +67,12 @@ async fn every_operation_succeeds_through_the_public_client() {
     ];
     for (integration, id) in updated.iter().zip(&ids) {
         assert_eq!(integration.id(), Some(*id));
-        assert!(
+        // The docs: Hightouch, Looker, Mode and Tableau updates "can only
+        // update the schedule"; the name stays.
+        let renamed = matches!(integration.type_name(), Some("dbt" | "powerbi"));
+        assert_eq!(
             integration.name().is_some_and(|n| n.ends_with(" 2")),
+            renamed,
             "{integration:?}"
         );
     }
@@ -78,7 +82,7 @@ async fn every_operation_succeeds_through_the_public_client() {
     let looker = bi.get(3).await.expect("get");
     assert_eq!(
         (looker.name(), looker.type_name()),
-        (Some("lk 2"), Some("looker"))
+        (Some("lk"), Some("looker"))
     );
     assert_eq!(looker.get("repo_id"), Some(&json!(3)));
     assert_eq!(
@@ -531,4 +535,39 @@ async fn a_bi_path_without_its_trailing_slash_redirects_like_fastapi() {
         (405, "GET")
     );
     assert!(server.stored_integrations().is_empty());
+}
+
+/// Datafold's docs: the Hightouch, Looker, Mode and Tableau updates "can
+/// only update the schedule". The mock applies the schedule and keeps every
+/// other field, the name included; dbt and Power BI take the whole body.
+#[tokio::test]
+async fn schedule_only_kinds_apply_only_the_schedule_on_update() {
+    let server = support::start();
+    let client = support::client(&server);
+    let bi = client.bi();
+    let looker = bi.create(support::looker("lk")).await.expect("create");
+    let id = looker.id().expect("an id");
+    let changed = support::looker("renamed")
+        .base_url("https://other.looker.com")
+        .indexing_cron(Some("0 5 * * *".to_owned()));
+    let updated = bi.update(id, changed).await.expect("update");
+    assert_eq!(updated.indexing_cron(), Some("0 5 * * *"));
+    assert_eq!(updated.name(), Some("lk"));
+    assert_eq!(
+        updated.get("base_url"),
+        Some(&json!("https://looker.example.com"))
+    );
+    let stored = &server.stored_integrations()[&id];
+    assert_eq!(stored["client_secret"], "looker-client-secret-SECRET");
+
+    let dbt = bi.create(support::dbt("d")).await.expect("create dbt");
+    let dbt_id = dbt.id().expect("an id");
+    let renamed = bi
+        .update(dbt_id, support::dbt("d 2").ci_config_id(9))
+        .await
+        .expect("update dbt");
+    assert_eq!(
+        (renamed.name(), renamed.get("ci_config_id")),
+        (Some("d 2"), Some(&json!(9)))
+    );
 }

@@ -97,11 +97,13 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// One row per kind: `Variant("path name", "display name") => ConfigType,
-/// create_operation, update_operation;`. Defines [`BiKind`] and binds each
+/// One row per kind: `Variant("path name", "display name", update) =>
+/// ConfigType, create_operation, update_operation;`, where `update` is
+/// `full` or `schedule_only` (what Datafold's docs say the update can
+/// change). Defines [`BiKind`] and binds each
 /// configuration type (and its builder) to its kind and operations.
 macro_rules! bi_kinds {
-    ($($kind:ident($path:literal, $label:literal) => $ty:ident, $create:ident, $update:ident;)*) => {
+    ($($kind:ident($path:literal, $label:literal, $scope:ident) => $ty:ident, $create:ident, $update:ident;)*) => {
         /// The kinds of BI integration Datafold supports.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum BiKind {
@@ -128,6 +130,17 @@ macro_rules! bi_kinds {
             pub fn display_name(self) -> &'static str {
                 match self {
                     $(BiKind::$kind => $label,)*
+                }
+            }
+
+            /// Whether Datafold's update of this kind can change only the
+            /// schedule (`indexing_cron`): its docs say "It can only update
+            /// the schedule" for Hightouch, Looker, Mode and Tableau. Any
+            /// other change of such an integration needs a new one (a
+            /// replace: delete, then create).
+            pub fn updates_only_schedule(self) -> bool {
+                match self {
+                    $(BiKind::$kind => UpdateScope::$scope == UpdateScope::schedule_only,)*
                 }
             }
 
@@ -188,18 +201,33 @@ macro_rules! bi_kinds {
     };
 }
 
+/// What an update of a kind can change, as the kinds' table says it.
+#[allow(non_camel_case_types)]
+#[derive(PartialEq)]
+enum UpdateScope {
+    full,
+    schedule_only,
+}
+
 bi_kinds! {
-    Dbt("dbt", "dbt") => DbtDataSourceConfig, create_dbt_integration, update_dbt_integration;
-    Hightouch("hightouch", "Hightouch") => HighTouchDataSourceConfig, create_hightouch_integration, update_hightouch_integration;
-    Looker("looker", "Looker") => LookerDataSourceConfig, create_looker_integration, update_looker_integration;
-    Mode("mode", "Mode Analytics") => ModeDataSourceConfig, create_mode_integration, update_mode_integration;
-    PowerBi("powerbi", "Power BI") => PowerBiDataSourceConfig, create_powerbi_integration, update_powerbi_integration;
-    Tableau("tableau", "Tableau") => TableauDataSourceConfig, create_tableau_integration, update_tableau_integration;
+    Dbt("dbt", "dbt", full) => DbtDataSourceConfig, create_dbt_integration, update_dbt_integration;
+    Hightouch("hightouch", "Hightouch", schedule_only) => HighTouchDataSourceConfig, create_hightouch_integration, update_hightouch_integration;
+    Looker("looker", "Looker", schedule_only) => LookerDataSourceConfig, create_looker_integration, update_looker_integration;
+    Mode("mode", "Mode Analytics", schedule_only) => ModeDataSourceConfig, create_mode_integration, update_mode_integration;
+    PowerBi("powerbi", "Power BI", full) => PowerBiDataSourceConfig, create_powerbi_integration, update_powerbi_integration;
+    Tableau("tableau", "Tableau", schedule_only) => TableauDataSourceConfig, create_tableau_integration, update_tableau_integration;
 }
 
 impl fmt::Display for BiKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// As its path name (`looker`), like [`BiKind::as_str`].
+impl Serialize for BiKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::audit::{self, AuditChunks, SeedHistory};
 use super::schema::Spec;
+use crate::bi::BiKind;
 use crate::types::AuditLogs;
 
 /// The status of a PUT whose kind differs from the integration's: the request
@@ -157,6 +158,14 @@ impl State {
             );
             return (Answer::detail(KIND_MISMATCH_STATUS, detail), false);
         }
+        let config = if kind
+            .parse::<BiKind>()
+            .is_ok_and(BiKind::updates_only_schedule)
+        {
+            schedule_only_update(&existing.config, &config)
+        } else {
+            config
+        };
         self.store(spec, id, &call, config, ("bi_modified", "updated"))
     }
 
@@ -257,6 +266,20 @@ impl State {
     pub(crate) fn history(&self) -> SeedHistory {
         self.history
     }
+}
+
+/// What the update of a kind whose docs say "It can only update the
+/// schedule" leaves: the stored configuration with the request's
+/// `indexing_cron` (none when the request has none), and nothing else of the
+/// request. The name is not changed either: the docs allow only the
+/// schedule (see `notes` in openapi/deviations.yaml).
+fn schedule_only_update(stored: &Value, request: &Value) -> Value {
+    let mut kept = stored.clone();
+    if let Some(map) = kept.as_object_mut() {
+        let schedule = request.get("indexing_cron").cloned().unwrap_or(Value::Null);
+        map.insert("indexing_cron".into(), schedule);
+    }
+    kept
 }
 
 fn call_method(operation_id: &str) -> &'static str {

@@ -1,4 +1,4 @@
-//! `datafold bi list|get|sync|remove|create|update|schema`.
+//! `datafold bi list|get|sync|remove|create|update|schema|plan|apply|export`.
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Read};
@@ -10,6 +10,7 @@ use datafold_sdk::bi::{BiKind, ConfigVisitor, Integration, KindConfig};
 use datafold_sdk::{Client, Secret};
 use serde_json::{Map, Value};
 
+use crate::bi_code;
 use crate::bi_fields::{self, how_to_set, Shape};
 use crate::bi_flags::{self, ConfigFlags, CreateKind, UpdateKind};
 use crate::output;
@@ -44,15 +45,24 @@ pub enum BiCommand {
     /// Create an integration of a kind
     #[command(subcommand)]
     Create(CreateKind),
-    /// Replace an integration's configuration (all required fields again)
+    /// Change an integration: `update <ID> [FLAGS]`; fields not given stay as they are
     #[command(subcommand)]
     Update(UpdateKind),
-    /// Print the JSON Schema of a kind's configuration (for --from-file)
+    /// Print the JSON Schema of a kind's configuration (for --from-file), or of a whole -f file
     Schema {
         /// The kind
-        #[arg(value_parser = kind_parser())]
-        kind: BiKind,
+        #[arg(value_parser = kind_parser(), required_unless_present = "file")]
+        kind: Option<BiKind>,
+        /// The schema of a whole `bi plan|apply -f` file instead (for editors)
+        #[arg(long, conflicts_with = "kind")]
+        file: bool,
     },
+    /// Compare a file of integrations with the server; exit 10 when changes are pending
+    Plan(bi_code::PlanArgs),
+    /// Make the server match a file of integrations (asks first)
+    Apply(bi_code::ApplyArgs),
+    /// Write the server's integrations as a file for plan and apply
+    Export(bi_code::ExportArgs),
 }
 
 /// A kind's name, one of those [`BiKind`] knows.
@@ -70,7 +80,7 @@ pub enum ListFormat {
 pub async fn run(command: BiCommand, global: &Global) -> CliResult {
     match command {
         // The only subcommand that needs no key: answered without a client.
-        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
+        BiCommand::Schema { kind, file } => schema(kind, file),
         other => run_with(other, &global.client()?).await,
     }
 }
@@ -78,7 +88,10 @@ pub async fn run(command: BiCommand, global: &Global) -> CliResult {
 async fn run_with(command: BiCommand, client: &Client) -> CliResult {
     let bi = client.bi();
     match command {
-        BiCommand::Schema { kind } => output::json_as_is(&bi_flags::schema(kind)),
+        BiCommand::Schema { kind, file } => schema(kind, file),
+        BiCommand::Plan(args) => bi_code::plan(args, client).await,
+        BiCommand::Apply(args) => bi_code::apply(args, client).await,
+        BiCommand::Export(args) => bi_code::export(args, client).await,
         BiCommand::List { format } => {
             let list = bi.list().await?;
             match format {
@@ -111,11 +124,69 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
             }
             print(&bi.remove(id).await?)
         }
-        BiCommand::Create(CreateKind(flags)) | BiCommand::Update(UpdateKind(flags)) => {
+        BiCommand::Create(CreateKind(flags)) => {
             let kind = flags.kind;
-            print(&kind.visit_config(SendConfig { client, flags }).await?)
+            let send = SendConfig {
+                client,
+                flags,
+                current: None,
+            };
+            print(&kind.visit_config(send).await?)
+        }
+        BiCommand::Update(UpdateKind::Kind(flags)) => {
+            let id = flags.id.unwrap_or_default();
+            let current = bi.get(id).await?;
+            if current.kind() != Some(flags.kind) {
+                return Err(CliError::input(format!(
+                    "integration {id} is a {} integration, not {}; run `datafold bi update {id}` \
+                     (the kind is read from the server)",
+                    current.type_name().unwrap_or("unknown"),
+                    flags.kind
+                )));
+            }
+            update(client, flags, current).await
+        }
+        BiCommand::Update(UpdateKind::ById { id, args }) => {
+            let current = bi.get(id).await?;
+            let kind = current.kind().ok_or_else(|| {
+                CliError::other(format!(
+                    "integration {id} is of a kind this version does not know ({}); \
+                     update it with a newer datafold",
+                    current.type_name().unwrap_or("no type")
+                ))
+            })?;
+            let flags = match bi_flags::flags_for_update(kind, id, &args) {
+                Ok(flags) => flags,
+                // `bi update <ID> --help`: the kind's flags, on stdout.
+                Err(e) if !e.use_stderr() => return output::stdout(&e.render().to_string()),
+                Err(e) => {
+                    let text = e.render().to_string();
+                    let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
+                    return Err(CliError::usage(format!("bi update {id} ({kind}): {text}")));
+                }
+            };
+            update(client, flags, current).await
         }
     }
+}
+
+fn schema(kind: Option<BiKind>, file: bool) -> CliResult {
+    match kind {
+        Some(kind) if !file => output::json_as_is(&bi_flags::schema(kind)),
+        _ => output::json_as_is(&bi_code::file_schema()),
+    }
+}
+
+/// Send the update: the integration's current fields, with those given on
+/// top.
+async fn update(client: &Client, flags: ConfigFlags, current: Integration) -> CliResult {
+    let kind = flags.kind;
+    let send = SendConfig {
+        client,
+        flags,
+        current: Some(current),
+    };
+    print(&kind.visit_config(send).await?)
 }
 
 fn print(integration: &Integration) -> CliResult {
@@ -144,6 +215,8 @@ fn confirm(id: i64) -> CliResult<bool> {
 struct SendConfig<'a> {
     client: &'a Client,
     flags: ConfigFlags,
+    /// For an update: the integration as it is now.
+    current: Option<Integration>,
 }
 
 impl<'a> ConfigVisitor for SendConfig<'a> {
@@ -151,7 +224,7 @@ impl<'a> ConfigVisitor for SendConfig<'a> {
 
     fn visit<C: KindConfig>(self) -> Self::Output {
         Box::pin(async move {
-            let config = config::<C>(&self.flags)?;
+            let config = config::<C>(&self.flags, self.current.as_ref())?;
             let bi = self.client.bi();
             Ok(match self.flags.id {
                 Some(id) => bi.update(id, config).await?,
@@ -164,9 +237,47 @@ impl<'a> ConfigVisitor for SendConfig<'a> {
 /// The flags' JSON as the kind's typed configuration; what is missing or of
 /// the wrong type is named with the flag that sets it. The secrets in it are
 /// masked in all output from here on.
-fn config<C: KindConfig>(flags: &ConfigFlags) -> CliResult<C> {
-    let body = flags.body()?;
+fn config<C: KindConfig>(flags: &ConfigFlags, current: Option<&Integration>) -> CliResult<C> {
     let fields = &flags.fields;
+    // An update starts from the integration's current fields: what is not
+    // given stays as it is. The server never returns secrets.
+    let mut body: Map<String, Value> = current
+        .map(|current| {
+            fields
+                .iter()
+                .filter(|f| f.shape != Shape::Secret)
+                .filter_map(|f| Some((f.name.clone(), current.get(&f.name)?.clone())))
+                .filter(|(_, value)| !value.is_null())
+                .collect()
+        })
+        .unwrap_or_default();
+    body.extend(flags.body()?);
+    if let Some(id) = flags.id {
+        let missing = fields
+            .iter()
+            .find(|f| f.shape == Shape::Secret && f.required && !body.contains_key(&f.name));
+        let unsent: Vec<&str> = fields
+            .iter()
+            .filter(|f| f.shape == Shape::Secret && !f.required && !body.contains_key(&f.name))
+            .map(|f| f.name.as_str())
+            .collect();
+        if !unsent.is_empty() && missing.is_none() {
+            output::note(&format!(
+                "note: {} not given: the update is sent without it (Datafold never returns \
+                 secrets, so the current value cannot be kept for you)",
+                unsent.join(", ")
+            ));
+        }
+        if let Some(secret) = missing {
+            return Err(CliError::input(format!(
+                "the API requires `{name}` in every update of a {kind} integration, and Datafold \
+                 never returns it, so it must be given again for integration {id}{how}",
+                name = secret.name,
+                kind = flags.kind,
+                how = how_to_set(fields, &secret.name)
+            )));
+        }
+    }
     for field in fields.iter().filter(|f| f.shape == Shape::Secret) {
         if let Some(Value::String(secret)) = body.get(&field.name) {
             output::hide(&Secret::new(secret.clone()));

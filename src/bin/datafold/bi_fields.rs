@@ -354,6 +354,66 @@ fn mismatch(shape: &Shape, value: &Value, required: bool) -> Option<String> {
     }
 }
 
+/// Check the fields of a `--from-file` configuration (`body`, read from
+/// `text` at `path`) by themselves: each must be one of `fields`, of its
+/// shape. A mistyped name (`indexing_corn`) would otherwise be dropped
+/// without a word. Messages give the file's line.
+pub fn check_file(
+    kind: &str,
+    fields: &[Field],
+    body: &Map<String, Value>,
+    path: &std::path::Path,
+    text: &str,
+) -> CliResult<()> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let at = |name: &str| match datafold_sdk::bi::line_of_field(text, json, name) {
+        Some(line) => format!("{} line {line}", path.display()),
+        None => path.display().to_string(),
+    };
+    for (name, value) in body {
+        let Some(field) = fields.iter().find(|f| &f.name == name) else {
+            let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            let hint = names
+                .iter()
+                .find(|known| close(known, name))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            return Err(CliError::input(format!(
+                "{}: unknown field `{name}` for {kind}; {hint}its fields are {}",
+                at(name),
+                names.join(", ")
+            )));
+        };
+        if field.shape == Shape::Secret {
+            // Never quoted: the value is a secret.
+            if !matches!(value, Value::String(_) | Value::Null) {
+                return Err(CliError::input(format!(
+                    "{}: {name} must be a string (quote it in the file)",
+                    at(name)
+                )));
+            }
+            continue;
+        }
+        if let Some(expected) = mismatch(&field.shape, value, field.required) {
+            return Err(CliError::input(format!(
+                "{}: invalid configuration: {name}: expected {expected}{}",
+                at(name),
+                how_to_set(fields, name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The same length within one, and at most two letters different in place.
+fn close(known: &str, typed: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (known.chars().collect(), typed.chars().collect());
+    let length = a.len().abs_diff(b.len());
+    length <= 1 && a.iter().zip(&b).filter(|(x, y)| x != y).count() + length <= 2
+}
+
 /// How a user sets `field`: its flag(s), or the file.
 pub fn how_to_set(fields: &[Field], field: &str) -> String {
     let field = fields.iter().find(|f| f.name == field);

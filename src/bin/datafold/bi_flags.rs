@@ -49,9 +49,42 @@ enum Given {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateKind(pub ConfigFlags);
 
-/// `bi update <kind> <ID>`: one subcommand per kind.
+/// `bi update <kind> <ID>` (one subcommand per kind), or `bi update <ID>`
+/// followed by the flags of the integration's kind, which is read from the
+/// server first ([`flags_for_update`] parses them then).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UpdateKind(pub ConfigFlags);
+pub enum UpdateKind {
+    /// `bi update <kind> <ID> [FLAGS]`.
+    Kind(ConfigFlags),
+    /// `bi update <ID> [FLAGS]`: the flags, not parsed yet.
+    ById {
+        /// The integration.
+        id: i64,
+        /// Everything after the id.
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// What `bi update --help` adds about the form without a kind.
+const UPDATE_BY_ID_HELP: &str =
+    "Or: datafold bi update <ID> [FLAGS] (global options before `bi`).\n\
+The kind is read from the server; fields not given keep their current values.\n\
+Secrets are never returned, so those the API requires must be given again.";
+
+/// The flags `args` of `bi update <ID>` for an integration of `kind`.
+pub fn flags_for_update(
+    kind: BiKind,
+    id: i64,
+    args: &[std::ffi::OsString],
+) -> Result<ConfigFlags, clap::Error> {
+    let fields = kind_fields(kind);
+    let command = kind_command(kind, &fields, true).no_binary_name(true);
+    let command = <crate::Global as clap::Args>::augment_args(command);
+    let mut all = vec![std::ffi::OsString::from(id.to_string())];
+    all.extend(args.iter().cloned());
+    let matches = command.try_get_matches_from(all)?;
+    Ok(ConfigFlags::from_matches(kind, fields, &matches))
+}
 
 /// The JSON Schema of `kind`'s configuration, as `bi schema` prints it.
 pub fn schema(kind: BiKind) -> schemars::schema::RootSchema {
@@ -294,7 +327,18 @@ impl ConfigFlags {
     /// A required list no one gave is empty.
     pub fn body(&self) -> CliResult<Map<String, Value>> {
         let mut body = match &self.from_file {
-            Some(path) => crate::config_file::read(path)?,
+            Some(path) => {
+                let body = crate::config_file::read(path)?;
+                // Read within the same limits just now: the text gives lines.
+                let text = std::fs::File::open(path)
+                    .ok()
+                    .and_then(|file| {
+                        crate::config_file::read_text(file, crate::config_file::MAX_FILE_BYTES).ok()
+                    })
+                    .unwrap_or_default();
+                bi_fields::check_file(self.kind.as_str(), &self.fields, &body, path, &text)?;
+                body
+            }
             None => Map::new(),
         };
         for (name, given) in &self.given {
@@ -392,7 +436,52 @@ macro_rules! kind_subcommand {
 }
 
 kind_subcommand!(CreateKind, false);
-kind_subcommand!(UpdateKind, true);
+
+impl FromArgMatches for UpdateKind {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, sub)) = matches.subcommand() else {
+            return config_flags(matches).map(Self::Kind);
+        };
+        if name.parse::<BiKind>().is_ok() {
+            return config_flags(matches).map(Self::Kind);
+        }
+        let id = name.parse::<i64>().map_err(|_| {
+            let kinds = BiKind::ALL.map(BiKind::as_str).join(", ");
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("{name:?} is neither a kind ({kinds}) nor an integration id\n"),
+            )
+        })?;
+        let args = sub
+            .get_many::<std::ffi::OsString>("")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        Ok(Self::ById { id, args })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for UpdateKind {
+    fn augment_subcommands(command: Command) -> Command {
+        with_kinds(command, true)
+            .allow_external_subcommands(true)
+            .after_help(UPDATE_BY_ID_HELP)
+    }
+
+    fn augment_subcommands_for_update(command: Command) -> Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        BiKind::ALL.iter().any(|kind| kind.as_str() == name) || name.parse::<i64>().is_ok()
+    }
+}
 
 #[cfg(test)]
 #[path = "bi_flags_tests.rs"]

@@ -20,6 +20,7 @@ Exit codes:
   5  rejected input (400, 422, bad flags or config)
   6  API failure (429, 5xx, unexpected answer)
   7  network (cannot connect, timeout)
+ 10  changes pending (bi plan: applying would change something)
 130  interrupted (Ctrl-C): rerun with --resume";
 
 /// Why the CLI failed.
@@ -64,6 +65,12 @@ impl CliError {
     /// Wrong use of the command line (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Self::local(2, message)
+    }
+
+    /// Not a failure: an exit code that reports a result (`bi plan`'s
+    /// "changes pending"), with nothing printed.
+    pub fn quiet(code: u8) -> Self {
+        Self::local(code, "")
     }
 
     /// Stopped by Ctrl-C (exit 130, as a shell reports SIGINT).

@@ -5,6 +5,7 @@
 
 mod audit;
 mod bi;
+mod bi_code;
 mod bi_fields;
 mod bi_flags;
 mod cli_error;
@@ -108,7 +109,10 @@ fn main() -> ExitCode {
 /// Say why on stderr (secrets masked, control characters escaped) and exit.
 fn fail(failure: &CliError, invocation: &Invocation) -> ExitCode {
     let (code, message) = failure.render(invocation);
-    output::note(&format!("error: {message}"));
+    // An exit code that reports a result (`bi plan`'s changes pending).
+    if !message.is_empty() {
+        output::note(&format!("error: {message}"));
+    }
     ExitCode::from(code)
 }
 

@@ -1,0 +1,317 @@
+//! How a [`Plan`] is made: [`BiHandler::plan`] lists the server, finds each
+//! entry's integration (by `id:` pin, else by name), and compares fields
+//! and, with a [`SecretState`], secrets. The rules are in the [`super::plan`]
+//! module's docs.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::as_code_error::AsCodeError;
+use super::desired::{Desired, DesiredEntry, EntryKey};
+use super::fields::kind_fields;
+use super::plan::{Action, Change, FieldChange, Outgoing, Plan, Rotation, SecretsNote, Shown};
+use super::state::SecretState;
+use super::{BiHandler, Integration};
+use crate::Secret;
+
+/// How to plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions<'s> {
+    /// Delete the integrations the file does not declare (otherwise they
+    /// are unmanaged).
+    pub prune: bool,
+    /// The hashes of the secrets last sent, to detect rotations.
+    pub state: Option<&'s SecretState>,
+}
+
+impl BiHandler<'_> {
+    /// Compare `desired` with the server; nothing is changed.
+    ///
+    /// # Errors
+    /// [`AsCodeError::Secret`] for a reference that cannot be resolved,
+    /// [`AsCodeError::Conflict`] for a pin to a missing id or a name shared
+    /// by several integrations, [`AsCodeError::Api`] when a call fails.
+    pub async fn plan(&self, desired: &Desired) -> Result<Plan, AsCodeError> {
+        self.plan_with(desired, PlanOptions::default()).await
+    }
+
+    /// [`BiHandler::plan`], with `prune` and a secret state.
+    ///
+    /// # Errors
+    /// As [`BiHandler::plan`].
+    pub async fn plan_with(
+        &self,
+        desired: &Desired,
+        options: PlanOptions<'_>,
+    ) -> Result<Plan, AsCodeError> {
+        let mut resolved = Vec::new();
+        for entry in desired.entries() {
+            let mut secrets = Vec::new();
+            for (field, reference) in entry.secrets() {
+                let secret = reference.resolve(desired.base_dir()).map_err(|e| {
+                    AsCodeError::Secret(format!("{} field `{field}`: {e}", entry.label()))
+                })?;
+                secrets.push((field.clone(), secret));
+            }
+            resolved.push(secrets);
+        }
+        let server = self.list().await?;
+        // Pins claim their integrations first, so that a name never
+        // matches an integration another entry pins.
+        let mut claimed = BTreeSet::new();
+        let mut matched: Vec<Option<&Integration>> = vec![None; desired.entries().len()];
+        let pinned_first = desired
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.key(), EntryKey::Id(_)))
+            .chain(
+                desired
+                    .entries()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| matches!(e.key(), EntryKey::Name(_))),
+            );
+        for (index, entry) in pinned_first {
+            if let Some(item) = find(entry, server.items(), &claimed)? {
+                claimed.insert(item.id().unwrap_or_default());
+                matched[index] = Some(item);
+            }
+        }
+        let mut changes = Vec::new();
+        let entries = desired.entries().iter().zip(resolved).zip(matched);
+        for ((entry, secrets), found) in entries {
+            let current = match found {
+                Some(item) => {
+                    let complete = entry.config().keys().all(|k| item.get(k).is_some());
+                    Some(if complete {
+                        item.clone()
+                    } else {
+                        self.get(item.id().unwrap_or_default()).await?
+                    })
+                }
+                None => None,
+            };
+            changes.push(compare(entry, secrets, current.as_ref(), options.state));
+        }
+        for item in server.items() {
+            let Some(id) = item.id() else { continue };
+            if claimed.contains(&id) {
+                continue;
+            }
+            let (action, reason) = if options.prune {
+                (Action::Delete, None)
+            } else {
+                (
+                    Action::Unmanaged,
+                    Some("not in the file; --prune deletes it".to_owned()),
+                )
+            };
+            changes.push(Change {
+                action,
+                kind: item.kind(),
+                name: item.name().map(str::to_owned),
+                id: Some(id),
+                line: None,
+                fields: Vec::new(),
+                secrets: SecretsNote {
+                    fields: Vec::new(),
+                    sent: false,
+                    rotation: Rotation::NotTracked,
+                },
+                reason,
+                outgoing: None,
+            });
+        }
+        Ok(Plan {
+            source: desired.source_name().to_owned(),
+            host: self.client.host().to_owned(),
+            changes,
+        })
+    }
+}
+
+/// The server's integration for `entry`, if any.
+fn find<'a>(
+    entry: &DesiredEntry,
+    items: &'a [Integration],
+    claimed: &BTreeSet<i64>,
+) -> Result<Option<&'a Integration>, AsCodeError> {
+    let line = entry
+        .line()
+        .map(|l| format!(" (line {l})"))
+        .unwrap_or_default();
+    match entry.key() {
+        EntryKey::Id(id) => items
+            .iter()
+            .find(|i| i.id() == Some(*id))
+            .map(Some)
+            .ok_or_else(|| {
+                AsCodeError::Conflict(format!(
+                    "{}{line} is pinned to integration {id}, which does not exist; remove the \
+                     `id:` to create it, or pin an existing one (datafold bi list)",
+                    entry.label()
+                ))
+            }),
+        EntryKey::Name(name) => {
+            let same: Vec<&Integration> = items
+                .iter()
+                .filter(|i| i.name() == Some(name.as_str()))
+                .filter(|i| !i.id().is_some_and(|id| claimed.contains(&id)))
+                .collect();
+            match same[..] {
+                [] => Ok(None),
+                [one] => Ok(Some(one)),
+                _ => {
+                    let ids: Vec<String> = same
+                        .iter()
+                        .filter_map(|i| i.id())
+                        .map(|i| i.to_string())
+                        .collect();
+                    Err(AsCodeError::Conflict(format!(
+                        "{}{line}: {} integrations are named {name:?} (ids {}); pin the one to \
+                         keep with `id:` and remove or rename the others",
+                        entry.label(),
+                        ids.len(),
+                        ids.join(", ")
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// `null`, `[]`, `{}` and `""` all mean "nothing".
+fn normalized(value: Option<&Value>) -> Value {
+    match value {
+        None => Value::Null,
+        Some(Value::Array(a)) if a.is_empty() => Value::Null,
+        Some(Value::Object(o)) if o.is_empty() => Value::Null,
+        Some(Value::String(s)) if s.is_empty() => Value::Null,
+        Some(other) => other.clone(),
+    }
+}
+
+fn compare(
+    entry: &DesiredEntry,
+    secrets: Vec<(String, Secret)>,
+    current: Option<&Integration>,
+    state: Option<&SecretState>,
+) -> Change {
+    let kind = entry.kind();
+    let fields = kind_fields(kind);
+    let sent: Vec<String> = secrets.iter().map(|(f, _)| f.clone()).collect();
+    let mut change = Change {
+        action: Action::Create,
+        kind: Some(kind),
+        name: entry.name().map(str::to_owned),
+        id: None,
+        line: entry.line(),
+        fields: Vec::new(),
+        secrets: SecretsNote {
+            fields: sent.clone(),
+            sent: true,
+            rotation: Rotation::NotTracked,
+        },
+        reason: None,
+        outgoing: Some(Outgoing {
+            body: entry.config().clone(),
+            secrets: secrets.clone(),
+        }),
+    };
+    let sensitive = |field: &str| FieldChange {
+        field: field.to_owned(),
+        old: Shown::Sensitive,
+        new: Shown::Sensitive,
+        sensitive: true,
+    };
+    let Some(current) = current else {
+        for field in &fields {
+            if field.secret {
+                if sent.contains(&field.name) {
+                    let mut shown = sensitive(&field.name);
+                    shown.old = Shown::Value(Value::Null);
+                    change.fields.push(shown);
+                }
+            } else if let Some(value) = entry.config().get(&field.name) {
+                change.fields.push(FieldChange {
+                    field: field.name.clone(),
+                    old: Shown::Value(Value::Null),
+                    new: Shown::Value(value.clone()),
+                    sensitive: false,
+                });
+            }
+        }
+        return change;
+    };
+    let id = current.id().unwrap_or_default();
+    change.id = Some(id);
+    if change.name.is_none() {
+        change.name = current.name().map(str::to_owned);
+    }
+    for field in fields.iter().filter(|f| !f.secret) {
+        let default = field.default.as_ref();
+        let wanted = normalized(entry.config().get(&field.name).or(default));
+        let there = normalized(current.get(&field.name).or(default));
+        if wanted != there {
+            change.fields.push(FieldChange {
+                field: field.name.clone(),
+                old: Shown::Value(there),
+                new: Shown::Value(wanted),
+                sensitive: false,
+            });
+        }
+    }
+    if let Some(state) = state {
+        let checks: Vec<(String, Option<bool>)> = secrets
+            .iter()
+            .map(|(field, secret)| (field.clone(), state.matches(id, field, secret)))
+            .collect();
+        let rotated: Vec<String> = checks
+            .iter()
+            .filter(|(_, m)| *m == Some(false))
+            .map(|(f, _)| f.clone())
+            .collect();
+        change.secrets.rotation = if !rotated.is_empty() {
+            change.fields.extend(rotated.iter().map(|f| sensitive(f)));
+            Rotation::Changed(rotated)
+        } else if !checks.is_empty() && checks.iter().all(|(_, m)| *m == Some(true)) {
+            Rotation::Unchanged
+        } else {
+            Rotation::NotTracked
+        };
+    }
+    let server_kind = current.kind();
+    if server_kind != Some(kind) {
+        change.action = Action::Replace;
+        change.reason = Some(format!(
+            "the kind changes from {} to {kind}, which needs a new integration",
+            current.type_name().unwrap_or("unknown")
+        ));
+        return change;
+    }
+    if change.fields.is_empty() {
+        change.action = Action::Unchanged;
+        change.secrets.sent = false;
+        change.outgoing = None;
+        return change;
+    }
+    let beyond_schedule: Vec<&str> = change
+        .fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .filter(|f| *f != "indexing_cron")
+        .collect();
+    if kind.updates_only_schedule() && !beyond_schedule.is_empty() {
+        change.action = Action::Replace;
+        change.reason = Some(format!(
+            "{}'s update can only change the schedule (Datafold's docs), and {} changes",
+            kind.display_name(),
+            beyond_schedule.join(", ")
+        ));
+    } else {
+        change.action = Action::Update;
+    }
+    change
+}

@@ -1,0 +1,353 @@
+//! `datafold bi plan|apply|export` and `bi schema --file`: BI integrations
+//! as code, a thin layer over the SDK's [`Desired`], [`Plan`] and
+//! [`Plan::apply_with`].
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use datafold_sdk::bi::{
+    kind_fields, ApplyOptions, AsCodeError, Desired, Outcome, Plan, PlanOptions, SecretState,
+};
+use datafold_sdk::Client;
+use serde_json::{json, Map, Value};
+
+use crate::{output, CliError, CliResult};
+
+/// The exit code of `bi plan` when applying would change something.
+pub const CHANGES_PENDING: u8 = 10;
+
+/// `bi plan`.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// The desired-state file (YAML, or JSON when it ends in .json)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: PathBuf,
+    /// Delete the integrations the file does not declare (otherwise they are "unmanaged")
+    #[arg(long)]
+    prune: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+    /// A state file of salted secret hashes, to detect rotated secrets (see the README)
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+/// `bi apply`.
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The desired-state file (YAML, or JSON when it ends in .json)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: PathBuf,
+    /// Delete the integrations the file does not declare
+    #[arg(long)]
+    prune: bool,
+    /// Carry out replaces (delete, then create under a new id)
+    #[arg(long)]
+    allow_replace: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal)
+    #[arg(long)]
+    yes: bool,
+    /// A state file of salted secret hashes, updated with what was sent
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+/// `bi export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write the file here instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// An SDK as-code error in the CLI's terms: API failures keep their exit
+/// codes; everything else is rejected input (exit 5).
+fn cli_error(error: AsCodeError) -> CliError {
+    match error {
+        AsCodeError::Api(error) => CliError::from(error),
+        other => CliError::input(other.to_string()),
+    }
+}
+
+/// The file, read and checked, its secrets resolved and masked in all
+/// output from here on.
+fn read_desired(path: &Path) -> CliResult<Desired> {
+    let desired = Desired::from_path(path).map_err(cli_error)?;
+    for entry in desired.entries() {
+        for reference in entry.secrets().values() {
+            if let Ok(secret) = reference.resolve(desired.base_dir()) {
+                output::hide(&secret);
+            }
+        }
+    }
+    Ok(desired)
+}
+
+fn open_state(path: Option<&Path>, client: &Client, file: &Path) -> CliResult<Option<SecretState>> {
+    path.map(|state| SecretState::open(state, client.host(), &file.display().to_string()))
+        .transpose()
+        .map_err(cli_error)
+}
+
+pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
+    let desired = read_desired(&args.file)?;
+    let state = open_state(args.state.as_deref(), client, &args.file)?;
+    let options = PlanOptions {
+        prune: args.prune,
+        state: state.as_ref(),
+    };
+    let plan = client
+        .bi()
+        .plan_with(&desired, options)
+        .await
+        .map_err(cli_error)?;
+    match args.format {
+        PlanFormat::Json => output::json(&plan)?,
+        PlanFormat::Text => output::stdout(&output::message_text(&plan.to_string()))?,
+    }
+    if plan.has_changes() {
+        return Err(CliError::quiet(CHANGES_PENDING));
+    }
+    Ok(())
+}
+
+pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
+    let desired = read_desired(&args.file)?;
+    let mut state = open_state(args.state.as_deref(), client, &args.file)?;
+    let options = PlanOptions {
+        prune: args.prune,
+        state: state.as_ref(),
+    };
+    let plan = client
+        .bi()
+        .plan_with(&desired, options)
+        .await
+        .map_err(cli_error)?;
+    output::stdout(&output::message_text(&plan.to_string()))?;
+    if !plan.has_changes() {
+        output::note("Nothing to do.");
+        return Ok(());
+    }
+    if !args.yes && !confirm(&plan)? {
+        return Err(CliError::other(
+            "not applied: nothing was changed, as answered at the prompt",
+        ));
+    }
+    let options = ApplyOptions {
+        allow_replace: args.allow_replace,
+        state: state.as_mut(),
+    };
+    let report = plan.apply_with(client, options).await.map_err(cli_error)?;
+    let mut lines = String::new();
+    for change in &report.changes {
+        match &change.outcome {
+            Outcome::Done { id } => {
+                let id = id.map(|id| format!(" -> id {id}")).unwrap_or_default();
+                lines.push_str(&format!("done: {} {}{id}\n", change.action, change.label));
+            }
+            Outcome::Failed { error } => {
+                lines.push_str(&format!(
+                    "NOT done: {} {}: {error}\n",
+                    change.action, change.label
+                ));
+            }
+        }
+    }
+    output::stdout(&output::message_text(&lines))?;
+    if report.is_complete() {
+        return Ok(());
+    }
+    let failed = report.failed().count();
+    Err(CliError::other(format!(
+        "{failed} of {} changes failed (listed above as NOT done); the others were made. \
+         Run the same apply again: it plans from the server's state and creates nothing twice",
+        report.changes.len()
+    )))
+}
+
+/// Ask on the terminal; refuse without one (scripts pass --yes).
+fn confirm(plan: &Plan) -> CliResult<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "refusing to apply without --yes (stdin is not a terminal); nothing was changed",
+        ));
+    }
+    let count = plan
+        .changes()
+        .iter()
+        .filter(|c| c.action.is_change())
+        .count();
+    output::prompt(&format!("Apply these {count} changes? [y/N] "));
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .take(1024)
+        .read_line(&mut answer)
+        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// The environment variable an export names for a secret:
+/// `DATAFOLD_BI_<ID>_<FIELD>`, e.g. `DATAFOLD_BI_3_CLIENT_SECRET`.
+pub fn secret_variable(id: i64, field: &str) -> String {
+    format!("DATAFOLD_BI_{id}_{}", field.to_ascii_uppercase())
+}
+
+pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
+    let bi = client.bi();
+    let list = bi.list().await?;
+    let mut entries = Vec::new();
+    let mut variables = Vec::new();
+    let mut skipped = Vec::new();
+    for item in list.iter() {
+        let (Some(id), Some(kind)) = (item.id(), item.kind()) else {
+            skipped.push(item.id().map_or("?".to_owned(), |id| id.to_string()));
+            continue;
+        };
+        let full = bi.get(id).await?;
+        let name = full.name().filter(|n| !n.trim().is_empty());
+        let unique = name.is_some_and(|n| list.iter().filter(|i| i.name() == Some(n)).count() == 1);
+        let mut entry = serde_yaml_ng::Mapping::new();
+        let mut put = |key: &str, value: Value| -> CliResult {
+            let value = serde_yaml_ng::to_value(&value)
+                .map_err(|e| CliError::other(format!("cannot write YAML: {e}")))?;
+            entry.insert(key.into(), value);
+            Ok(())
+        };
+        if !unique {
+            put("id", json!(id))?;
+        }
+        put("kind", json!(kind.as_str()))?;
+        if let Some(name) = name {
+            put("name", json!(name))?;
+        }
+        for field in kind_fields(kind) {
+            if field.name == "name" {
+                continue;
+            }
+            if field.secret {
+                if field.required {
+                    let var = secret_variable(id, &field.name);
+                    put(&field.name, json!(format!("${{env:{var}}}")))?;
+                    variables.push(var);
+                }
+                continue;
+            }
+            // Nothing, and the spec's default, are left out (plan reads
+            // them the same way).
+            match full.get(&field.name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) if a.is_empty() => {}
+                Some(Value::String(s)) if s.is_empty() => {}
+                Some(value) if Some(value) == field.default.as_ref() => {}
+                Some(value) => put(&field.name, value.clone())?,
+            }
+        }
+        entries.push(serde_yaml_ng::Value::Mapping(entry));
+    }
+    let mut document = serde_yaml_ng::Mapping::new();
+    document.insert(
+        "integrations".into(),
+        serde_yaml_ng::Value::Sequence(entries),
+    );
+    let body = serde_yaml_ng::to_string(&document)
+        .map_err(|e| CliError::other(format!("cannot write YAML: {e}")))?;
+    let mut text = format!(
+        "# BI integrations of {}, exported by `datafold bi export`.\n\
+         # Secrets are not returned by Datafold: set the variables named below before `bi plan`.\n",
+        client.host()
+    );
+    text.push_str(&body);
+    match &args.output {
+        Some(path) => datafold_sdk::safe_file::write_atomically(path, text.as_bytes())
+            .map_err(|e| CliError::other(format!("cannot write the export: {e}")))?,
+        None => output::stdout(&text)?,
+    }
+    if !skipped.is_empty() {
+        output::note(&format!(
+            "left out integrations {} (of a kind this version does not know)",
+            skipped.join(", ")
+        ));
+    }
+    if !variables.is_empty() {
+        output::note(&format!(
+            "exported {} integrations; set these variables to their secrets: {}",
+            list.len() - skipped.len(),
+            variables.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+/// The JSON Schema of a whole desired-state file: each entry is one of
+/// the kinds' configurations (from the spec's types) plus `kind` and `id`,
+/// with secrets as `${env:VAR}` / `${file:PATH}` references.
+pub fn file_schema() -> Value {
+    let mut definitions = Map::new();
+    let mut kinds = Vec::new();
+    for kind in datafold_sdk::bi::BiKind::ALL {
+        let mut schema = datafold_sdk::bi::config_schema(kind);
+        if let Some(Value::Object(defs)) = schema.get_mut("definitions").map(Value::take) {
+            definitions.extend(defs);
+        }
+        let mut properties = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for field in kind_fields(kind).into_iter().filter(|f| f.secret) {
+            properties.insert(
+                field.name.clone(),
+                json!({
+                    "type": "string",
+                    "pattern": SECRET_REFERENCE_PATTERN,
+                    "description": "A reference to the secret: ${env:VAR} or ${file:PATH}; never the secret itself",
+                }),
+            );
+        }
+        properties.insert("kind".into(), json!({ "const": kind.as_str() }));
+        properties.insert(
+            "id".into(),
+            json!({ "type": "integer", "minimum": 1, "description": "Adopt the existing integration of this id" }),
+        );
+        let mut required = vec![json!("kind")];
+        required.extend(
+            schema
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        kinds.push(json!({
+            "title": kind.display_name(),
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+            "anyOf": [{ "required": ["name"] }, { "required": ["id"] }],
+        }));
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Datafold BI integrations (datafold bi plan|apply -f FILE)",
+        "type": "object",
+        "required": ["integrations"],
+        "additionalProperties": false,
+        "properties": {
+            "$schema": { "type": "string" },
+            "integrations": { "type": "array", "items": { "oneOf": kinds } },
+        },
+        "definitions": definitions,
+    })
+}
+
+/// What a secret field of the file must match.
+pub const SECRET_REFERENCE_PATTERN: &str = r"^\$\{(env:[A-Za-z0-9_]+|file:.+)\}$";
