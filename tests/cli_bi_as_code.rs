@@ -540,14 +540,17 @@ fn the_file_schema_validates_the_readme_example() {
     let mut examples = vec![EXAMPLE.to_owned()];
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    if let Some(section) = readme.split("## BI integrations as code").nth(1) {
-        let block = section
-            .split("```yaml\n")
-            .nth(1)
-            .and_then(|b| b.split("```").next())
-            .expect("the section holds a yaml block");
-        examples.push(block.to_owned());
-    }
+    let section = readme
+        .split("## BI integrations as code")
+        .nth(1)
+        .expect("the README has its BI-integrations-as-code section");
+    let block = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the section holds a yaml block");
+    assert_eq!(block, EXAMPLE, "the README shows the tested example");
+    examples.push(block.to_owned());
     for example in examples {
         let document: Value = serde_yaml_ng::from_str(&example).unwrap();
         let errors = json_schema_check::validate(&schema, &schema, &document, "$");
