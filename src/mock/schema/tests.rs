@@ -108,3 +108,37 @@ fn secrets_and_required_fields_come_from_the_spec() {
         assert_eq!(missing, expected, "{kind}");
     }
 }
+
+/// The secret fields the SDK masks by name come from the spec (build.rs):
+/// every secret property of every request body, as the validator reads the
+/// spec, is one of them.
+#[test]
+fn every_secret_field_of_the_spec_is_masked_by_name() {
+    let spec = spec();
+    let mut seen = 0;
+    for operation in spec.operations() {
+        let Some(schema) = operation.body_schema.as_deref() else {
+            continue;
+        };
+        for field in spec.secret_fields(schema) {
+            assert!(crate::secret::is_secret_field(&field), "{schema}.{field}");
+            assert!(crate::SECRET_FIELDS.contains(&field.as_str()), "{field}");
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 6,
+        "the spec's BI kinds carry secrets ({seen} found)"
+    );
+}
+
+/// The audit-log endpoint the export calls by hand is the spec's: a renamed
+/// path or operation in `openapi/datafold.yaml` fails here, not in a user's
+/// export.
+#[test]
+fn the_audit_log_endpoint_is_the_specs() {
+    let endpoint = crate::audit::endpoint::AUDIT_LOGS;
+    let operation = spec().operation(endpoint.operation_id).unwrap();
+    assert_eq!(operation.path, endpoint.path);
+    assert_eq!(operation.method.to_ascii_uppercase(), "GET");
+}

@@ -24,10 +24,11 @@ use serde_json::Value;
 
 use super::deviations::{self, Deviations};
 use super::diff::{self, Difference, Place, Root};
-use super::fix::{self, SpecEdit};
+use super::fix;
 use super::model::{OpKey, Operation};
 use super::snapshots::{self, SourceKind};
-use super::witnesses::{self, Testimony, Witness};
+use super::witnesses::{self, Witness};
+pub use super::witnesses::{Disagreement, Finding};
 use super::{openapi, Exit};
 
 /// What to compare.
@@ -43,31 +44,6 @@ pub struct Options {
     pub all_versions: bool,
 }
 
-/// One contradiction between a witness and the spec.
-#[derive(Clone, Debug)]
-pub struct Finding {
-    /// The operation.
-    pub operation: OpKey,
-    /// `operation` for a whole operation on one side only, else the diff's field name.
-    pub field: String,
-    /// Where, structurally.
-    pub place: Place,
-    /// What the witness has; `None`: missing in the witness.
-    pub docs: Option<Value>,
-    /// What the spec has; `None`: missing in the spec.
-    pub spec: Option<Value>,
-    /// The witness; `None` for a spec operation no snapshot describes.
-    pub witness: Option<Witness>,
-    /// Whether other witnesses say something else about this field.
-    pub disputed: bool,
-    /// The deviation (number, reason) that declares it, if any.
-    pub declared: Option<(usize, String)>,
-    /// For an operation on one side only: a near match on the other side.
-    pub hint: Option<String>,
-    /// The edits to the spec that make it say what the witness says.
-    pub fix: Vec<SpecEdit>,
-}
-
 /// A declaration that matches no drift.
 #[derive(Clone, Debug)]
 pub struct Stale {
@@ -77,19 +53,6 @@ pub struct Stale {
     pub operation: OpKey,
     /// `field (docs: .., spec: ..)`.
     pub what: String,
-}
-
-/// Witnesses of one operation that say different things about one field.
-#[derive(Clone, Debug)]
-pub struct Disagreement {
-    /// The operation.
-    pub operation: OpKey,
-    /// The field.
-    pub field: String,
-    /// Each witness involved (file) and what it says.
-    pub says: Vec<(String, Testimony)>,
-    /// What the spec has.
-    pub spec: Option<Value>,
 }
 
 /// What changed from one version of a page to the next.

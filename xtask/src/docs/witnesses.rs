@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::check::{Disagreement, Finding};
-use super::diff::{self, Root};
+use super::diff::{self, Place, Root};
+use super::fix::SpecEdit;
 use super::model::{OpKey, Operation};
 use super::snapshots::{Source, SourceKind, VersionId};
 
@@ -22,6 +22,44 @@ pub struct Witness {
     pub file: String,
     /// `page`, `document` or `rendered`: what deviations.yaml's `witness:` may name.
     pub kind: &'static str,
+}
+
+/// One contradiction between a witness and the spec.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The operation.
+    pub operation: OpKey,
+    /// `operation` for a whole operation on one side only, else the diff's field name.
+    pub field: String,
+    /// Where, structurally.
+    pub place: Place,
+    /// What the witness has; `None`: missing in the witness.
+    pub docs: Option<Value>,
+    /// What the spec has; `None`: missing in the spec.
+    pub spec: Option<Value>,
+    /// The witness; `None` for a spec operation no snapshot describes.
+    pub witness: Option<Witness>,
+    /// Whether other witnesses say something else about this field.
+    pub disputed: bool,
+    /// The deviation (number, reason) that declares it, if any.
+    pub declared: Option<(usize, String)>,
+    /// For an operation on one side only: a near match on the other side.
+    pub hint: Option<String>,
+    /// The edits to the spec that make it say what the witness says.
+    pub fix: Vec<SpecEdit>,
+}
+
+/// Witnesses of one operation that say different things about one field.
+#[derive(Clone, Debug)]
+pub struct Disagreement {
+    /// The operation.
+    pub operation: OpKey,
+    /// The field.
+    pub field: String,
+    /// Each witness involved (file) and what it says.
+    pub says: Vec<(String, Testimony)>,
+    /// What the spec has.
+    pub spec: Option<Value>,
 }
 
 impl Witness {
