@@ -6,6 +6,7 @@
 //! ([`check`]) both come from here, so a field added to the spec needs no
 //! edit of the command line.
 
+use datafold_sdk::secret::is_secret_field;
 use serde_json::{Map, Value};
 
 use crate::{CliError, CliResult};
@@ -51,6 +52,32 @@ pub enum Scalar {
     Choice(Vec<String>),
 }
 
+impl Scalar {
+    /// `text` as this scalar's JSON value; `None` when it is not one (a
+    /// number must be finite: JSON has no NaN or infinity).
+    pub fn parse(&self, text: &str) -> Option<Value> {
+        match self {
+            Scalar::Text => Some(Value::from(text)),
+            Scalar::Integer => text.parse::<i64>().ok().map(Value::from),
+            Scalar::Number => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            Scalar::Boolean => match text {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            Scalar::Choice(choices) => choices.iter().any(|c| c == text).then(|| Value::from(text)),
+        }
+    }
+}
+
+/// The suffixes of a secret's three flags: `--<field>-env VAR`,
+/// `--<field>-file PATH`, `--<field>-stdin`.
+pub const SECRET_SOURCES: [&str; 3] = ["env", "file", "stdin"];
+
 /// An item of a list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
@@ -84,7 +111,12 @@ pub fn fields(schema: &Value, root: &Value, taken: &[&str]) -> Vec<Field> {
     let mut fields: Vec<Field> = properties
         .iter()
         .map(|(name, property)| {
-            let shape = shape(property, root);
+            // A text field named like a secret is one, even where the spec
+            // forgot its `format: password`: it never gets a value flag.
+            let shape = match shape(property, root) {
+                Shape::Scalar(Scalar::Text) if is_secret_field(name) => Shape::Secret,
+                shape => shape,
+            };
             Field {
                 required: required.contains(&name.as_str()),
                 description: description(property),
@@ -101,9 +133,7 @@ pub fn fields(schema: &Value, root: &Value, taken: &[&str]) -> Vec<Field> {
             continue;
         };
         let longs = match field.shape {
-            Shape::Secret => ["env", "file", "stdin"]
-                .map(|s| format!("{flag}-{s}"))
-                .to_vec(),
+            Shape::Secret => SECRET_SOURCES.map(|s| format!("{flag}-{s}")).to_vec(),
             _ => vec![flag],
         };
         if longs.iter().any(|long| used.contains(long)) {
@@ -116,12 +146,17 @@ pub fn fields(schema: &Value, root: &Value, taken: &[&str]) -> Vec<Field> {
 }
 
 /// `client_secret` → `client-secret`, `remoteId` → `remote-id`; a list's
-/// flag names one item (`project_ids` → `project-id`).
+/// flag names one item where the plural is a plain `s` (`project_ids` →
+/// `project-id`, `bindings` → `binding`), and keeps any other plural as it
+/// is (`statuses`, `aliases`: no guessing at `statuse` or `aliase`).
 pub fn flag_name(name: &str, list: bool) -> String {
     let mut words = words(name);
     if list {
         if let Some(last) = words.last_mut() {
-            if last.len() > 1 && last.ends_with('s') && !last.ends_with("ss") {
+            let irregular = ["ss", "us", "is", "ses", "xes", "zes", "ches", "shes", "ies"]
+                .iter()
+                .any(|ending| last.ends_with(ending));
+            if last.len() > 2 && last.ends_with('s') && !irregular {
                 last.pop();
             }
         }
@@ -423,5 +458,50 @@ pub fn how_to_set(fields: &[Field], field: &str) -> String {
         ),
         Some((_, flag)) => format!(" (set it with --{flag}, or in --from-file)"),
         None => " (set it in --from-file)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_list_flag_names_one_item_only_where_the_plural_is_a_plain_s() {
+        assert_eq!(flag_name("project_ids", true), "project-id");
+        assert_eq!(flag_name("bindings", true), "binding");
+        assert_eq!(flag_name("statuses", true), "statuses");
+        assert_eq!(flag_name("aliases", true), "aliases");
+        assert_eq!(flag_name("status", true), "status");
+        assert_eq!(flag_name("remoteId", false), "remote-id");
+    }
+
+    #[test]
+    fn numbers_are_finite_and_booleans_are_words() {
+        assert_eq!(Scalar::Number.parse("1.5"), Some(json!(1.5)));
+        assert_eq!(Scalar::Number.parse("NaN"), None);
+        assert_eq!(Scalar::Number.parse("inf"), None);
+        assert_eq!(Scalar::Boolean.parse("true"), Some(json!(true)));
+        assert_eq!(Scalar::Boolean.parse("yes"), None);
+        assert_eq!(Scalar::Integer.parse("7"), Some(json!(7)));
+    }
+
+    #[test]
+    fn a_text_field_named_like_a_secret_is_one_without_its_format() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"api_key": {"type": "string"}, "name": {"type": "string"}},
+            "required": ["api_key"],
+        });
+        let fields = fields(&schema, &schema, &[]);
+        let shape_of = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.shape.clone())
+        };
+        assert_eq!(shape_of("api_key"), Some(Shape::Secret));
+        assert_eq!(shape_of("name"), Some(Shape::Scalar(Scalar::Text)));
     }
 }

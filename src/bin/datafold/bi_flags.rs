@@ -14,7 +14,7 @@ use clap::{Arg, ArgAction, ArgGroup, ArgMatches, Command, FromArgMatches, Subcom
 use datafold_sdk::bi::{BiKind, ConfigVisitor, KindConfig};
 use serde_json::{json, Map, Value};
 
-use crate::bi_fields::{self, flag_name, value_name, Field, Item, Scalar, Shape};
+use crate::bi_fields::{self, flag_name, value_name, Field, Item, Scalar, Shape, SECRET_SOURCES};
 use crate::secret_input::{self, SecretSource};
 use crate::CliResult;
 
@@ -212,7 +212,11 @@ fn scalar_arg(arg: Arg, scalar: &Scalar) -> Arg {
     match scalar {
         Scalar::Text => arg.value_parser(|s: &str| Ok::<_, Infallible>(Value::from(s))),
         Scalar::Integer => arg.value_parser(|s: &str| s.parse::<i64>().map(Value::from)),
-        Scalar::Number => arg.value_parser(|s: &str| s.parse::<f64>().map(Value::from)),
+        Scalar::Number => arg.value_parser(|s: &str| {
+            Scalar::Number
+                .parse(s)
+                .ok_or_else(|| format!("{s:?} is not a finite number"))
+        }),
         Scalar::Boolean => arg.value_parser(
             PossibleValuesParser::new(["true", "false"]).map(|s| Value::Bool(s == "true")),
         ),
@@ -254,7 +258,7 @@ fn secret_args(command: Command, field: &Field, flag: &str, heading: &str) -> Co
 
 /// The argument ids of a secret's three flags.
 fn secret_ids(name: &str) -> [String; 3] {
-    ["env", "file", "stdin"].map(|s| format!("{name}:{s}"))
+    SECRET_SOURCES.map(|s| format!("{name}:{s}"))
 }
 
 /// `REMOTE_ID=1,2,3` → `{"remoteId": "REMOTE_ID", "boundIds": [1, 2, 3]}`;
@@ -274,15 +278,7 @@ fn parse_keyed(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|part| {
-            let value = match item {
-                Scalar::Integer => part.parse::<i64>().ok().map(Value::from),
-                Scalar::Number => part.parse::<f64>().ok().map(Value::from),
-                Scalar::Boolean => part.parse::<bool>().ok().map(Value::from),
-                Scalar::Choice(choices) => {
-                    choices.iter().any(|c| c == part).then(|| Value::from(part))
-                }
-                Scalar::Text => Some(Value::from(part)),
-            };
+            let value = item.parse(part);
             value.ok_or_else(|| match item {
                 Scalar::Integer => format!("{text:?}: {part:?} is not an integer id"),
                 _ => format!("{text:?}: {part:?} is not a valid item"),
