@@ -128,7 +128,8 @@ impl State {
     }
 
     fn create(&mut self, spec: &Spec, call: Call<'_>) -> (Answer, bool) {
-        let (Some(_), Some(_), Some(config)) = (call.kind, call.body_schema, call.body.clone())
+        let (Some(kind), Some(schema), Some(config)) =
+            (call.kind, call.body_schema, call.body.clone())
         else {
             return (
                 Answer::detail(500, "create without a kind or body".into()),
@@ -137,11 +138,17 @@ impl State {
         };
         let id = self.next_id;
         self.next_id += 1;
-        self.store(spec, id, &call, config, ("bi_added", "created"))
+        let stored = Stored {
+            kind: kind.to_owned(),
+            schema: schema.to_owned(),
+            config,
+        };
+        self.store(spec, id, &call, stored, CREATED)
     }
 
     fn update(&mut self, spec: &Spec, id: i64, call: Call<'_>) -> (Answer, bool) {
-        let (Some(kind), Some(_), Some(config)) = (call.kind, call.body_schema, call.body.clone())
+        let (Some(kind), Some(schema), Some(config)) =
+            (call.kind, call.body_schema, call.body.clone())
         else {
             return (
                 Answer::detail(500, "update without a kind or body".into()),
@@ -166,34 +173,28 @@ impl State {
         } else {
             config
         };
-        self.store(spec, id, &call, config, ("bi_modified", "updated"))
-    }
-
-    /// Keep `config` (the defaults of `call`'s schema filled in) as
-    /// integration `id`, record the change in the audit log (its `action`,
-    /// and the `verb` of its log entry), and answer with the integration.
-    fn store(
-        &mut self,
-        spec: &Spec,
-        id: i64,
-        call: &Call<'_>,
-        mut config: Value,
-        (action, verb): (&str, &str),
-    ) -> (Answer, bool) {
-        let (Some(kind), Some(schema)) = (call.kind, call.body_schema) else {
-            return (
-                Answer::detail(500, "a stored call without a kind".into()),
-                false,
-            );
-        };
-        spec.apply_defaults(schema, &mut config);
         let stored = Stored {
             kind: kind.to_owned(),
             schema: schema.to_owned(),
             config,
         };
+        self.store(spec, id, &call, stored, UPDATED)
+    }
+
+    /// Keep `stored` (the defaults of its schema filled in) as integration
+    /// `id`, record the change in the audit log, and answer with the
+    /// integration.
+    fn store(
+        &mut self,
+        spec: &Spec,
+        id: i64,
+        call: &Call<'_>,
+        mut stored: Stored,
+        change: Change,
+    ) -> (Answer, bool) {
+        spec.apply_defaults(&stored.schema, &mut stored.config);
         let view = public_view(spec, id, &stored);
-        self.record(call, action, id, &stored, verb);
+        self.record(call, change.action, id, &stored, change.verb);
         self.integrations.insert(id, stored);
         (Answer::Json(200, view), true)
     }
@@ -290,6 +291,23 @@ fn call_method(operation_id: &str) -> &'static str {
         _ => "GET",
     }
 }
+
+/// How a stored integration changed, as the audit log records it: its
+/// `action`, and the verb of its log entry.
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    action: &'static str,
+    verb: &'static str,
+}
+
+const CREATED: Change = Change {
+    action: "bi_added",
+    verb: "created",
+};
+const UPDATED: Change = Change {
+    action: "bi_modified",
+    verb: "updated",
+};
 
 fn not_found(id: i64) -> Answer {
     Answer::detail(404, format!("BI integration {id} not found"))

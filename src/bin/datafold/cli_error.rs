@@ -210,7 +210,12 @@ fn output_hint(kind: std::io::ErrorKind) -> &'static str {
             "check that this user may write in the directory of --output"
         }
         ErrorKind::InvalidFilename => "choose a shorter --output file name",
-        _ => "check the disk and the directory of --output, then rerun",
+        // Only stdout is a pipe: no --output file was given.
+        ErrorKind::BrokenPipe => {
+            "the program reading stdout stopped before the end; give --output FILE to keep \
+             the whole export"
+        }
+        _ => "check the disk and the directory of --output (or wherever stdout goes), then rerun",
     }
 }
 
