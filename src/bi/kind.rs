@@ -16,11 +16,9 @@ use crate::secret::Redactor;
 
 type ApiResult<T> = std::result::Result<ResponseValue<T>, generated::Error<crate::ErrorBody>>;
 
-/// A request body of one BI kind: `DbtDataSourceConfig`,
-/// `HighTouchDataSourceConfig`, `LookerDataSourceConfig`,
-/// `ModeDataSourceConfig`, `PowerBiDataSourceConfig` or
-/// `TableauDataSourceConfig` from [`types`], or its builder from
-/// [`types::builder`]. The type picks the endpoint, so a Looker configuration
+/// A request body of one BI kind: the configuration type of a row of the
+/// kind table below (`LookerDataSourceConfig`, …) from [`types`], or its
+/// builder from [`types::builder`]. The type picks the endpoint, so a Looker configuration
 /// can only go to Looker's.
 pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
     /// The kind this configuration belongs to.
@@ -117,8 +115,7 @@ macro_rules! bi_kinds {
             /// Every kind, in the order of the API reference.
             pub const ALL: [BiKind; [$($path),*].len()] = [$(BiKind::$kind),*];
 
-            /// The kind's name in Datafold's paths: `dbt`, `hightouch`,
-            /// `looker`, `mode`, `powerbi`, `tableau`.
+            #[doc = concat!("The kind's name in Datafold's paths:", $(" `", $path, "`",)* ".")]
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(BiKind::$kind => $path,)*
