@@ -206,10 +206,7 @@ impl AuditExport {
         partial_there: bool,
     ) -> Result<(Self, File, u64)> {
         let source = format!("the checkpoint {}", files.checkpoint.display());
-        let (windows, _) = self.windows()?;
-        let windows = usize::try_from(windows).unwrap_or(usize::MAX);
-        let expected = self.checkpoint_at(0, 0, Vec::new());
-        saved.export.check_belongs_to(&expected, windows, &source)?;
+        self.check_checkpoint(&saved.export, &source)?;
         if saved.output_format != format {
             return Err(mismatch(
                 "output_format",
