@@ -156,3 +156,75 @@ pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>> {
             value: value.to_owned(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::AuditLogs;
+
+    /// The hand-written record is the spec's `AuditLogs` schema: the same
+    /// properties, of the same JSON types, the same ones required.
+    #[test]
+    fn the_record_is_the_specs_schema() {
+        let spec: Value =
+            serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/datafold.json"))).unwrap();
+        let schema = &spec["components"]["schemas"]["AuditLogs"];
+        let properties = schema["properties"].as_object().unwrap();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(schema["additionalProperties"], true);
+
+        let full = AuditLogs {
+            action: Some("a".into()),
+            is_support_user: Some(false),
+            log_entry: Some("l".into()),
+            object_id: Some(1),
+            object_type: Some("o".into()),
+            payload: Some(serde_json::Map::new()),
+            referer: Some("r".into()),
+            request_type: Some("GET".into()),
+            source: Some("web".into()),
+            status: Some("success".into()),
+            user_agent: Some("ua".into()),
+            user_email: Some("e".into()),
+            user_id: Some(2),
+            ..AuditLogs::default()
+        };
+        let Value::Object(fields) = serde_json::to_value(&full).unwrap() else {
+            unreachable!()
+        };
+        let names = |keys: Vec<&String>| keys.into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!(names(fields.keys().collect()), names(properties.keys().collect()));
+        for (name, value) in &fields {
+            let json_type = match value {
+                Value::String(_) => "string",
+                Value::Number(_) => "integer",
+                Value::Bool(_) => "boolean",
+                Value::Object(_) => "object",
+                other => panic!("{name}: {other}"),
+            };
+            assert_eq!(properties[name]["type"], json_type, "{name}");
+            let mut without = fields.clone();
+            without.remove(name);
+            let decoded = serde_json::from_value::<AuditLogs>(Value::Object(without));
+            assert_eq!(decoded.is_err(), required.contains(&name.as_str()), "{name}");
+        }
+    }
+
+    #[test]
+    fn fields_the_spec_does_not_list_are_kept() {
+        let sent = json!({"timestamp": "t", "event_uuid": "u", "client_ip": "c", "url": "/",
+                          "action": null, "tenant": {"id": 7}, "note": null});
+        let record: AuditLogs = serde_json::from_value(sent.clone()).unwrap();
+        assert_eq!(record.extra["tenant"], json!({"id": 7}));
+        assert_eq!(record.extra["note"], Value::Null);
+        let mut back = sent;
+        back.as_object_mut().unwrap().remove("action");
+        assert_eq!(serde_json::to_value(&record).unwrap(), back);
+    }
+}

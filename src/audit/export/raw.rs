@@ -15,11 +15,12 @@
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
 
 use super::AuditLogs;
 use crate::audit::parse_timestamp;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::secret::{is_secret_field, Redactor, REDACTED};
 
 /// The spec's required fields of a record, all strings.
@@ -36,6 +37,8 @@ pub struct RawRecord {
     json: String,
     event_uuid: String,
     timestamp: String,
+    /// `timestamp`, parsed once; `None` when it cannot be read.
+    at: Option<DateTime<Utc>>,
 }
 
 impl RawRecord {
@@ -48,9 +51,10 @@ impl RawRecord {
         let mask_values = !redactor.knows_no_values()
             && (text.contains('\\') || matches!(redactor.text(text), Cow::Owned(_)));
         let mut copy = Compactor {
+            text,
             bytes: raw,
             at: 0,
-            out: Vec::with_capacity(raw.len()),
+            out: String::with_capacity(raw.len()),
             redactor,
             mask_values,
             required: Default::default(),
@@ -58,7 +62,7 @@ impl RawRecord {
         copy.record()?;
         // The copy is checked as JSON, so a record the one-pass copy got
         // wrong is refused, never written.
-        serde_json::from_slice::<IgnoredAny>(&copy.out)
+        serde_json::from_str::<IgnoredAny>(&copy.out)
             .map_err(|e| format!("the record is not valid JSON ({e})"))?;
         let [timestamp, event_uuid, client_ip, url] = copy.required;
         for (name, value) in REQUIRED.iter().zip([&timestamp, &event_uuid, &client_ip, &url]) {
@@ -74,11 +78,10 @@ impl RawRecord {
         let (Field::String(timestamp), Field::String(event_uuid)) = (timestamp, event_uuid) else {
             return Err("the required fields are missing".into());
         };
-        let json = String::from_utf8(copy.out)
-            .map_err(|e| format!("the record is not UTF-8 text ({e})"))?;
         Ok(Self {
-            json,
+            json: copy.out,
             event_uuid,
+            at: parse_timestamp(&timestamp).ok(),
             timestamp,
         })
     }
@@ -103,8 +106,15 @@ impl RawRecord {
     /// # Errors
     /// [`Error::InvalidTimestamp`](crate::Error::InvalidTimestamp) when the
     /// server sent something else.
-    pub fn timestamp_utc(&self) -> Result<chrono::DateTime<chrono::Utc>> {
-        parse_timestamp(&self.timestamp)
+    pub fn timestamp_utc(&self) -> Result<DateTime<Utc>> {
+        self.at.ok_or_else(|| Error::InvalidTimestamp {
+            value: self.timestamp.clone(),
+        })
+    }
+
+    /// The record's time, if its `timestamp` can be read.
+    pub(crate) fn at(&self) -> Option<DateTime<Utc>> {
+        self.at
     }
 
     /// The typed view: fields the spec does not list land in
@@ -146,10 +156,14 @@ enum Field {
 
 /// The one pass over a record: white space dropped, secrets masked,
 /// required fields read.
+///
+/// Every token is copied as a slice of `text` cut at ASCII delimiters, so
+/// the copy is UTF-8 without checking it again.
 struct Compactor<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
-    out: Vec<u8>,
+    out: String,
     redactor: &'a Redactor,
     mask_values: bool,
     required: [Field; 4],
@@ -182,18 +196,18 @@ impl<'a> Compactor<'a> {
                 b'{' | b'[' => {
                     open.push(if byte == b'{' { Open::Object } else { Open::Array });
                     expect_key = byte == b'{';
-                    self.out.push(byte);
+                    self.out.push(char::from(byte));
                     self.at += 1;
                 }
                 b'}' | b']' => {
                     open.pop();
                     expect_key = false;
-                    self.out.push(byte);
+                    self.out.push(char::from(byte));
                     self.at += 1;
                 }
                 b',' => {
                     expect_key = open.last() == Some(&Open::Object);
-                    self.out.push(byte);
+                    self.out.push(char::from(byte));
                     self.at += 1;
                 }
                 b'"' if expect_key => {
@@ -209,7 +223,7 @@ impl<'a> Compactor<'a> {
                     if token.is_empty() {
                         return Err(format!("unexpected `{}`", char::from(byte)));
                     }
-                    self.out.extend_from_slice(token);
+                    self.out.push_str(token);
                 }
             }
         }
@@ -226,17 +240,17 @@ impl<'a> Compactor<'a> {
         if self.bytes.get(self.at) != Some(&b':') {
             return Err(format!("no `:` after the key {key:?}"));
         }
-        self.out.push(b':');
+        self.out.push(':');
         self.at += 1;
         self.skip_space();
         if is_secret_field(&key) {
             let value = self.value_token()?;
-            if value == b"null" {
-                self.out.extend_from_slice(value);
+            if value == "null" {
+                self.out.push_str(value);
             } else {
-                self.out.push(b'"');
-                self.out.extend_from_slice(REDACTED.as_bytes());
-                self.out.push(b'"');
+                self.out.push('"');
+                self.out.push_str(REDACTED);
+                self.out.push('"');
             }
             return Ok(());
         }
@@ -271,16 +285,16 @@ impl<'a> Compactor<'a> {
     }
 
     /// Write a string token: as it is, or masked and encoded again.
-    fn write_string(&mut self, token: &[u8]) -> std::result::Result<(), String> {
+    fn write_string(&mut self, token: &str) -> std::result::Result<(), String> {
         if self.mask_values {
             let text = decode_string(token)?;
             if let Cow::Owned(masked) = self.redactor.text(&text) {
-                let encoded = serde_json::to_vec(&masked).map_err(|e| e.to_string())?;
-                self.out.extend_from_slice(&encoded);
+                let encoded = serde_json::to_string(&masked).map_err(|e| e.to_string())?;
+                self.out.push_str(&encoded);
                 return Ok(());
             }
         }
-        self.out.extend_from_slice(token);
+        self.out.push_str(token);
         Ok(())
     }
 
@@ -295,7 +309,7 @@ impl<'a> Compactor<'a> {
     }
 
     /// The string starting at `at`, quotes included; `at` moves past it.
-    fn string_token(&mut self) -> std::result::Result<&'a [u8], String> {
+    fn string_token(&mut self) -> std::result::Result<&'a str, String> {
         let bytes: &'a [u8] = self.bytes;
         let start = self.at;
         let mut i = start + 1;
@@ -307,7 +321,7 @@ impl<'a> Compactor<'a> {
                 Some(offset) if bytes[i + offset] == b'\\' => i += offset + 2,
                 Some(offset) => {
                     self.at = i + offset + 1;
-                    return Ok(&bytes[start..self.at]);
+                    return Ok(&self.text[start..self.at]);
                 }
                 None => return Err("a string does not end".into()),
             }
@@ -315,7 +329,7 @@ impl<'a> Compactor<'a> {
     }
 
     /// A number or literal at `at`; `at` moves past it.
-    fn scalar_token(&mut self) -> &'a [u8] {
+    fn scalar_token(&mut self) -> &'a str {
         let bytes: &'a [u8] = self.bytes;
         let start = self.at;
         while bytes
@@ -324,11 +338,11 @@ impl<'a> Compactor<'a> {
         {
             self.at += 1;
         }
-        &bytes[start..self.at]
+        &self.text[start..self.at]
     }
 
     /// A whole value at `at` (not written); `at` moves past it.
-    fn value_token(&mut self) -> std::result::Result<&'a [u8], String> {
+    fn value_token(&mut self) -> std::result::Result<&'a str, String> {
         let bytes: &'a [u8] = self.bytes;
         let start = self.at;
         match bytes.get(start) {
@@ -346,7 +360,7 @@ impl<'a> Compactor<'a> {
                             depth -= 1;
                             if depth == 0 {
                                 self.at += 1;
-                                return Ok(&bytes[start..self.at]);
+                                return Ok(&self.text[start..self.at]);
                             }
                         }
                         _ => {}
@@ -362,14 +376,14 @@ impl<'a> Compactor<'a> {
 }
 
 /// The text of a string token (quotes included).
-fn decode_string(token: &[u8]) -> std::result::Result<Cow<'_, str>, String> {
-    let inner = &token[1..token.len().saturating_sub(1).max(1)];
-    if !inner.contains(&b'\\') {
-        return std::str::from_utf8(inner)
-            .map(Cow::Borrowed)
-            .map_err(|e| e.to_string());
+fn decode_string(token: &str) -> std::result::Result<Cow<'_, str>, String> {
+    let inner = token
+        .get(1..token.len().saturating_sub(1).max(1))
+        .unwrap_or_default();
+    if !inner.contains('\\') {
+        return Ok(Cow::Borrowed(inner));
     }
-    serde_json::from_slice::<String>(token)
+    serde_json::from_str::<String>(token)
         .map(Cow::Owned)
         .map_err(|e| format!("a string is not valid JSON ({e})"))
 }
@@ -438,5 +452,31 @@ mod tests {
         assert_eq!(value["new"]["api_key"], REDACTED);
         assert_eq!(value["esc"], REDACTED);
         assert_eq!(value["user_email"], format!("ops+{REDACTED}@x"));
+    }
+
+    #[test]
+    fn a_raw_line_end_in_a_string_is_refused() {
+        let error = read(&format!("{{{BASE},\"s\":\"a\nb\"}}")).unwrap_err();
+        assert!(error.contains("valid JSON"), "{error}");
+    }
+
+    /// The one-pass masking agrees with `Redactor::json` on decoded values.
+    #[test]
+    fn masking_the_bytes_is_masking_the_value() {
+        let key = "key-0123456789";
+        let redactor = Redactor::new().with_secret(&Secret::new(key));
+        let records = [
+            format!(r#"{{{BASE},"payload":{{"token":"t","list":[{{"Password":[1,{{"x":"}}"}}]}},"{key}"],"api_key":null}}}}"#),
+            format!(r#"{{{BASE},"x":{{"k-{key}":"v","t":"\"{key}\\"}},"token_value":{{"a":null}}}}"#),
+            format!(r#"{{{BASE},"n":[[],{{}},"",0,-1.5e-3,true,false,null]}}"#),
+        ];
+        for raw in records {
+            let value: serde_json::Value = serde_json::from_str(&raw).unwrap();
+            for redactor in [Redactor::new(), redactor.clone()] {
+                let record = RawRecord::read(raw.as_bytes(), &redactor).unwrap();
+                let masked: serde_json::Value = serde_json::from_str(record.json()).unwrap();
+                assert_eq!(masked, redactor.json(&value), "{raw}");
+            }
+        }
     }
 }

@@ -215,7 +215,7 @@ impl Stream for RawExportStream {
             let span = head.span;
             match std::task::ready!(head.poll_next(cx)) {
                 Some(Ok(WindowItem::Record(record))) => {
-                    let at = record.timestamp_utc().ok();
+                    let at = record.at();
                     if let Some(at) = at {
                         this.head_seen = Some(this.head_seen.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
                     }

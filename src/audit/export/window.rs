@@ -155,6 +155,7 @@ impl WindowRecords {
             filter,
             bound_bytes,
             stats: ResponseStats::default(),
+            asked_for_bytes: 0,
             position: 0,
             yielded: 0,
             last_uuid: None,
@@ -192,6 +193,8 @@ struct Fetch {
     scanner: LogsScanner,
     bound_bytes: u64,
     stats: ResponseStats,
+    /// Bytes of the current response's records that lie in the filter.
+    asked_for_bytes: u64,
     /// Records read of the current response.
     position: u64,
     /// Records passed on, over all responses.
@@ -215,6 +218,12 @@ impl Fetch {
                         )),
                     }
                 })?;
+                let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
+                if let (Some(from), Some(to), Some(at)) = asked_for {
+                    if from <= at && at <= to {
+                        self.asked_for_bytes += record.json().len() as u64;
+                    }
+                }
                 if self.position < self.yielded {
                     continue;
                 }
@@ -237,12 +246,19 @@ impl Fetch {
                     self.position = 0;
                     self.stats.requests += 1;
                     self.stats.body_bytes = 0;
+                    self.asked_for_bytes = 0;
                 }
                 Read::Chunk(chunk) => {
                     let bytes = self.stats.body_bytes + chunk.len() as u64;
                     if bytes > self.bound_bytes {
-                        // Not read: the window is asked for again in pieces.
-                        return Ok(WindowItem::TooLarge(self.stats));
+                        if self.asked_for_bytes.saturating_mul(2) >= self.stats.body_bytes {
+                            // Not read: the window is asked for again in pieces.
+                            return Ok(WindowItem::TooLarge(self.stats));
+                        }
+                        // Mostly what was not asked for (data beside the
+                        // records, or a server ignoring the filter): pieces
+                        // would be as large, so this one is read whole.
+                        self.bound_bytes = u64::MAX;
                     }
                     self.stats.body_bytes = bytes;
                     self.scanner.push(&chunk);
