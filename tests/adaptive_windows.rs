@@ -73,7 +73,11 @@ async fn a_quiet_year_takes_few_requests() {
 fn dense_day() -> (MockServer, DateTime<Utc>, DateTime<Utc>) {
     let start = year_end() - chrono::Duration::days(1);
     let dense_end = start + chrono::Duration::hours(13);
-    (mock(6_000, dense_end, Duration::from_secs(3600)), start, year_end())
+    (
+        mock(6_000, dense_end, Duration::from_secs(3600)),
+        start,
+        year_end(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +139,11 @@ async fn an_export_interrupted_around_cut_windows_resumes_to_exactly_the_servers
             }
         }
         let distinct: BTreeSet<_> = committed.iter().cloned().collect();
-        assert_eq!(distinct.len(), committed.len(), "stopped after {stop_after}: doubles");
+        assert_eq!(
+            distinct.len(),
+            committed.len(),
+            "stopped after {stop_after}: doubles"
+        );
         assert_eq!(
             distinct.into_iter().collect::<Vec<_>>(),
             truth(&server, start, end),

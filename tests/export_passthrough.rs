@@ -64,10 +64,9 @@ async fn every_exported_record_equals_the_served_record_field_for_field() {
         Value::Array(served.clone()),
         "the body is valid JSON"
     );
-    let server = CaptureServer::start(
-        Reply::text(200, &body).header("content-type", "application/json"),
-    )
-    .await;
+    let server =
+        CaptureServer::start(Reply::text(200, &body).header("content-type", "application/json"))
+            .await;
 
     let lines = export_to(&server, ExportFormat::JsonLines).await;
     let exported: Vec<Value> = lines
@@ -127,5 +126,8 @@ async fn json_lines_are_each_records_compact_form_byte_for_byte() {
         .await
         .unwrap();
     let out = String::from_utf8(out).unwrap();
-    assert!(out == expected, "the export differs from the compact records");
+    assert!(
+        out == expected,
+        "the export differs from the compact records"
+    );
 }

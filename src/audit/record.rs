@@ -142,6 +142,10 @@ impl AuditLogs {
 /// ```
 pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>> {
     let trimmed = value.trim();
+    // The usual RFC 3339 form needs no copy.
+    if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(t.with_timezone(&Utc));
+    }
     let normalized = match trimmed.as_bytes().get(10) {
         Some(b' ') => format!("{}T{}", &trimmed[..10], &trimmed[11..]),
         _ => trimmed.to_owned(),
@@ -199,7 +203,10 @@ mod tests {
             unreachable!()
         };
         let names = |keys: Vec<&String>| keys.into_iter().cloned().collect::<Vec<_>>();
-        assert_eq!(names(fields.keys().collect()), names(properties.keys().collect()));
+        assert_eq!(
+            names(fields.keys().collect()),
+            names(properties.keys().collect())
+        );
         for (name, value) in &fields {
             let json_type = match value {
                 Value::String(_) => "string",
@@ -212,7 +219,11 @@ mod tests {
             let mut without = fields.clone();
             without.remove(name);
             let decoded = serde_json::from_value::<AuditLogs>(Value::Object(without));
-            assert_eq!(decoded.is_err(), required.contains(&name.as_str()), "{name}");
+            assert_eq!(
+                decoded.is_err(),
+                required.contains(&name.as_str()),
+                "{name}"
+            );
         }
     }
 

@@ -80,7 +80,11 @@ pub async fn adaptive_windows(dense_events: u64) -> Result<(), BoxError> {
         summary.largest_response_bytes as f64 / MIB
     );
     if summary.records != 5_000 {
-        return Err(format!("the sparse export wrote {} of 5000 records", summary.records).into());
+        return Err(format!(
+            "the sparse export wrote {} of 5000 records",
+            summary.records
+        )
+        .into());
     }
     report(Line::figure(
         "export_requests_sparse_year",
@@ -147,14 +151,19 @@ pub async fn export_vs_raw(events: u64, runs: usize) -> Result<(), BoxError> {
                 Arm::Export => {
                     let summary = export_file(&sdk, start, end, &out).await?;
                     if summary.records != events {
-                        return Err(format!("the export wrote {} of {events}", summary.records).into());
+                        return Err(
+                            format!("the export wrote {} of {events}", summary.records).into()
+                        );
                     }
                     (
                         format!("export ({} requests)", summary.requests),
                         summary.bytes,
                     )
                 }
-                Arm::Raw => ("raw copy".to_owned(), raw_copy(&raw, &server, start, end, &out).await?),
+                Arm::Raw => (
+                    "raw copy".to_owned(),
+                    raw_copy(&raw, &server, start, end, &out).await?,
+                ),
             };
             let secs = started.elapsed().as_secs_f64();
             let (cpu_after, mock_after) = client_and_mock_cpu();

@@ -119,7 +119,9 @@ fn run(figure: Figure, quick: bool) -> Result<(), BoxError> {
         )),
         Figure::SmallCall => runtime.block_on(small_call::run(SMALL_CALLS / scale as usize)),
         Figure::Export => export::run(EXPORT_EVENTS / scale, if quick { 1 } else { EXPORT_RUNS }),
-        Figure::AdaptiveWindows => runtime.block_on(feed::adaptive_windows(DENSE_HOUR_EVENTS / scale)),
+        Figure::AdaptiveWindows => {
+            runtime.block_on(feed::adaptive_windows(DENSE_HOUR_EVENTS / scale))
+        }
         Figure::ExportVsRaw => runtime.block_on(feed::export_vs_raw(
             VS_RAW_EVENTS / scale,
             if quick { 1 } else { VS_RAW_RUNS },
@@ -155,8 +157,20 @@ mod tests {
         let one = Cli::try_parse_from(["datafold-bench", "small_call"]).unwrap();
         assert_eq!(one.figures, [Figure::SmallCall]);
         assert!(Cli::try_parse_from(["datafold-bench", "audit-decode"]).is_err());
-        let child = Cli::try_parse_from(["datafold-bench", "export-child", "naive", "http://127.0.0.1:1", "out.jsonl"])
-            .unwrap();
-        assert!(matches!(child.child, Some(Child::ExportChild { mode: Mode::Naive, .. })));
+        let child = Cli::try_parse_from([
+            "datafold-bench",
+            "export-child",
+            "naive",
+            "http://127.0.0.1:1",
+            "out.jsonl",
+        ])
+        .unwrap();
+        assert!(matches!(
+            child.child,
+            Some(Child::ExportChild {
+                mode: Mode::Naive,
+                ..
+            })
+        ));
     }
 }

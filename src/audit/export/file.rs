@@ -319,10 +319,10 @@ fn tail_sha256(mut file: &File, bytes: u64) -> io::Result<String> {
 /// `format` that is at least its header, hold; the file position is left at
 /// its end.
 ///
-/// Counted by line ends, without parsing a record: a JSON record (serde_json's
-/// compact form) never holds a raw line end, and a CSV field that does is
-/// quoted (a quote inside it doubled), so only a line end outside quotes ends
-/// a row.
+/// Counted by line ends, without parsing a record: a JSON record as written
+/// (compact, and checked to be JSON, whose strings cannot hold a raw line
+/// end) never holds one, and a CSV field that does is quoted (a quote inside
+/// it doubled), so only a line end outside quotes ends a row.
 fn records_held(mut file: &File, bytes: u64, format: ExportFormat) -> io::Result<u64> {
     file.seek(SeekFrom::Start(0))?;
     let mut prefix = file.take(bytes);

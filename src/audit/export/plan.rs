@@ -118,9 +118,9 @@ impl SpanPlanner {
         body_bytes: u64,
         seen: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) {
-        let (from, to) = seen
-            .filter(|(a, b)| a <= b)
-            .map_or(span, |(a, b)| (a.max(span.0), b.min(span.1).max(a.max(span.0))));
+        let (from, to) = seen.filter(|(a, b)| a <= b).map_or(span, |(a, b)| {
+            (a.max(span.0), b.min(span.1).max(a.max(span.0)))
+        });
         let stretch = seconds(to - from).max(1.0);
         let rate = body_bytes.max(1) as f64 / stretch;
         self.dense = Some(Dense {
@@ -161,7 +161,8 @@ impl SpanPlanner {
 
     /// The end of the cell `at` lies in (the range's end at the latest).
     fn cell_end(&self, at: DateTime<Utc>) -> DateTime<Utc> {
-        let index = (at - self.start).num_milliseconds().max(0) / self.cell_secs.saturating_mul(1000);
+        let index =
+            (at - self.start).num_milliseconds().max(0) / self.cell_secs.saturating_mul(1000);
         index
             .checked_add(1)
             .and_then(|n| n.checked_mul(self.cell_secs))
@@ -220,7 +221,10 @@ mod tests {
         assert_eq!((spans[0].0, spans.last().unwrap().1), (at(0), at(days)));
         assert_eq!(planner.cells(), 13);
         for (from, to) in spans {
-            assert!(to <= planner.cell_end(from), "{from}..{to} crosses a cell's end");
+            assert!(
+                to <= planner.cell_end(from),
+                "{from}..{to} crosses a cell's end"
+            );
         }
     }
 

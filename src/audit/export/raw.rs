@@ -25,6 +25,11 @@ use crate::secret::{is_secret_field, Redactor, REDACTED};
 
 /// The spec's required fields of a record, all strings.
 const REQUIRED: [&str; 4] = ["timestamp", "event_uuid", "client_ip", "url"];
+/// How many of them (the first) the export keeps the values of.
+const KEPT: usize = 2;
+/// [`SECRET_FIELDS`](crate::SECRET_FIELDS) as [`is_secret_field`] compares
+/// them: lowercase, without `_`.
+const FOLDED_SECRET_FIELDS: [&str; 5] = ["token", "password", "clientsecret", "tokenvalue", "apikey"];
 
 /// One audit-log record: its JSON exactly as the server sent it, without
 /// white space between tokens and with secrets masked; and the two fields
@@ -45,8 +50,8 @@ impl RawRecord {
     /// Read the record in `raw` (one JSON object); `Err` says what breaks
     /// the schema or JSON, for the caller to place in its response.
     pub(crate) fn read(raw: &[u8], redactor: &Redactor) -> std::result::Result<Self, String> {
-        let text = std::str::from_utf8(raw)
-            .map_err(|e| format!("the record is not UTF-8 text ({e})"))?;
+        let text =
+            std::str::from_utf8(raw).map_err(|e| format!("the record is not UTF-8 text ({e})"))?;
         // Known values could only hide behind an escape or in plain sight.
         let mask_values = !redactor.knows_no_values()
             && (text.contains('\\') || matches!(redactor.text(text), Cow::Owned(_)));
@@ -65,7 +70,10 @@ impl RawRecord {
         serde_json::from_str::<IgnoredAny>(&copy.out)
             .map_err(|e| format!("the record is not valid JSON ({e})"))?;
         let [timestamp, event_uuid, client_ip, url] = copy.required;
-        for (name, value) in REQUIRED.iter().zip([&timestamp, &event_uuid, &client_ip, &url]) {
+        for (name, value) in REQUIRED
+            .iter()
+            .zip([&timestamp, &event_uuid, &client_ip, &url])
+        {
             match value {
                 Field::Missing => return Err(format!("the required field `{name}` is missing")),
                 Field::NotString => {
@@ -194,7 +202,11 @@ impl<'a> Compactor<'a> {
             }
             match byte {
                 b'{' | b'[' => {
-                    open.push(if byte == b'{' { Open::Object } else { Open::Array });
+                    open.push(if byte == b'{' {
+                        Open::Object
+                    } else {
+                        Open::Array
+                    });
                     expect_key = byte == b'{';
                     self.out.push(char::from(byte));
                     self.at += 1;
@@ -243,7 +255,7 @@ impl<'a> Compactor<'a> {
         self.out.push(':');
         self.at += 1;
         self.skip_space();
-        if is_secret_field(&key) {
+        if secret_key(&key) {
             let value = self.value_token()?;
             if value == "null" {
                 self.out.push_str(value);
@@ -260,12 +272,16 @@ impl<'a> Compactor<'a> {
         let found = if self.bytes.get(self.at) == Some(&b'"') {
             let token = self.string_token()?;
             self.write_string(token)?;
-            // The field as written out: masked like every string.
-            let written = match self.redact(&decode_string(token)?) {
-                Cow::Borrowed(text) => text.to_owned(),
-                Cow::Owned(text) => text,
-            };
-            Field::String(written)
+            if slot < KEPT {
+                // The field as written out: masked like every string.
+                let written = match self.redact(&decode_string(token)?) {
+                    Cow::Borrowed(text) => text.to_owned(),
+                    Cow::Owned(text) => text,
+                };
+                Field::String(written)
+            } else {
+                Field::String(String::new())
+            }
         } else {
             Field::NotString
         };
@@ -314,10 +330,7 @@ impl<'a> Compactor<'a> {
         let start = self.at;
         let mut i = start + 1;
         loop {
-            match bytes[i.min(bytes.len())..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\')
-            {
+            match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
                 Some(offset) if bytes[i + offset] == b'\\' => i += offset + 2,
                 Some(offset) => {
                     self.at = i + offset + 1;
@@ -332,10 +345,12 @@ impl<'a> Compactor<'a> {
     fn scalar_token(&mut self) -> &'a str {
         let bytes: &'a [u8] = self.bytes;
         let start = self.at;
-        while bytes
-            .get(self.at)
-            .is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b':' | b'"' | b'{' | b'[' | b' ' | b'\n' | b'\r' | b'\t'))
-        {
+        while bytes.get(self.at).is_some_and(|b| {
+            !matches!(
+                b,
+                b',' | b'}' | b']' | b':' | b'"' | b'{' | b'[' | b' ' | b'\n' | b'\r' | b'\t'
+            )
+        }) {
             self.at += 1;
         }
         &self.text[start..self.at]
@@ -375,6 +390,26 @@ impl<'a> Compactor<'a> {
     }
 }
 
+/// [`is_secret_field`], without its per-character folding for the usual
+/// ASCII key: called for every key of every record.
+fn secret_key(key: &str) -> bool {
+    if !key.is_ascii() {
+        return is_secret_field(key);
+    }
+    let mut folded = [0u8; 12];
+    let mut len = 0;
+    for byte in key.bytes().filter(|b| !matches!(b, b'_' | b'-')) {
+        let Some(slot) = folded.get_mut(len) else {
+            return false;
+        };
+        *slot = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    FOLDED_SECRET_FIELDS
+        .iter()
+        .any(|field| field.as_bytes() == &folded[..len])
+}
+
 /// The text of a string token (quotes included).
 fn decode_string(token: &str) -> std::result::Result<Cow<'_, str>, String> {
     let inner = token
@@ -397,7 +432,8 @@ mod tests {
         RawRecord::read(raw.as_bytes(), &Redactor::new())
     }
 
-    const BASE: &str = r#""timestamp":"2026-01-01T00:00:00Z","event_uuid":"u","client_ip":"1","url":"/""#;
+    const BASE: &str =
+        r#""timestamp":"2026-01-01T00:00:00Z","event_uuid":"u","client_ip":"1","url":"/""#;
 
     #[test]
     fn white_space_goes_and_everything_else_stays() {
@@ -410,17 +446,29 @@ mod tests {
             record.json(),
             format!(r#"{{"zz":[1.50,-0,1e2,null],{BASE},"s":"a b\n\u00e9","n":null}}"#)
         );
-        assert_eq!((record.event_uuid(), record.timestamp()), ("u", "2026-01-01T00:00:00Z"));
+        assert_eq!(
+            (record.event_uuid(), record.timestamp()),
+            ("u", "2026-01-01T00:00:00Z")
+        );
         assert_eq!(record.decode().unwrap().extra["n"], serde_json::Value::Null);
     }
 
     #[test]
     fn required_fields_are_checked() {
         for (raw, problem) in [
-            (r#"{"timestamp":"t","event_uuid":"u","client_ip":"1"}"#.to_owned(), "`url` is missing"),
-            (format!(r#"{{{BASE},"event_uuid":"v"}}"#), "`event_uuid` appears twice"),
+            (
+                r#"{"timestamp":"t","event_uuid":"u","client_ip":"1"}"#.to_owned(),
+                "`url` is missing",
+            ),
+            (
+                format!(r#"{{{BASE},"event_uuid":"v"}}"#),
+                "`event_uuid` appears twice",
+            ),
             ("[1]".to_owned(), "not an object"),
-            (format!(r#"{{{}}}"#, BASE.replace("\"u\"", "7")), "`event_uuid` is not a string"),
+            (
+                format!(r#"{{{}}}"#, BASE.replace("\"u\"", "7")),
+                "`event_uuid` is not a string",
+            ),
             (format!(r#"{{{BASE},"x":}}"#), "valid JSON"),
             (format!(r#"{{{BASE},"x" 1}}"#), "no `:`"),
             (format!(r#"{{{BASE}}} {{}}"#), "after the record"),
@@ -443,7 +491,10 @@ mod tests {
         );
         let record = RawRecord::read(raw.as_bytes(), &redactor).unwrap();
         let json = record.json();
-        assert!(!json.contains(key) && !json.contains("\"p\"") && !json.contains("\"s\""), "{json}");
+        assert!(
+            !json.contains(key) && !json.contains("\"p\"") && !json.contains("\"s\""),
+            "{json}"
+        );
         let value: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(value["payload"]["Client-Secret"], REDACTED);
         assert_eq!(value["payload"]["token_value"], serde_json::Value::Null);
@@ -466,8 +517,12 @@ mod tests {
         let key = "key-0123456789";
         let redactor = Redactor::new().with_secret(&Secret::new(key));
         let records = [
-            format!(r#"{{{BASE},"payload":{{"token":"t","list":[{{"Password":[1,{{"x":"}}"}}]}},"{key}"],"api_key":null}}}}"#),
-            format!(r#"{{{BASE},"x":{{"k-{key}":"v","t":"\"{key}\\"}},"token_value":{{"a":null}}}}"#),
+            format!(
+                r#"{{{BASE},"payload":{{"token":"t","list":[{{"Password":[1,{{"x":"}}"}}]}},"{key}"],"api_key":null}}}}"#
+            ),
+            format!(
+                r#"{{{BASE},"x":{{"k-{key}":"v","t":"\"{key}\\"}},"token_value":{{"a":null}}}}"#
+            ),
             format!(r#"{{{BASE},"n":[[],{{}},"",0,-1.5e-3,true,false,null]}}"#),
         ];
         for raw in records {
@@ -477,6 +532,18 @@ mod tests {
                 let masked: serde_json::Value = serde_json::from_str(record.json()).unwrap();
                 assert_eq!(masked, redactor.json(&value), "{raw}");
             }
+        }
+    }
+
+    #[test]
+    fn secret_keys_are_the_secret_fields() {
+        for key in [
+            "token", "Token", "TOKEN", "to_ken", "-token-", "api-key", "API_KEY", "apiKey",
+            "client_secret", "clientSecret", "token_value", "password", "tokens", "toke",
+            "timestamp", "client_ip", "payload", "action", "", "_", "to\u{212A}en",
+            "pässword", "a_p_i_k_e_y_", "clientsecretx", "secret",
+        ] {
+            assert_eq!(secret_key(key), is_secret_field(key), "{key}");
         }
     }
 }

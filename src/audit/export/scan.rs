@@ -72,7 +72,7 @@ impl LogsScanner {
             if self.in_string && !self.escaped {
                 // Inside a string only a quote or a backslash matters: jump there.
                 let rest = &self.buf[self.pos..];
-                match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                match memchr::memchr2(b'"', b'\\', rest) {
                     Some(offset) => self.pos += offset,
                     None => self.pos = self.buf.len(),
                 }

@@ -217,13 +217,20 @@ impl Stream for RawExportStream {
                 Some(Ok(WindowItem::Record(record))) => {
                     let at = record.at();
                     if let Some(at) = at {
-                        this.head_seen = Some(this.head_seen.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
+                        this.head_seen = Some(
+                            this.head_seen
+                                .map_or((at, at), |(a, b)| (a.min(at), b.max(at))),
+                        );
                     }
                     match this.place(span, &record, at) {
                         Ok(Some(hash)) => {
                             this.head_passed.push(hash);
                             this.uncommitted += 1;
-                            let position = if this.last_record.0 == span { this.last_record.1 + 1 } else { 1 };
+                            let position = if this.last_record.0 == span {
+                                this.last_record.1 + 1
+                            } else {
+                                1
+                            };
                             this.last_record = (span, position);
                             return Poll::Ready(Some(Ok(RawExportEvent::Record(record))));
                         }

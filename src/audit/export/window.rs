@@ -207,8 +207,8 @@ impl Fetch {
         loop {
             if let Some(raw) = self.scanner.next_record()? {
                 self.position += 1;
-                let record = RawRecord::read(raw, &self.redactor).map_err(|problem| {
-                    Error::Decode {
+                let record =
+                    RawRecord::read(raw, &self.redactor).map_err(|problem| Error::Decode {
                         status: None,
                         excerpt: excerpt(raw, &self.redactor),
                         error: <serde_json::Error as serde::de::Error>::custom(format!(
@@ -216,8 +216,7 @@ impl Fetch {
                             self.position,
                             span_text(&self.filter)
                         )),
-                    }
-                })?;
+                    })?;
                 let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
                 if let (Some(from), Some(to), Some(at)) = asked_for {
                     if from <= at && at <= to {

@@ -32,7 +32,8 @@ pub enum ExportFormat {
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
-    /// Windows completed in this run.
+    /// Windows completed in this run: checkpoints reached (the pieces of a
+    /// window cut at the response bound count once, with their last).
     pub windows: usize,
     /// Records written in this run.
     pub records: u64,
@@ -236,11 +237,10 @@ impl<W: Write> Sink<W> {
     /// Write `record`, which `stream` just yielded (for errors).
     fn write(&mut self, record: &RawRecord, stream: &RawExportStream) -> Result<()> {
         match self {
-            Sink::Json(out) => {
-                out.write_all(record.json().as_bytes())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| output("write a record", e))
-            }
+            Sink::Json(out) => out
+                .write_all(record.json().as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| output("write a record", e)),
             Sink::JsonArray { out, first } => {
                 if !std::mem::replace(first, false) {
                     out.write_all(b",\n")

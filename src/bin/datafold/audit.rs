@@ -407,9 +407,10 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
         Some(Ok(summary)) => {
             if !global.quiet {
                 output::note(&format!(
-                    "exported {} events in {} requests (the largest response {:.1} MiB)",
+                    "exported {} events in {} request{} (the largest response {:.1} MiB)",
                     summary.records,
                     summary.requests,
+                    if summary.requests == 1 { "" } else { "s" },
                     summary.largest_response_bytes as f64 / 1_048_576.0
                 ));
                 if summary.misplaced > 0 {

@@ -363,7 +363,9 @@ mod tests {
         assert!(report[0].starts_with("audit_decode ") && report[0].ends_with(" met"));
         assert!(report[1].starts_with("small_call ") && report[1].ends_with("MISSED"));
         assert!(report[2].starts_with("export_rss ") && report[2].ends_with(" met"));
-        assert!(report[3].starts_with("export_requests_sparse_year ") && report[3].ends_with("MISSED"));
+        assert!(
+            report[3].starts_with("export_requests_sparse_year ") && report[3].ends_with("MISSED")
+        );
         assert!(report[4].starts_with("export_vs_raw ") && report[4].ends_with(" met"));
     }
 }
