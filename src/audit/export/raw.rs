@@ -29,7 +29,8 @@ const REQUIRED: [&str; 4] = ["timestamp", "event_uuid", "client_ip", "url"];
 const KEPT: usize = 2;
 /// [`SECRET_FIELDS`](crate::SECRET_FIELDS) as [`is_secret_field`] compares
 /// them: lowercase, without `_`.
-const FOLDED_SECRET_FIELDS: [&str; 5] = ["token", "password", "clientsecret", "tokenvalue", "apikey"];
+const FOLDED_SECRET_FIELDS: [&str; 5] =
+    ["token", "password", "clientsecret", "tokenvalue", "apikey"];
 
 /// One audit-log record: its JSON exactly as the server sent it, without
 /// white space between tokens and with secrets masked; and the two fields
@@ -538,10 +539,31 @@ mod tests {
     #[test]
     fn secret_keys_are_the_secret_fields() {
         for key in [
-            "token", "Token", "TOKEN", "to_ken", "-token-", "api-key", "API_KEY", "apiKey",
-            "client_secret", "clientSecret", "token_value", "password", "tokens", "toke",
-            "timestamp", "client_ip", "payload", "action", "", "_", "to\u{212A}en",
-            "pässword", "a_p_i_k_e_y_", "clientsecretx", "secret",
+            "token",
+            "Token",
+            "TOKEN",
+            "to_ken",
+            "-token-",
+            "api-key",
+            "API_KEY",
+            "apiKey",
+            "client_secret",
+            "clientSecret",
+            "token_value",
+            "password",
+            "tokens",
+            "toke",
+            "timestamp",
+            "client_ip",
+            "payload",
+            "action",
+            "",
+            "_",
+            "to\u{212A}en",
+            "pässword",
+            "a_p_i_k_e_y_",
+            "clientsecretx",
+            "secret",
         ] {
             assert_eq!(secret_key(key), is_secret_field(key), "{key}");
         }
