@@ -90,6 +90,7 @@
 //! for one export.
 //!
 //! [`RetryPolicy`]: crate::RetryPolicy
+//! [`Client::with_timeout`]: crate::Client::with_timeout
 //! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
 
 mod checkpoint;
