@@ -323,6 +323,8 @@ async fn a_window_fetched_ahead_holds_a_bounded_number_of_bytes() {
     let mut records = client
         .audit_logs()
         .between(start, start + chrono::Duration::hours(2))
+        // Two windows of an hour (the default longest window is 30 days).
+        .window(std::time::Duration::from_secs(3600))
         .concurrency(2)
         .records()
         .unwrap();

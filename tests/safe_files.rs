@@ -402,13 +402,14 @@ fn an_edited_checkpoint_does_not_load() {
     let dir = scratch("checkpoint-edit");
     let path = dir.join("export.checkpoint");
     let checkpoint = Checkpoint {
-        version: 3,
+        version: 4,
         host: "https://app.datafold.com".into(),
         start: range_start(),
         end: range_end(),
         window_secs: 3600,
         overlap_secs: 60,
         windows_done: 6,
+        done_until: range_start() + chrono::Duration::hours(6),
         records_done: 500,
         unplaced_uuids: vec!["an-unplaced-uuid".into()],
     };
@@ -441,13 +442,14 @@ async fn resume_from_refuses_a_checkpoint_past_the_plan() {
     let server = server(Faults::new());
     let client = client(&server);
     let mut checkpoint = Checkpoint {
-        version: 3,
+        version: 4,
         host: client.host().to_owned(),
         start: range_start(),
         end: range_end(),
         window_secs: 3600,
         overlap_secs: 60,
         windows_done: 10,
+        done_until: range_start() + chrono::Duration::hours(10),
         records_done: 5,
         unplaced_uuids: Vec::new(),
     };
@@ -474,13 +476,14 @@ fn checkpoints_are_saved_without_following_links() {
     let victim = dir.join("victim");
     std::fs::write(&victim, "precious").unwrap();
     let checkpoint = Checkpoint {
-        version: 3,
+        version: 4,
         host: "https://app.datafold.com".into(),
         start: range_start(),
         end: range_end(),
         window_secs: 3600,
         overlap_secs: 60,
         windows_done: 1,
+        done_until: range_start() + chrono::Duration::hours(1),
         records_done: 5,
         unplaced_uuids: Vec::new(),
     };

@@ -8,11 +8,11 @@ mod record;
 
 use chrono::{DateTime, Utc};
 
-pub use record::parse_timestamp;
+pub use record::{parse_timestamp, AuditLogs};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
+use crate::generated::types::ApiDownloadAuditLogs;
 use crate::transport::finish;
 use export::AuditExport;
 

@@ -1,11 +1,77 @@
-//! What the SDK adds to the generated [`AuditLogs`] record: its timestamp as
-//! a time, and the masking of secrets before a record is passed on.
+//! The audit-log record: [`AuditLogs`], the spec's `AuditLogs` schema as a
+//! typed view that keeps every field the server sent, its timestamp as a
+//! time, and the masking of secrets before a record is passed on.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::generated::types::AuditLogs;
 use crate::secret::Redactor;
+
+/// One audit-log record: the spec's `AuditLogs` schema (build.rs puts this
+/// type in place of the generated one, and `crate::types::AuditLogs` names
+/// it), with the fields the spec does not list kept in [`AuditLogs::extra`].
+///
+/// Datafold adds fields to its records over time; an audit trail must not
+/// lose them, so they stay reachable here and are written back out by
+/// `Serialize`. A test checks these fields against `openapi/datafold.yaml`.
+/// A field sent as an explicit `null` reads as `None`; the export's JSON
+/// outputs keep the `null` (they copy the record's own bytes).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AuditLogs {
+    /// What was done, e.g. `login`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The address the request came from.
+    pub client_ip: String,
+    /// The record's unique id.
+    pub event_uuid: String,
+    /// Whether Datafold support acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_support_user: Option<bool>,
+    /// A readable summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_entry: Option<String>,
+    /// The id of the object acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<i64>,
+    /// The kind of object acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_type: Option<String>,
+    /// Details of the action; secret fields in it are masked on export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Map<String, Value>>,
+    /// The request's `Referer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referer: Option<String>,
+    /// The HTTP method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_type: Option<String>,
+    /// Where the action came from, e.g. `web` or `api`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The outcome, e.g. `success`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// When it happened, as the server writes it; see [`AuditLogs::timestamp_utc`].
+    pub timestamp: String,
+    /// The URL requested.
+    pub url: String,
+    /// The request's `User-Agent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The acting user's email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// The acting user's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// Every field the spec does not list, as the server sent it.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
 
 impl AuditLogs {
     /// The record's `timestamp` as a UTC time; see [`parse_timestamp`].
@@ -16,13 +82,18 @@ impl AuditLogs {
         parse_timestamp(&self.timestamp)
     }
 
-    /// Mask what `redactor` masks: the values of secret fields anywhere in
-    /// `payload`, and known secret values (the API key) in every string.
-    /// Cheap for the usual record: an empty `payload` is not walked, and each
-    /// string is only searched.
-    pub(crate) fn mask_secrets(&mut self, redactor: &Redactor) {
+    /// Mask what `redactor` masks, as an export does: the values of secret
+    /// fields anywhere in `payload` and in the fields the spec does not
+    /// list, and known secret values (the API key) in every string. For
+    /// records read with [`AuditLogsHandler::list`](crate::audit::AuditLogsHandler::list),
+    /// which come as the server sent them. Cheap for the usual record: an
+    /// empty `payload` is not walked, and each string is only searched.
+    pub fn mask_secrets(&mut self, redactor: &Redactor) {
         if let Some(payload) = self.payload.as_mut().filter(|p| !p.is_empty()) {
             redactor.mask_map(payload);
+        }
+        if !self.extra.is_empty() {
+            redactor.mask_map(&mut self.extra);
         }
         if redactor.knows_no_values() {
             return;
@@ -71,6 +142,10 @@ impl AuditLogs {
 /// ```
 pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>> {
     let trimmed = value.trim();
+    // The usual RFC 3339 form needs no copy.
+    if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(t.with_timezone(&Utc));
+    }
     let normalized = match trimmed.as_bytes().get(10) {
         Some(b' ') => format!("{}T{}", &trimmed[..10], &trimmed[11..]),
         _ => trimmed.to_owned(),
@@ -84,4 +159,83 @@ pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| Error::InvalidTimestamp {
             value: value.to_owned(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::AuditLogs;
+
+    /// The hand-written record is the spec's `AuditLogs` schema: the same
+    /// properties, of the same JSON types, the same ones required.
+    #[test]
+    fn the_record_is_the_specs_schema() {
+        let spec: Value =
+            serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/datafold.json"))).unwrap();
+        let schema = &spec["components"]["schemas"]["AuditLogs"];
+        let properties = schema["properties"].as_object().unwrap();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(schema["additionalProperties"], true);
+
+        let full = AuditLogs {
+            action: Some("a".into()),
+            is_support_user: Some(false),
+            log_entry: Some("l".into()),
+            object_id: Some(1),
+            object_type: Some("o".into()),
+            payload: Some(serde_json::Map::new()),
+            referer: Some("r".into()),
+            request_type: Some("GET".into()),
+            source: Some("web".into()),
+            status: Some("success".into()),
+            user_agent: Some("ua".into()),
+            user_email: Some("e".into()),
+            user_id: Some(2),
+            ..AuditLogs::default()
+        };
+        let Value::Object(fields) = serde_json::to_value(&full).unwrap() else {
+            unreachable!()
+        };
+        let names = |keys: Vec<&String>| keys.into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            names(fields.keys().collect()),
+            names(properties.keys().collect())
+        );
+        for (name, value) in &fields {
+            let json_type = match value {
+                Value::String(_) => "string",
+                Value::Number(_) => "integer",
+                Value::Bool(_) => "boolean",
+                Value::Object(_) => "object",
+                other => panic!("{name}: {other}"),
+            };
+            assert_eq!(properties[name]["type"], json_type, "{name}");
+            let mut without = fields.clone();
+            without.remove(name);
+            let decoded = serde_json::from_value::<AuditLogs>(Value::Object(without));
+            assert_eq!(
+                decoded.is_err(),
+                required.contains(&name.as_str()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn fields_the_spec_does_not_list_are_kept() {
+        let sent = json!({"timestamp": "t", "event_uuid": "u", "client_ip": "c", "url": "/",
+                          "action": null, "tenant": {"id": 7}, "note": null});
+        let record: AuditLogs = serde_json::from_value(sent.clone()).unwrap();
+        assert_eq!(record.extra["tenant"], json!({"id": 7}));
+        assert_eq!(record.extra["note"], Value::Null);
+        let mut back = sent;
+        back.as_object_mut().unwrap().remove("action");
+        assert_eq!(serde_json::to_value(&record).unwrap(), back);
+    }
 }

@@ -122,6 +122,7 @@ impl SeedHistory {
             user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
             user_email: Some(email.to_owned()),
             user_id: Some(user_id),
+            extra: Default::default(),
         }
     }
 

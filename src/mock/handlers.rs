@@ -246,6 +246,7 @@ impl State {
             user_agent: call.user_agent.clone(),
             user_email: Some(call.user.email.clone()),
             user_id: Some(call.user.id),
+            extra: Default::default(),
         };
         self.recorded.push((now, event));
     }

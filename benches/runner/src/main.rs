@@ -3,7 +3,7 @@
 //! in release mode, adds the build-time comparison and checks the targets.
 //!
 //! ```text
-//! datafold-bench [--quick] [audit_decode] [small_call] [export]
+//! datafold-bench [--quick] [audit_decode] [small_call] [export] [adaptive_windows] [export_vs_raw]
 //! ```
 //!
 //! Prints details as it goes and one result line per figure (see
@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit_decode;
 mod export;
+mod feed;
 // The figures' names, shared with the xtask, which passes them on.
 #[path = "../../../xtask/src/bench/figures.rs"]
 mod figures;
@@ -42,6 +43,9 @@ const AUDIT_RUNS: usize = 7;
 const SMALL_CALLS: usize = 2_000;
 const EXPORT_EVENTS: u64 = 1_000_000;
 const EXPORT_RUNS: usize = 3;
+const DENSE_HOUR_EVENTS: u64 = 1_000_000;
+const VS_RAW_EVENTS: u64 = 1_000_000;
+const VS_RAW_RUNS: usize = 3;
 
 /// The SDK against a hand-written reqwest client, on the embedded mock; run
 /// it through `cargo xtask bench`
@@ -115,6 +119,13 @@ fn run(figure: Figure, quick: bool) -> Result<(), BoxError> {
         )),
         Figure::SmallCall => runtime.block_on(small_call::run(SMALL_CALLS / scale as usize)),
         Figure::Export => export::run(EXPORT_EVENTS / scale, if quick { 1 } else { EXPORT_RUNS }),
+        Figure::AdaptiveWindows => {
+            runtime.block_on(feed::adaptive_windows(DENSE_HOUR_EVENTS / scale))
+        }
+        Figure::ExportVsRaw => runtime.block_on(feed::export_vs_raw(
+            VS_RAW_EVENTS / scale,
+            if quick { 1 } else { VS_RAW_RUNS },
+        )),
     }
 }
 
@@ -134,14 +145,32 @@ mod tests {
         let all = Cli::try_parse_from(["datafold-bench", "--quick"]).unwrap();
         assert_eq!(
             all.figures,
-            [Figure::AuditDecode, Figure::SmallCall, Figure::Export]
+            [
+                Figure::AuditDecode,
+                Figure::SmallCall,
+                Figure::Export,
+                Figure::AdaptiveWindows,
+                Figure::ExportVsRaw
+            ]
         );
         assert!(all.quick && all.child.is_none());
         let one = Cli::try_parse_from(["datafold-bench", "small_call"]).unwrap();
         assert_eq!(one.figures, [Figure::SmallCall]);
         assert!(Cli::try_parse_from(["datafold-bench", "audit-decode"]).is_err());
-        let child = Cli::try_parse_from(["datafold-bench", "export-child", "naive", "http://127.0.0.1:1", "out.jsonl"])
-            .unwrap();
-        assert!(matches!(child.child, Some(Child::ExportChild { mode: Mode::Naive, .. })));
+        let child = Cli::try_parse_from([
+            "datafold-bench",
+            "export-child",
+            "naive",
+            "http://127.0.0.1:1",
+            "out.jsonl",
+        ])
+        .unwrap();
+        assert!(matches!(
+            child.child,
+            Some(Child::ExportChild {
+                mode: Mode::Naive,
+                ..
+            })
+        ));
     }
 }

@@ -25,9 +25,10 @@ use crate::error::{CheckpointRefusal, Error, Result};
 use crate::safe_file;
 
 /// The checkpoint format this SDK reads and writes. Version 1 had no host,
-/// no output digest and optional output fields; version 2 had no seal. Both
-/// are refused.
-pub(crate) const VERSION: u32 = 3;
+/// no output digest and optional output fields; version 2 had no seal;
+/// version 3 counted fixed windows and had no `done_until` (windows are
+/// sized by density since). All are refused.
+pub(crate) const VERSION: u32 = 4;
 
 /// The field holding the seal (as [`Sealed`] writes it).
 const SEAL: &str = "seal";
@@ -37,8 +38,8 @@ const SEAL: &str = "seal";
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The state of an export after its last completed window, and the identity
-/// of that export: a checkpoint is only good for the same host, range, window
-/// and overlap ([`AuditExport::resume_from`](super::AuditExport::resume_from)
+/// of that export: a checkpoint is only good for the same host, range,
+/// longest window and overlap ([`AuditExport::resume_from`](super::AuditExport::resume_from)
 /// checks each).
 ///
 /// Every field is required when a checkpoint is read: none has a default
@@ -49,7 +50,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Format version of this checkpoint (3).
+    /// Format version of this checkpoint (4).
     pub version: u32,
     /// The API host the export read from ([`Client::host`](crate::Client::host)).
     pub host: String,
@@ -57,13 +58,18 @@ pub struct Checkpoint {
     pub start: DateTime<Utc>,
     /// The export's range end.
     pub end: DateTime<Utc>,
-    /// Window length in seconds.
+    /// The longest window, in seconds ([`AuditExport::window`](super::AuditExport::window)).
     pub window_secs: u64,
     /// Overlap in seconds.
     pub overlap_secs: u64,
-    /// Windows completed, counted from the first.
+    /// Longest windows ([`AuditExport::plan`](super::AuditExport::plan))
+    /// completed, counted from the first: those that end by `done_until`.
     pub windows_done: usize,
-    /// Records emitted by the completed windows.
+    /// Every record timestamped before this time has been emitted (and the
+    /// one at the export's end, once it is reached); the export continues
+    /// from here.
+    pub done_until: DateTime<Utc>,
+    /// Records emitted before `done_until`.
     pub records_done: u64,
     /// `event_uuid`s of emitted records whose timestamp could not be parsed;
     /// such records cannot be placed in a window, so they are remembered.
@@ -102,11 +108,13 @@ impl Checkpoint {
 
     /// Check that this checkpoint, read from `source` (e.g. "the checkpoint
     /// x.checkpoint"), belongs to the export `expected` describes (its
-    /// position fields aside), and fits its plan of `windows` windows.
+    /// position fields aside), and fits its plan of `windows` windows, of
+    /// which `windows_by` end by its `done_until`.
     pub(crate) fn check_belongs_to(
         &self,
         expected: &Checkpoint,
         windows: usize,
+        windows_by: impl Fn(DateTime<Utc>) -> usize,
         source: &str,
     ) -> Result<()> {
         let differs = |field: &'static str, saved: String, wanted: String| {
@@ -150,11 +158,32 @@ impl Checkpoint {
                 ),
             ));
         }
-        if self.windows_done == 0 && self.records_done != 0 {
+        if self.done_until < self.start || self.done_until > self.end {
+            return Err(mismatch(
+                "done_until",
+                format!(
+                    "{source} does not fit this export: its done_until {} lies outside the \
+                     range",
+                    self.done_until.to_rfc3339()
+                ),
+            ));
+        }
+        if self.windows_done != windows_by(self.done_until) {
+            return Err(mismatch(
+                "windows_done",
+                format!(
+                    "{source} does not add up: its windows_done is {}, but {} windows end by \
+                     its done_until",
+                    self.windows_done,
+                    windows_by(self.done_until)
+                ),
+            ));
+        }
+        if self.done_until == self.start && self.records_done != 0 {
             return Err(mismatch(
                 "records_done",
                 format!(
-                    "{source} does not add up: its records_done is {} with no window done",
+                    "{source} does not add up: its records_done is {} with nothing done",
                     self.records_done
                 ),
             ));
@@ -171,6 +200,7 @@ impl Checkpoint {
             window_secs: take(fields, "window_secs", path)?,
             overlap_secs: take(fields, "overlap_secs", path)?,
             windows_done: take(fields, "windows_done", path)?,
+            done_until: take(fields, "done_until", path)?,
             records_done: take(fields, "records_done", path)?,
             unplaced_uuids: take(fields, "unplaced_uuids", path)?,
         })
@@ -323,8 +353,8 @@ fn read_fields(path: &Path) -> Result<Option<SavedFields>> {
             path,
             format!(
                 "it has format version {version}, and this datafold-sdk reads version {VERSION} \
-                 only (version {VERSION} binds a checkpoint to its host and output, and seals it \
-                 against edits)"
+                 only (version {VERSION} records how far windows sized by density got, binds a \
+                 checkpoint to its host and output, and seals it against edits)"
             ),
         )),
         None => Err(unreadable(path, "it has no format `version`".into())),

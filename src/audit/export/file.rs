@@ -206,10 +206,7 @@ impl AuditExport {
         partial_there: bool,
     ) -> Result<(Self, File, u64)> {
         let source = format!("the checkpoint {}", files.checkpoint.display());
-        let (windows, _) = self.windows()?;
-        let windows = usize::try_from(windows).unwrap_or(usize::MAX);
-        let expected = self.checkpoint_at(0, 0, Vec::new());
-        saved.export.check_belongs_to(&expected, windows, &source)?;
+        self.check_checkpoint(&saved.export, &source)?;
         if saved.output_format != format {
             return Err(mismatch(
                 "output_format",
@@ -322,10 +319,10 @@ fn tail_sha256(mut file: &File, bytes: u64) -> io::Result<String> {
 /// `format` that is at least its header, hold; the file position is left at
 /// its end.
 ///
-/// Counted by line ends, without parsing a record: a JSON record (serde_json's
-/// compact form) never holds a raw line end, and a CSV field that does is
-/// quoted (a quote inside it doubled), so only a line end outside quotes ends
-/// a row.
+/// Counted by line ends, without parsing a record: a JSON record as written
+/// (compact, and checked to be JSON, whose strings cannot hold a raw line
+/// end) never holds one, and a CSV field that does is quoted (a quote inside
+/// it doubled), so only a line end outside quotes ends a row.
 fn records_held(mut file: &File, bytes: u64, format: ExportFormat) -> io::Result<u64> {
     file.seek(SeekFrom::Start(0))?;
     let mut prefix = file.take(bytes);

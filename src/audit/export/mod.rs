@@ -3,17 +3,35 @@
 //! Datafold returns every matching record in one response, so a long range is
 //! one huge body. [`AuditExport`] splits the range into windows, requests them
 //! (several at once, bounded), parses each body incrementally, and yields the
-//! records in window order as a [`Stream`] of [`ExportEvent`]s.
+//! records in window order as a [`Stream`] of [`ExportEvent`]s (typed) or
+//! [`RawExportEvent`]s (each record's own bytes).
+//!
+//! **Windows sized by density.** [`AuditExport::window`] is the longest
+//! window. Each request's span is chosen from the density of the responses
+//! before it: spans grow (at most eightfold a step) across quiet stretches,
+//! so a quiet year takes a few dozen requests, and shrink where records are
+//! dense. A response whose body passes [`AuditExport::max_response_bytes`]
+//! (64 MiB by default) is dropped there and its span asked for again in
+//! pieces that fit; the records it had already passed on are not passed on
+//! again. So no response read is larger than the bound, except one of a
+//! single second.
 //!
 //! **Records are exact, except that secrets are masked.** Each record is
-//! passed on as the server sent it, except for [`REDACTED`](crate::REDACTED)
-//! in place of the values of secret fields
+//! passed on with the bytes the server sent, white space between tokens
+//! aside: every field, those the spec does not list and explicit `null`s
+//! included. In place of the values of secret fields
 //! ([`is_secret_field`](crate::secret::is_secret_field): `token`,
 //! `password`, `client_secret`, `token_value`, `api_key`, in any case, with
-//! or without `_` or `-`; `null` stays `null`) anywhere inside `payload`, and
-//! in place of the API key's clear text inside any string field. That holds
-//! for every way out: [`AuditExport::events`], [`AuditExport::records`],
-//! [`AuditExport::write_to`] and [`AuditExport::write_to_file`].
+//! or without `_` or `-`; `null` stays `null`) anywhere in the record (in
+//! `payload`, or in a field the spec does not list), and in place of the
+//! API key's clear text inside any string, it has
+//! [`REDACTED`](crate::REDACTED). That holds for every way out:
+//! [`AuditExport::events`], [`AuditExport::raw_events`],
+//! [`AuditExport::records`], [`AuditExport::write_to`] and
+//! [`AuditExport::write_to_file`]. A record without the spec's required
+//! fields (`timestamp`, `event_uuid`, `client_ip`, `url`, as strings), or
+//! that is not JSON, ends the export with [`Error::Decode`] naming its
+//! window and its position in the response.
 //!
 //! **Nothing lost, nothing doubled.** Each window is requested with a small
 //! overlap on both sides, so a record on a boundary is returned whatever the
@@ -44,7 +62,8 @@
 //! [`Error::Inconsistent`]: the server's timestamps do not match its filter.
 //!
 //! **Resumable.** After the last record of a window the stream yields
-//! [`ExportEvent::WindowDone`] with a [`Checkpoint`]. Persist the records
+//! [`ExportEvent::WindowDone`] with a [`Checkpoint`] (not while the pieces
+//! of a cut window are still to come). Persist the records
 //! first, then save the checkpoint; [`AuditExport::resume_from`] continues
 //! after the last saved window. [`AuditExport::write_to_file`] does exactly
 //! that, and binds each checkpoint to its export and output
@@ -56,6 +75,8 @@
 //! or 256 records, and lets TCP flow control hold the rest. So an export
 //! holds at most about `concurrency - 1` times (8 MiB plus one record), plus
 //! the record being passed on; one record is at most [`MAX_RECORD_BYTES`].
+//! While a cut window's pieces run, a hash (8 bytes) of each record it had
+//! passed on is kept.
 //!
 //! **Retries.** Opening a window follows the client's [`RetryPolicy`]
 //! (audit-log reads are idempotent). A body that breaks off is requested again
@@ -69,19 +90,20 @@
 //! for one export.
 //!
 //! [`RetryPolicy`]: crate::RetryPolicy
+//! [`Client::with_timeout`]: crate::Client::with_timeout
 //! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
 //! [`Client::with_timeout`]: crate::Client::with_timeout
 
 mod checkpoint;
 mod file;
 mod placement;
+mod plan;
+mod raw;
 mod scan;
+mod stream;
 mod window;
 mod write;
 
-use std::collections::{HashSet, VecDeque};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -90,22 +112,29 @@ use progenitor_client::ClientInfo;
 
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
+pub use raw::RawRecord;
 pub use scan::MAX_RECORD_BYTES;
+pub use stream::{ExportStream, RawExportStream};
 pub use window::PREFETCH_BYTES;
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
 use crate::error::{Error, Result};
 use crate::generated;
 use crate::generated::types::AuditLogs;
-use crate::secret::Redactor;
-use window::{OpenWindow, WindowRecords};
+use plan::SpanPlanner;
 
 /// How far each window's request reaches into its neighbours, unless the
 /// caller sets it: one minute, or the window if that is shorter.
 const DEFAULT_OVERLAP: Duration = Duration::from_secs(60);
+/// The longest window unless the caller sets it: 30 days.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+/// The size bound of one response unless the caller sets it: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// The smallest size bound accepted: 1 MiB.
+const MIN_RESPONSE_BYTES: u64 = 1024 * 1024;
 /// The longest window: 10 years.
 const MAX_WINDOW_SECS: u64 = 10 * 366 * 86_400;
-/// The most windows one export may have.
+/// The most longest-windows one export may have.
 const MAX_WINDOWS: u64 = 1_000_000;
 /// The most windows requested at once.
 pub const MAX_CONCURRENCY: usize = 64;
@@ -128,13 +157,14 @@ pub const MAX_UNPLACED: usize = 100_000;
 /// let summary = client
 ///     .audit_logs()
 ///     .between(start, end)
-///     .window(Duration::from_secs(3600))
+///     // No request spans more than a day; dense stretches take shorter ones.
+///     .window(Duration::from_secs(86_400))
 ///     .concurrency(4)
 ///     // Written as october.jsonl.partial and renamed when complete; an
 ///     // interrupted run (october.jsonl.checkpoint) continues where it stopped.
 ///     .write_to_file(ExportFormat::JsonLines, "october.jsonl".as_ref(), IfInterrupted::Resume)
 ///     .await?;
-/// println!("{} records in {} windows", summary.records, summary.windows);
+/// println!("{} records in {} requests", summary.records, summary.requests);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -149,6 +179,7 @@ pub struct AuditExport {
     /// Whether the caller chose the overlap (else it follows the window).
     overlap_chosen: bool,
     concurrency: usize,
+    max_response_bytes: u64,
     resume: Option<Checkpoint>,
     progress: Option<ProgressFn>,
 }
@@ -172,9 +203,9 @@ impl std::fmt::Debug for AuditExport {
 /// How far a written export has got; see [`AuditExport::on_progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportProgress {
-    /// Windows completed, earlier runs included.
+    /// Longest windows ([`AuditExport::plan`]) completed, earlier runs included.
     pub windows_done: usize,
-    /// Windows in all.
+    /// Longest windows in all.
     pub windows_total: usize,
     /// Records written in this run.
     pub records: u64,
@@ -189,13 +220,23 @@ impl std::fmt::Debug for ProgressFn {
     }
 }
 
-/// What an export stream yields.
+/// What a typed export stream yields ([`AuditExport::events`]).
 #[derive(Debug, Clone)]
 pub enum ExportEvent {
-    /// One audit-log record.
+    /// One audit-log record; fields the spec does not list are in
+    /// [`AuditLogs::extra`].
     Record(Box<AuditLogs>),
     /// Every record of a window has been yielded. Once they are persisted,
     /// saving this checkpoint lets an interrupted export resume after it.
+    WindowDone(Checkpoint),
+}
+
+/// What a raw export stream yields ([`AuditExport::raw_events`]).
+#[derive(Debug, Clone)]
+pub enum RawExportEvent {
+    /// One audit-log record, as the server sent it (compacted, secrets masked).
+    Record(RawRecord),
+    /// As [`ExportEvent::WindowDone`].
     WindowDone(Checkpoint),
 }
 
@@ -205,10 +246,11 @@ impl AuditExport {
             api,
             start,
             end,
-            window: Duration::from_secs(3600),
+            window: DEFAULT_WINDOW,
             overlap: DEFAULT_OVERLAP,
             overlap_chosen: false,
             concurrency: 4,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             resume: None,
             progress: None,
         }
@@ -222,7 +264,9 @@ impl AuditExport {
         self
     }
 
-    /// Length of each window, in whole seconds. Default one hour.
+    /// The longest window one request may span, in whole seconds. Default
+    /// [`DEFAULT_WINDOW`] (30 days); each request's span is chosen within it
+    /// from the density seen so far (see the [module docs](self)).
     pub fn window(mut self, window: Duration) -> Self {
         self.window = window;
         if !self.overlap_chosen {
@@ -247,26 +291,40 @@ impl AuditExport {
         self
     }
 
+    /// The most bytes of body one response is read to: a window whose
+    /// response passes it is asked for again in shorter pieces. Default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`] (64 MiB), at least 1 MiB. A window of
+    /// one second is read whole, whatever its size.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
     /// Continue after the windows `checkpoint` records as done.
     ///
     /// # Errors
     /// [`Error::Checkpoint`] naming the field when the checkpoint belongs to
-    /// an export with another host, range, window or overlap, or counts more
-    /// windows than this export has; [`Error::InvalidRequest`] as
-    /// [`AuditExport::plan`].
+    /// an export with another host, range, window or overlap, or does not fit
+    /// this export's plan; [`Error::InvalidRequest`] as [`AuditExport::plan`].
     pub fn resume_from(mut self, checkpoint: Checkpoint) -> Result<Self> {
-        let (windows, _) = self.windows()?;
-        let expected = self.checkpoint_at(0, 0, Vec::new());
-        let windows = usize::try_from(windows).unwrap_or(usize::MAX);
-        checkpoint.check_belongs_to(&expected, windows, "the checkpoint")?;
+        self.check_checkpoint(&checkpoint, "the checkpoint")?;
         self.resume = Some(checkpoint);
         Ok(self)
     }
 
-    /// This export's checkpoint after `windows_done` windows.
+    /// Check that `checkpoint`, read from `source`, belongs to this export.
+    fn check_checkpoint(&self, checkpoint: &Checkpoint, source: &str) -> Result<()> {
+        let (windows, _) = self.windows()?;
+        let expected = self.checkpoint_at(self.start, 0, Vec::new());
+        let windows = usize::try_from(windows).unwrap_or(usize::MAX);
+        let planner = self.planner(self.start);
+        checkpoint.check_belongs_to(&expected, windows, |at| planner.cells_done(at), source)
+    }
+
+    /// This export's checkpoint once everything before `done_until` is done.
     fn checkpoint_at(
         &self,
-        windows_done: usize,
+        done_until: DateTime<Utc>,
         records_done: u64,
         unplaced_uuids: Vec<String>,
     ) -> Checkpoint {
@@ -277,19 +335,32 @@ impl AuditExport {
             end: self.end,
             window_secs: self.window.as_secs(),
             overlap_secs: self.overlap.as_secs(),
-            windows_done,
+            windows_done: self.planner(self.start).cells_done(done_until),
+            done_until,
             records_done,
             unplaced_uuids,
         }
     }
 
-    /// The windows this export covers, as `(start, end)` pairs.
+    /// The planner of this export's spans, from `cursor` on.
+    fn planner(&self, cursor: DateTime<Utc>) -> SpanPlanner {
+        SpanPlanner::new(
+            self.start,
+            self.end,
+            self.window.as_secs(),
+            self.max_response_bytes,
+            cursor,
+        )
+    }
+
+    /// The windows this export covers at their longest, as `(start, end)`
+    /// pairs: each request spans one of them or part of one.
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] for an empty range, a window or overlap that
     /// is not whole seconds (or an overlap longer than the window), a window
-    /// over 10 years, a concurrency outside 1 to [`MAX_CONCURRENCY`], or more
-    /// than a million windows.
+    /// over 10 years, a concurrency outside 1 to [`MAX_CONCURRENCY`], a
+    /// response bound under 1 MiB, or more than a million windows.
     pub fn plan(&self) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
         let (count, step) = self.windows()?;
         let start_of = |i: u64| self.start.checked_add_signed(step * i as i32);
@@ -313,7 +384,7 @@ impl AuditExport {
         self.windows().map(drop)
     }
 
-    /// How many windows, and how long each is.
+    /// How many longest windows, and how long each is.
     fn windows(&self) -> Result<(u64, chrono::Duration)> {
         let invalid = |message: String| Err(Error::InvalidRequest { message });
         if self.end <= self.start {
@@ -340,6 +411,13 @@ impl AuditExport {
                 "export concurrency must be from 1 to {MAX_CONCURRENCY}"
             ));
         }
+        if self.max_response_bytes < MIN_RESPONSE_BYTES {
+            return invalid(format!(
+                "the export's response bound (AuditExport::max_response_bytes, {} bytes) must \
+                 be at least {MIN_RESPONSE_BYTES} (1 MiB)",
+                self.max_response_bytes
+            ));
+        }
         let step = chrono::Duration::seconds(window as i64);
         let overlap = chrono::Duration::seconds(self.overlap.as_secs() as i64);
         // Each request reaches `overlap` beyond the range; it must stay a time.
@@ -363,35 +441,22 @@ impl AuditExport {
         Ok((count, step))
     }
 
-    /// Start the export: a stream of records and window completions.
+    /// Start the export: a stream of typed records and window completions.
     ///
     /// # Errors
     /// As [`AuditExport::plan`].
     pub fn events(self) -> Result<ExportStream> {
-        let plan = self.plan()?;
-        let (done, records_done, unplaced) = match &self.resume {
-            Some(c) => (c.windows_done, c.records_done, c.unplaced_uuids.clone()),
-            None => (0, 0, Vec::new()),
-        };
-        Ok(ExportStream {
-            overlap: chrono::Duration::seconds(self.overlap.as_secs() as i64),
-            redactor: self.api.inner().redactor().clone(),
-            next_open: done.min(plan.len()),
-            unplaced: unplaced.into_iter().collect(),
-            export: self,
-            plan,
-            open: VecDeque::new(),
-            records_done,
-            window_records: 0,
-            edge_seen: HashSet::new(),
-            recent: placement::Recent::default(),
-            out_of_range_seen: HashSet::default(),
-            misplaced: 0,
-            out_of_range: 0,
-            window_misplaced: 0,
-            window_out_of_range: 0,
-            finished: false,
-        })
+        self.raw_events().map(ExportStream::new)
+    }
+
+    /// Start the export: a stream of records as the server sent them, and
+    /// window completions. What [`AuditExport::write_to`] writes.
+    ///
+    /// # Errors
+    /// As [`AuditExport::plan`].
+    pub fn raw_events(self) -> Result<RawExportStream> {
+        self.validate()?;
+        Ok(RawExportStream::new(self))
     }
 
     /// Start the export and yield only the records. Simpler than
@@ -407,134 +472,5 @@ impl AuditExport {
                 Err(e) => Some(Err(e)),
             })
         }))
-    }
-}
-
-/// The running export; see [`AuditExport::events`].
-pub struct ExportStream {
-    export: AuditExport,
-    plan: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    overlap: chrono::Duration,
-    /// Masks secrets in every record passed on (see the module docs).
-    redactor: Redactor,
-    next_open: usize,
-    open: VecDeque<OpenWindow>,
-    records_done: u64,
-    window_records: u64,
-    unplaced: HashSet<String>,
-    edge_seen: HashSet<String>,
-    recent: placement::Recent,
-    out_of_range_seen: placement::HashSet,
-    misplaced: u64,
-    out_of_range: u64,
-    window_misplaced: u64,
-    window_out_of_range: u64,
-    finished: bool,
-}
-
-impl ExportStream {
-    /// How many windows the export has in all.
-    pub fn windows(&self) -> usize {
-        self.plan.len()
-    }
-
-    /// How many windows were done before this stream started (when resuming).
-    pub fn windows_done(&self) -> usize {
-        self.export.resume.as_ref().map_or(0, |c| c.windows_done)
-    }
-
-    /// Records emitted so far although their timestamp does not place them
-    /// in the window that returned them (or cannot be read); see the
-    /// [module docs](crate::audit::export).
-    pub fn misplaced(&self) -> u64 {
-        self.misplaced
-    }
-
-    /// Distinct records returned so far whose timestamp lies outside the
-    /// export's range, and that were therefore not emitted.
-    pub fn out_of_range(&self) -> u64 {
-        self.out_of_range
-    }
-
-    fn open_windows(&mut self) {
-        while self.open.len() < self.export.concurrency && self.next_open < self.plan.len() {
-            let (from, to) = self.plan[self.next_open];
-            let records = WindowRecords::new(
-                self.export.api.clone(),
-                from - self.overlap,
-                to + self.overlap,
-            );
-            self.open
-                .push_back(OpenWindow::new(self.next_open, records));
-            self.next_open += 1;
-        }
-    }
-
-    fn checkpoint(&self, windows_done: usize) -> Checkpoint {
-        self.export.checkpoint_at(
-            windows_done,
-            self.records_done,
-            self.unplaced.iter().cloned().collect(),
-        )
-    }
-}
-
-impl Stream for ExportStream {
-    type Item = Result<ExportEvent>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        loop {
-            if this.finished {
-                return Poll::Ready(None);
-            }
-            this.open_windows();
-            for ahead in this.open.iter_mut().skip(1) {
-                ahead.prefetch(cx);
-            }
-            let Some(head) = this.open.front_mut() else {
-                this.finished = true;
-                return Poll::Ready(None);
-            };
-            let item = std::task::ready!(head.poll_next(cx));
-            let index = head.index;
-            match item {
-                Some(Ok(mut record)) => match this.place(index, &record) {
-                    Ok(true) => {
-                        this.window_records += 1;
-                        record.mask_secrets(&this.redactor);
-                        return Poll::Ready(Some(Ok(ExportEvent::Record(Box::new(record)))));
-                    }
-                    Ok(false) => {}
-                    Err(error) => {
-                        this.finished = true;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                Some(Err(error)) => {
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(error)));
-                }
-                None => {
-                    this.open.pop_front();
-                    this.records_done += std::mem::take(&mut this.window_records);
-                    this.edge_seen.clear();
-                    this.warn_about_placement(index);
-                    let checkpoint = this.checkpoint(index + 1);
-                    return Poll::Ready(Some(Ok(ExportEvent::WindowDone(checkpoint))));
-                }
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for ExportStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportStream")
-            .field("windows", &self.plan.len())
-            .field("next_open", &self.next_open)
-            .field("open", &self.open.len())
-            .field("records_done", &self.records_done)
-            .finish_non_exhaustive()
     }
 }

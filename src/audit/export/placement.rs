@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
-use super::{ExportStream, MAX_UNPLACED};
-use crate::audit::record::parse_timestamp;
+use chrono::{DateTime, Utc};
+
+use super::stream::{RawExportStream, Span};
+use super::{RawRecord, MAX_UNPLACED};
 use crate::error::{Error, Result};
-use crate::generated::types::AuditLogs;
 
 /// How many recently emitted records are remembered, so that a misplaced
 /// copy of one (from a server ignoring the filter) is not emitted again.
@@ -17,45 +18,56 @@ const RECENT_RECORDS: usize = 100_000;
 /// A set of hashes (of `event_uuid`s).
 pub(super) type HashSet = std::collections::HashSet<u64, BuildHasherDefault<Prehashed>>;
 
-impl ExportStream {
-    /// Whether the head window (`index`) emits `record`; see the module docs.
-    pub(super) fn place(&mut self, index: usize, record: &AuditLogs) -> Result<bool> {
-        let uuid = record.event_uuid.as_str();
-        let Ok(at) = parse_timestamp(&record.timestamp) else {
-            return self.keep_unplaced(uuid);
+impl RawExportStream {
+    /// Whether the head window (`span`) emits `record`, timestamped `at`
+    /// (`None`: unreadable); see the module docs. When it does, the hash of
+    /// its `event_uuid`.
+    pub(super) fn place(
+        &mut self,
+        span: Span,
+        record: &RawRecord,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<u64>> {
+        let uuid = record.event_uuid();
+        let hash = self.recent.hash(uuid);
+        let Some(at) = at else {
+            return self.keep_unplaced(uuid).map(|kept| kept.then_some(hash));
         };
-        let (from, to) = self.plan[index];
-        let last = index + 1 == self.plan.len();
+        let (from, to) = span;
+        let last = to == self.export.end;
         if from <= at && (at < to || (last && at == to)) {
-            // Its own window, unless an earlier window emitted it misplaced.
+            // Its own window, unless an earlier window emitted it misplaced,
+            // or a cut window passed it on already.
             if !self.unplaced.is_empty() && self.unplaced.contains(uuid) {
-                return Ok(false);
+                return Ok(None);
+            }
+            if !self.skip.is_empty() && self.skip.contains(&hash) {
+                return Ok(None);
             }
             let near_edge = at - from < self.overlap || to - at < self.overlap;
             let first = !near_edge || self.edge_seen.insert(uuid.to_owned());
             if first {
                 self.recent.remember(uuid);
             }
-            return Ok(first);
+            return Ok(first.then_some(hash));
         }
         if from - self.overlap <= at && at <= to + self.overlap {
             // The overlap asked for: a neighbour's, or just beyond the range.
-            return Ok(false);
+            return Ok(None);
         }
         if at < self.export.start || at > self.export.end {
-            let hash = self.recent.hash(uuid);
             let full = self.out_of_range_seen.len() >= MAX_UNPLACED;
             if full || self.out_of_range_seen.insert(hash) {
                 self.out_of_range += 1;
                 self.window_out_of_range += 1;
             }
-            return Ok(false);
+            return Ok(None);
         }
         if self.recent.contains(uuid) {
             // Its own window emitted it already: the server ignores the filter.
-            return Ok(false);
+            return Ok(None);
         }
-        self.keep_unplaced(uuid)
+        self.keep_unplaced(uuid).map(|kept| kept.then_some(hash))
     }
 
     /// Emit a record that no window's time places, once.
@@ -82,11 +94,11 @@ impl ExportStream {
 
     /// Say so when the window just done had records the server placed
     /// differently.
-    pub(super) fn warn_about_placement(&mut self, index: usize) {
+    pub(super) fn warn_about_placement(&mut self, span: Span) {
         let kept = std::mem::take(&mut self.window_misplaced);
         let outside = std::mem::take(&mut self.window_out_of_range);
         if kept + outside > 0 {
-            let (from, to) = self.plan[index];
+            let (from, to) = span;
             tracing::warn!(
                 window_start = %from,
                 window_end = %to,

@@ -2,6 +2,8 @@
 //! arrives, with the body requested again if it breaks off. Every wait —
 //! for the headers, for each chunk of the body, before a retry — runs on the
 //! client's idle clock ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+//! A body that passes the size bound is dropped ([`WindowItem::TooLarge`]),
+//! for the export to ask for the window again in pieces.
 //! [`OpenWindow`]: a window being requested, with the records it read ahead
 //! of its turn, bounded by count and by bytes ([`Prefetched`]).
 
@@ -13,13 +15,14 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use progenitor_client::ClientInfo;
 
+use super::raw::RawRecord;
 use super::scan::LogsScanner;
 use crate::audit::endpoint::AUDIT_LOGS;
 use crate::error::{Error, Result};
 use crate::generated;
-use crate::generated::types::{ApiDownloadAuditLogs, AuditLogs};
+use crate::generated::types::ApiDownloadAuditLogs;
 use crate::secret::Redactor;
-use crate::transport::{Read, StreamedCall};
+use crate::transport::{excerpt, Read, StreamedCall};
 
 /// Records a window fetched ahead of the head may hold before it waits.
 pub(super) const PREFETCH_RECORDS: usize = 256;
@@ -32,16 +35,17 @@ pub const PREFETCH_BYTES: usize = 8 * 1024 * 1024;
 /// is not the head, [`OpenWindow::poll_next`] passes its records on in turn
 /// (the head reads one record at a time).
 pub(super) struct OpenWindow {
-    pub(super) index: usize,
+    /// The window's own span: the records it emits lie in `[from, to)`.
+    pub(super) span: (DateTime<Utc>, DateTime<Utc>),
     records: WindowRecords,
     ahead: Prefetched,
     exhausted: bool,
 }
 
 impl OpenWindow {
-    pub(super) fn new(index: usize, records: WindowRecords) -> Self {
+    pub(super) fn new(span: (DateTime<Utc>, DateTime<Utc>), records: WindowRecords) -> Self {
         Self {
-            index,
+            span,
             records,
             ahead: Prefetched::default(),
             exhausted: false,
@@ -59,9 +63,9 @@ impl OpenWindow {
         }
     }
 
-    /// The window's next record: those read ahead first, then from the
-    /// body; `None` once the window is complete.
-    pub(super) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<AuditLogs>>> {
+    /// The window's next item: those read ahead first, then from the body;
+    /// `None` after [`WindowItem::Complete`] or [`WindowItem::TooLarge`].
+    pub(super) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<WindowItem>>> {
         if let Some(item) = self.ahead.pop() {
             return Poll::Ready(Some(item));
         }
@@ -70,14 +74,34 @@ impl OpenWindow {
         }
         let item = std::task::ready!(self.records.poll_next_unpin(cx));
         self.exhausted = item.is_none();
-        Poll::Ready(item.map(|item| item.map(|fetched| fetched.record)))
+        Poll::Ready(item)
     }
 }
 
-/// Records read ahead of their turn, and the bytes of their JSON.
+/// What a window's request yields.
+pub(crate) enum WindowItem {
+    /// The next record of the body.
+    Record(RawRecord),
+    /// The body ended: every record has been yielded.
+    Complete(ResponseStats),
+    /// The body passed the size bound: the request was dropped, and only the
+    /// records yielded so far were read.
+    TooLarge(ResponseStats),
+}
+
+/// What a window's request cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResponseStats {
+    /// Requests sent (a body that broke off is requested again).
+    pub(crate) requests: u64,
+    /// Bytes of the body read, of the last response.
+    pub(crate) body_bytes: u64,
+}
+
+/// Items read ahead of their turn, and the bytes of their records' JSON.
 #[derive(Default)]
 struct Prefetched {
-    items: VecDeque<Result<Fetched>>,
+    items: VecDeque<Result<WindowItem>>,
     bytes: usize,
 }
 
@@ -88,36 +112,37 @@ impl Prefetched {
         self.items.len() < PREFETCH_RECORDS && self.bytes < PREFETCH_BYTES
     }
 
-    fn push(&mut self, item: Result<Fetched>) {
-        if let Ok(fetched) = &item {
-            self.bytes += fetched.raw_bytes;
+    fn push(&mut self, item: Result<WindowItem>) {
+        if let Ok(WindowItem::Record(record)) = &item {
+            self.bytes += record.json().len();
         }
         self.items.push_back(item);
     }
 
-    fn pop(&mut self) -> Option<Result<AuditLogs>> {
+    fn pop(&mut self) -> Option<Result<WindowItem>> {
         let item = self.items.pop_front()?;
-        Some(item.map(|fetched| {
-            self.bytes -= fetched.raw_bytes;
-            fetched.record
-        }))
+        if let Ok(WindowItem::Record(record)) = &item {
+            self.bytes -= record.json().len();
+        }
+        Some(item)
     }
-}
-
-/// A record as read from a window's body.
-pub(crate) struct Fetched {
-    record: AuditLogs,
-    /// The size of its JSON in the body.
-    raw_bytes: usize,
 }
 
 /// The records of the audit-log endpoint for one `[from, to]` filter.
 pub(crate) struct WindowRecords {
-    inner: Pin<Box<dyn Stream<Item = Result<Fetched>> + Send>>,
+    inner: Pin<Box<dyn Stream<Item = Result<WindowItem>> + Send>>,
 }
 
 impl WindowRecords {
-    pub(crate) fn new(api: generated::Client, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+    /// The request for `[from, to]`, read until its body passes
+    /// `bound_bytes` (then [`WindowItem::TooLarge`]); `u64::MAX` reads it
+    /// whole.
+    pub(crate) fn new(
+        api: generated::Client,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bound_bytes: u64,
+    ) -> Self {
         let filter = ApiDownloadAuditLogs {
             start_date: Some(from),
             end_date: Some(to),
@@ -128,6 +153,9 @@ impl WindowRecords {
             scanner: LogsScanner::masking(redactor.clone()),
             redactor,
             filter,
+            bound_bytes,
+            stats: ResponseStats::default(),
+            asked_for_bytes: 0,
             position: 0,
             yielded: 0,
             last_uuid: None,
@@ -138,8 +166,9 @@ impl WindowRecords {
                 Err(error) => return Some((Err(error), None)),
             };
             match fetch.next().await {
-                Ok(Some(record)) => Some((Ok(record), Some(Ok(fetch)))),
-                Ok(None) => None,
+                Ok(item @ WindowItem::Record(_)) => Some((Ok(item), Some(Ok(fetch)))),
+                // The last item: the request is dropped with `fetch`.
+                Ok(item) => Some((Ok(item), None)),
                 // An error ends the window's stream.
                 Err(error) => Some((Err(error), None)),
             }
@@ -149,7 +178,7 @@ impl WindowRecords {
         }
     }
 
-    fn poll_next_unpin(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Fetched>>> {
+    fn poll_next_unpin(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<WindowItem>>> {
         self.inner.poll_next_unpin(cx)
     }
 }
@@ -162,6 +191,10 @@ struct Fetch {
     filter: ApiDownloadAuditLogs,
     redactor: Redactor,
     scanner: LogsScanner,
+    bound_bytes: u64,
+    stats: ResponseStats,
+    /// Bytes of the current response's records that lie in the filter.
+    asked_for_bytes: u64,
     /// Records read of the current response.
     position: u64,
     /// Records passed on, over all responses.
@@ -170,25 +203,41 @@ struct Fetch {
 }
 
 impl Fetch {
-    async fn next(&mut self) -> Result<Option<Fetched>> {
+    async fn next(&mut self) -> Result<WindowItem> {
         loop {
-            if let Some((record, raw_bytes)) = self.scanner.next_record()? {
+            if let Some(raw) = self.scanner.next_record()? {
                 self.position += 1;
+                let record =
+                    RawRecord::read(raw, &self.redactor).map_err(|problem| Error::Decode {
+                        status: None,
+                        excerpt: excerpt(raw, &self.redactor),
+                        error: <serde_json::Error as serde::de::Error>::custom(format!(
+                            "audit-log record {} of the response{} breaks the schema: {problem}",
+                            self.position,
+                            span_text(&self.filter)
+                        )),
+                    })?;
+                let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
+                if let (Some(from), Some(to), Some(at)) = asked_for {
+                    if from <= at && at <= to {
+                        self.asked_for_bytes += record.json().len() as u64;
+                    }
+                }
                 if self.position < self.yielded {
                     continue;
                 }
                 if self.position == self.yielded {
                     // The record passed on last before the body broke: the
                     // repeated response must agree, or positions mean nothing.
-                    if self.last_uuid.as_deref() != Some(record.event_uuid.as_str()) {
-                        return Err(self.changed(&record.event_uuid));
+                    if self.last_uuid.as_deref() != Some(record.event_uuid()) {
+                        return Err(self.changed(record.event_uuid()));
                     }
                     continue;
                 }
                 self.yielded += 1;
-                self.last_uuid = Some(record.event_uuid.clone());
+                self.last_uuid = Some(record.event_uuid().to_owned());
                 self.call.progressed();
-                return Ok(Some(Fetched { record, raw_bytes }));
+                return Ok(WindowItem::Record(record));
             }
             match self.call.read().await? {
                 Read::Started => {
@@ -202,10 +251,27 @@ impl Fetch {
                     }
                     self.scanner = LogsScanner::masking(self.redactor.clone());
                     self.position = 0;
+                    self.stats.requests += 1;
+                    self.stats.body_bytes = 0;
+                    self.asked_for_bytes = 0;
                 }
-                Read::Chunk(chunk) => self.scanner.push(&chunk),
+                Read::Chunk(chunk) => {
+                    let bytes = self.stats.body_bytes + chunk.len() as u64;
+                    if bytes > self.bound_bytes {
+                        if self.asked_for_bytes.saturating_mul(2) >= self.stats.body_bytes {
+                            // Not read: the window is asked for again in pieces.
+                            return Ok(WindowItem::TooLarge(self.stats));
+                        }
+                        // Mostly what was not asked for (data beside the
+                        // records, or a server ignoring the filter): pieces
+                        // would be as large, so this one is read whole.
+                        self.bound_bytes = u64::MAX;
+                    }
+                    self.stats.body_bytes = bytes;
+                    self.scanner.push(&chunk);
+                }
                 Read::End => match self.scanner.finish() {
-                    Ok(()) => return Ok(None),
+                    Ok(()) => return Ok(WindowItem::Complete(self.stats)),
                     // A body that ends before the document does was cut short.
                     Err(error) => self.call.cut_short(error).await?,
                 },
@@ -216,18 +282,14 @@ impl Fetch {
     /// The error for a repeated request that returned other records than
     /// the first: the server's data moved, so positions mean nothing.
     fn changed(&self, found: &str) -> Error {
-        let (from, to) = (self.filter.start_date, self.filter.end_date);
-        let span = match (from, to) {
-            (Some(from), Some(to)) => format!(" for {from}..{to}"),
-            _ => String::new(),
-        };
         Error::Inconsistent {
             message: format!(
-                "the audit-log response{span} changed between attempts (its body broke off \
+                "the audit-log response{} changed between attempts (its body broke off \
                  after record {} ({:?}); the repeated request has {found:?} there), so the \
                  window cannot be continued where it broke; some of its records were passed \
                  on, but the window is not complete: run the export again (an export into a \
                  file continues after the last window it completed)",
+                span_text(&self.filter),
                 self.yielded,
                 self.last_uuid.as_deref().unwrap_or_default(),
             ),
@@ -235,16 +297,28 @@ impl Fetch {
     }
 }
 
+/// " for FROM..TO", the span a request asked for.
+fn span_text(filter: &ApiDownloadAuditLogs) -> String {
+    match (filter.start_date, filter.end_date) {
+        (Some(from), Some(to)) => format!(" for {from}..{to}"),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn fetched(raw_bytes: usize) -> Result<Fetched> {
-        let record = serde_json::from_value(serde_json::json!({
-            "timestamp": "2026-11-20T10:00:00Z", "event_uuid": "u", "client_ip": "1", "url": "/"
-        }))
-        .unwrap();
-        Ok(Fetched { record, raw_bytes })
+    fn fetched(raw_bytes: usize) -> Result<WindowItem> {
+        let record = |padding: &str| {
+            format!(
+                r#"{{"timestamp":"2026-11-20T10:00:00Z","event_uuid":"u","client_ip":"1","url":"/","p":"{padding}"}}"#
+            )
+        };
+        let raw = record(&"x".repeat(raw_bytes - record("").len()));
+        let record = RawRecord::read(raw.as_bytes(), &Redactor::new()).unwrap();
+        assert_eq!(record.json().len(), raw_bytes);
+        Ok(WindowItem::Record(record))
     }
 
     #[test]

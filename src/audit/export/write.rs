@@ -6,29 +6,34 @@ use std::io::{self, Write};
 
 use futures_util::StreamExt;
 
-use super::{AuditExport, Checkpoint, ExportEvent, ExportProgress};
+use super::stream::{schema_error, RawExportStream};
+use super::{AuditExport, Checkpoint, ExportProgress, RawExportEvent, RawRecord};
+use crate::error::{Error, Result};
+use crate::generated::types::AuditLogs;
 
 /// Records between progress reports.
 const PROGRESS_EVERY: u64 = 4096;
-use crate::error::{Error, Result};
-use crate::generated::types::AuditLogs;
 
 /// Output format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
-    /// One JSON object per line, the record as the API returned it.
+    /// One JSON object per line: the record's bytes as the API returned
+    /// them, without white space between tokens.
     JsonLines,
-    /// A header row, then one row per record; `payload` as a JSON string.
+    /// A header row, then one row per record; `payload`, and the fields
+    /// without a column of their own (`other_fields`), as JSON objects.
     Csv,
-    /// One JSON array of records (closed when the export finishes).
+    /// One JSON array of records as [`ExportFormat::JsonLines`] writes them
+    /// (closed when the export finishes).
     Json,
 }
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
-    /// Windows completed in this run.
+    /// Windows completed in this run: checkpoints reached (the pieces of a
+    /// window cut at the response bound count once, with their last).
     pub windows: usize,
     /// Records written in this run.
     pub records: u64,
@@ -41,10 +46,15 @@ pub struct ExportSummary {
     /// Records returned in this run with a timestamp outside the export's
     /// range, not written (see [`ExportStream::out_of_range`](super::ExportStream::out_of_range)).
     pub out_of_range: u64,
+    /// Requests sent in this run.
+    pub requests: u64,
+    /// The most bytes of body read from one response in this run.
+    pub largest_response_bytes: u64,
 }
 
-/// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 17] = [
+/// The CSV columns, in order: the spec's fields, then `other_fields`, a JSON
+/// object of the fields the record has beyond them (empty when none).
+pub const CSV_COLUMNS: [&str; 18] = [
     "timestamp",
     "event_uuid",
     "action",
@@ -62,6 +72,7 @@ pub const CSV_COLUMNS: [&str; 17] = [
     "user_agent",
     "log_entry",
     "payload",
+    "other_fields",
 ];
 
 impl AuditExport {
@@ -112,8 +123,8 @@ impl AuditExport {
                 });
             }
         };
-        // Planned before anything is written: bad parameters leave no output.
-        let mut events = self.events()?;
+        // Checked before anything is written: bad parameters leave no output.
+        let mut events = self.raw_events()?;
         let mut out = Counting {
             inner: writer,
             bytes: already,
@@ -143,14 +154,14 @@ impl AuditExport {
         report(windows_done, windows_total, 0);
         while let Some(event) = events.next().await {
             match event? {
-                ExportEvent::Record(record) => {
-                    sink.write(&record)?;
+                RawExportEvent::Record(record) => {
+                    sink.write(&record, &events)?;
                     summary.records += 1;
                     if summary.records.is_multiple_of(PROGRESS_EVERY) {
                         report(windows_done, windows_total, summary.records);
                     }
                 }
-                ExportEvent::WindowDone(done) => {
+                RawExportEvent::WindowDone(done) => {
                     summary.windows += 1;
                     summary.bytes = sink.flush()?;
                     windows_done = done.windows_done;
@@ -162,6 +173,8 @@ impl AuditExport {
         summary.bytes = sink.finish()?;
         summary.misplaced = events.misplaced();
         summary.out_of_range = events.out_of_range();
+        summary.requests = events.requests();
+        summary.largest_response_bytes = events.largest_response_bytes();
         Ok((summary, sink.into_inner()?))
     }
 }
@@ -180,7 +193,7 @@ pub(super) fn header(format: ExportFormat) -> Vec<u8> {
     }
 }
 
-fn csv_row(r: &AuditLogs) -> [String; 17] {
+fn csv_row(r: &AuditLogs) -> [String; 18] {
     fn opt<T: ToString>(v: &Option<T>) -> String {
         v.as_ref().map(ToString::to_string).unwrap_or_default()
     }
@@ -205,6 +218,11 @@ fn csv_row(r: &AuditLogs) -> [String; 17] {
             .as_ref()
             .map(|p| serde_json::Value::Object(p.clone()).to_string())
             .unwrap_or_default(),
+        if r.extra.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Object(r.extra.clone()).to_string()
+        },
     ]
 }
 
@@ -216,23 +234,27 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    fn write(&mut self, record: &AuditLogs) -> Result<()> {
+    /// Write `record`, which `stream` just yielded (for errors).
+    fn write(&mut self, record: &RawRecord, stream: &RawExportStream) -> Result<()> {
         match self {
-            Sink::Json(out) => {
-                serde_json::to_writer(&mut *out, record)
-                    .map_err(|e| output("write a record", e.into()))?;
-                out.write_all(b"\n")
-                    .map_err(|e| output("write a record", e))
-            }
+            Sink::Json(out) => out
+                .write_all(record.json().as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| output("write a record", e)),
             Sink::JsonArray { out, first } => {
                 if !std::mem::replace(first, false) {
                     out.write_all(b",\n")
                         .map_err(|e| output("write a record", e))?;
                 }
-                serde_json::to_writer(&mut *out, record)
-                    .map_err(|e| output("write a record", e.into()))
+                out.write_all(record.json().as_bytes())
+                    .map_err(|e| output("write a record", e))
             }
-            Sink::Csv(csv) => csv.write_record(csv_row(record)).map_err(csv_error),
+            Sink::Csv(csv) => {
+                let typed = record
+                    .decode()
+                    .map_err(|e| schema_error(stream, record, e))?;
+                csv.write_record(csv_row(&typed)).map_err(csv_error)
+            }
         }
     }
 
@@ -302,8 +324,8 @@ impl<W: Write> Write for Counting<W> {
         Ok(n)
     }
 
-    // serde_json writes a record in many small pieces; hand each straight to
-    // the inner writer's own `write_all` rather than std's looping default.
+    // Hand each piece straight to the inner writer's own `write_all` rather
+    // than std's looping default.
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.inner.write_all(buf)?;
         self.bytes += buf.len() as u64;

@@ -75,7 +75,8 @@ impl Range {
 pub struct ExportArgs {
     #[command(flatten)]
     range: Range,
-    /// Length of each request's window [default: 1h]
+    /// Longest window of one request; shorter ones are chosen where records
+    /// are dense [default: 30d]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     window: Option<Duration>,
     /// Windows fetched at once
@@ -95,8 +96,8 @@ pub struct ExportArgs {
     restart: bool,
 }
 
-/// The window when neither --window nor a checkpoint gives one.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+/// The longest window when neither --window nor a checkpoint gives one.
+const DEFAULT_WINDOW: Duration = datafold_sdk::audit::export::DEFAULT_WINDOW;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -406,8 +407,11 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
         Some(Ok(summary)) => {
             if !global.quiet {
                 output::note(&format!(
-                    "exported {} events in {} windows",
-                    summary.records, summary.windows
+                    "exported {} events in {} request{} (the largest response {:.1} MiB)",
+                    summary.records,
+                    summary.requests,
+                    if summary.requests == 1 { "" } else { "s" },
+                    summary.largest_response_bytes as f64 / 1_048_576.0
                 ));
                 if summary.misplaced > 0 {
                     output::note(&format!(

@@ -1,5 +1,6 @@
 //! The figures `benches/runner` measures, by the names both command lines
-//! take (`audit_decode`, `small_call`, `export`). The runner includes this
+//! take (`audit_decode`, `small_call`, `export`, `adaptive_windows`,
+//! `export_vs_raw`). The runner includes this
 //! file, so the xtask and the runner accept the same names.
 
 use std::fmt;
@@ -17,6 +18,12 @@ pub enum Figure {
     /// 1,000,000 events to JSON Lines in a child: peak RSS, events/s,
     /// streaming export vs one buffered GET
     Export,
+    /// Requests for a sparse year (5,000 events in 365 days), and the
+    /// largest response read for a day with 1,000,000 events in one hour
+    AdaptiveWindows,
+    /// Export of 1,000,000 events in one hour to JSON Lines vs one raw
+    /// streamed copy of the same range to a file
+    ExportVsRaw,
 }
 
 impl fmt::Display for Figure {

@@ -39,10 +39,13 @@ const BUILD: &str = "build";
 const HELP: &str = "help";
 
 /// The targets: the line's name, the most it may be, and its unit.
-const TARGETS: [(&str, f64, &str); 4] = [
+const TARGETS: [(&str, f64, &str); 7] = [
     ("audit_decode", 1.05, "sdk/handwritten"),
     ("small_call", 1.10, "sdk/raw"),
     ("export_rss", 64.0, "MiB"),
+    ("export_requests_sparse_year", 50.0, "requests"),
+    ("export_largest_response", 64.0, "MiB"),
+    ("export_vs_raw", 1.5, "export/raw"),
     ("cold_build", 1.3, "sdk/bare"),
 ];
 
@@ -281,7 +284,7 @@ fn target_report(results: &[Line]) -> Vec<String> {
                 "MISSED"
             };
             Some(format!(
-                "{name:<13} {:>8.3} {unit:<16} target <= {limit}  {verdict}",
+                "{name:<27} {:>8.3} {unit:<16} target <= {limit}  {verdict}",
                 line.value()
             ))
         })
@@ -309,11 +312,17 @@ mod tests {
         let options = parse(&[]).unwrap().unwrap();
         assert_eq!(
             options.figures,
-            [Figure::AuditDecode, Figure::SmallCall, Figure::Export]
+            [
+                Figure::AuditDecode,
+                Figure::SmallCall,
+                Figure::Export,
+                Figure::AdaptiveWindows,
+                Figure::ExportVsRaw
+            ]
         );
         assert!(!options.build && !options.quick);
         let options = parse(&["--build"]).unwrap().unwrap();
-        assert_eq!(options.figures.len(), 3);
+        assert_eq!(options.figures.len(), 5);
         assert!(options.build);
     }
 
@@ -346,11 +355,17 @@ mod tests {
             Line::ratio("small_call", "sdk/raw", 1.12),
             Line::ratio("audit_decode_in_memory", "sdk/handwritten", 2.0),
             Line::ratio("audit_decode", "sdk/handwritten", 1.01),
+            Line::figure("export_requests_sparse_year", 51.0, "requests"),
+            Line::ratio("export_vs_raw", "export/raw", 1.2),
         ];
         let report = target_report(&results);
-        assert_eq!(report.len(), 3, "{report:#?}");
+        assert_eq!(report.len(), 5, "{report:#?}");
         assert!(report[0].starts_with("audit_decode ") && report[0].ends_with(" met"));
         assert!(report[1].starts_with("small_call ") && report[1].ends_with("MISSED"));
         assert!(report[2].starts_with("export_rss ") && report[2].ends_with(" met"));
+        assert!(
+            report[3].starts_with("export_requests_sparse_year ") && report[3].ends_with("MISSED")
+        );
+        assert!(report[4].starts_with("export_vs_raw ") && report[4].ends_with(" met"));
     }
 }
