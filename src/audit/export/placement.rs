@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use chrono::{DateTime, Utc};
 
-use super::stream::{RawExportStream, Span};
+use super::plan::Span;
 use super::{RawRecord, MAX_UNPLACED};
 use crate::error::{Error, Result};
 
@@ -18,15 +18,58 @@ const RECENT_RECORDS: usize = 100_000;
 /// A set of hashes (of `event_uuid`s).
 pub(super) type HashSet = std::collections::HashSet<u64, BuildHasherDefault<Prehashed>>;
 
-impl RawExportStream {
+/// What placing records needs to remember: the export's range and overlap,
+/// the records emitted outside their window, near a window's edge, and
+/// lately, and the counts of records the server placed elsewhere.
+pub(super) struct Placement {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    overlap: chrono::Duration,
+    /// Records emitted although no window's time places them (kept in the
+    /// checkpoint, so that a resumed export does not emit them again).
+    pub(super) unplaced: std::collections::HashSet<String>,
+    /// Records near the edge of the head window, emitted once.
+    pub(super) edge_seen: std::collections::HashSet<String>,
+    recent: Recent,
+    out_of_range_seen: HashSet,
+    pub(super) misplaced: u64,
+    pub(super) out_of_range: u64,
+    window_misplaced: u64,
+    window_out_of_range: u64,
+}
+
+impl Placement {
+    /// Placement for the export of `[start, end]` whose windows overlap by
+    /// `overlap`, with the records a checkpoint says were emitted unplaced.
+    pub(super) fn new(
+        (start, end): Span,
+        overlap: chrono::Duration,
+        unplaced: Vec<String>,
+    ) -> Self {
+        Self {
+            start,
+            end,
+            overlap,
+            unplaced: unplaced.into_iter().collect(),
+            edge_seen: std::collections::HashSet::new(),
+            recent: Recent::default(),
+            out_of_range_seen: HashSet::default(),
+            misplaced: 0,
+            out_of_range: 0,
+            window_misplaced: 0,
+            window_out_of_range: 0,
+        }
+    }
+
     /// Whether the head window (`span`) emits `record`, timestamped `at`
     /// (`None`: unreadable); see the module docs. When it does, the hash of
-    /// its `event_uuid`.
+    /// its `event_uuid`. `skip` holds records a cut window passed on already.
     pub(super) fn place(
         &mut self,
         span: Span,
         record: &RawRecord,
         at: Option<DateTime<Utc>>,
+        skip: &HashSet,
     ) -> Result<Option<u64>> {
         let uuid = record.event_uuid();
         let hash = self.recent.hash(uuid);
@@ -34,14 +77,14 @@ impl RawExportStream {
             return self.keep_unplaced(uuid).map(|kept| kept.then_some(hash));
         };
         let (from, to) = span;
-        let last = to == self.export.end;
+        let last = to == self.end;
         if from <= at && (at < to || (last && at == to)) {
             // Its own window, unless an earlier window emitted it misplaced,
             // or a cut window passed it on already.
             if !self.unplaced.is_empty() && self.unplaced.contains(uuid) {
                 return Ok(None);
             }
-            if !self.skip.is_empty() && self.skip.contains(&hash) {
+            if !skip.is_empty() && skip.contains(&hash) {
                 return Ok(None);
             }
             let near_edge = at - from < self.overlap || to - at < self.overlap;
@@ -55,7 +98,7 @@ impl RawExportStream {
             // The overlap asked for: a neighbour's, or just beyond the range.
             return Ok(None);
         }
-        if at < self.export.start || at > self.export.end {
+        if at < self.start || at > self.end {
             let full = self.out_of_range_seen.len() >= MAX_UNPLACED;
             if full || self.out_of_range_seen.insert(hash) {
                 self.out_of_range += 1;

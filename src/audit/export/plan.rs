@@ -30,6 +30,9 @@ struct Dense {
     bytes_per_sec: f64,
 }
 
+/// A window's span, `[from, to)`.
+pub(crate) type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// Chooses the spans of an export's requests.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanPlanner {

@@ -3,7 +3,7 @@
 //! response passes the bound, and yields checkpoints; [`ExportStream`] is
 //! the same with typed records.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,14 +11,12 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use progenitor_client::ClientInfo;
 
-use super::plan::SpanPlanner;
+use super::placement::{self, Placement};
+use super::plan::{Span, SpanPlanner};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
-use super::{placement, AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord};
+use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord};
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
-
-/// A window's span, `[from, to)`.
-pub(super) type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// The running export, records as the server sent them; see
 /// [`AuditExport::raw_events`].
@@ -33,14 +31,7 @@ pub struct RawExportStream {
     records_done: u64,
     /// Records passed on since the last checkpoint.
     uncommitted: u64,
-    pub(super) unplaced: HashSet<String>,
-    pub(super) edge_seen: HashSet<String>,
-    pub(super) recent: placement::Recent,
-    pub(super) out_of_range_seen: placement::HashSet,
-    pub(super) misplaced: u64,
-    pub(super) out_of_range: u64,
-    pub(super) window_misplaced: u64,
-    pub(super) window_out_of_range: u64,
+    placement: Placement,
     /// The head window's records passed on (hashes of their `event_uuid`s),
     /// to skip if it is cut.
     head_passed: Vec<u64>,
@@ -48,7 +39,7 @@ pub struct RawExportStream {
     head_seen: Option<Span>,
     /// Records passed on by cut windows, skipped by their pieces; no
     /// checkpoint is yielded until the pieces pass `skip_until`.
-    pub(super) skip: placement::HashSet,
+    skip: placement::HashSet,
     skip_until: Option<DateTime<Utc>>,
     /// The span and position (in its window) of the last record passed on.
     last_record: (Span, u64),
@@ -59,28 +50,22 @@ pub struct RawExportStream {
 
 impl RawExportStream {
     pub(super) fn new(export: AuditExport) -> Self {
+        let overlap = chrono::Duration::seconds(export.overlap.as_secs() as i64);
         let (done_until, records_done, unplaced) = match &export.resume {
             Some(c) => (c.done_until, c.records_done, c.unplaced_uuids.clone()),
             None => (export.start, 0, Vec::new()),
         };
         Self {
-            overlap: chrono::Duration::seconds(export.overlap.as_secs() as i64),
+            overlap,
             redactor: export.api.inner().redactor().clone(),
             planner: export.planner(done_until),
-            unplaced: unplaced.into_iter().collect(),
+            placement: Placement::new((export.start, export.end), overlap, unplaced),
             last_record: ((export.start, export.start), 0),
             export,
             open: VecDeque::new(),
             done_until,
             records_done,
             uncommitted: 0,
-            edge_seen: HashSet::new(),
-            recent: placement::Recent::default(),
-            out_of_range_seen: placement::HashSet::default(),
-            misplaced: 0,
-            out_of_range: 0,
-            window_misplaced: 0,
-            window_out_of_range: 0,
             head_passed: Vec::new(),
             head_seen: None,
             skip: placement::HashSet::default(),
@@ -105,13 +90,13 @@ impl RawExportStream {
     /// in the window that returned them (or cannot be read); see the
     /// [module docs](crate::audit::export).
     pub fn misplaced(&self) -> u64 {
-        self.misplaced
+        self.placement.misplaced
     }
 
     /// Distinct records returned so far whose timestamp lies outside the
     /// export's range, and that were therefore not emitted.
     pub fn out_of_range(&self) -> u64 {
-        self.out_of_range
+        self.placement.out_of_range
     }
 
     /// Requests sent so far (a body that broke off and was asked for again
@@ -161,10 +146,10 @@ impl RawExportStream {
     fn window_complete(&mut self, span: Span, body_bytes: u64) -> Option<Checkpoint> {
         self.open.pop_front();
         self.planner.completed(span, body_bytes);
-        self.edge_seen.clear();
+        self.placement.edge_seen.clear();
         self.head_passed.clear();
         self.head_seen = None;
-        self.warn_about_placement(span);
+        self.placement.warn_about_placement(span);
         self.done_until = span.1;
         if self.skip_until.is_some_and(|until| span.1 <= until) {
             // Records of a cut window lie beyond: a checkpoint here would
@@ -177,7 +162,7 @@ impl RawExportStream {
         Some(self.export.checkpoint_at(
             self.done_until,
             self.records_done,
-            self.unplaced.iter().cloned().collect(),
+            self.placement.unplaced.iter().cloned().collect(),
         ))
     }
 
@@ -191,7 +176,7 @@ impl RawExportStream {
         }
         self.planner.cut(span, body_bytes, self.head_seen.take());
         self.open.clear();
-        self.edge_seen.clear();
+        self.placement.edge_seen.clear();
     }
 }
 
@@ -222,7 +207,7 @@ impl Stream for RawExportStream {
                                 .map_or((at, at), |(a, b)| (a.min(at), b.max(at))),
                         );
                     }
-                    match this.place(span, &record, at) {
+                    match this.placement.place(span, &record, at, &this.skip) {
                         Ok(Some(hash)) => {
                             this.head_passed.push(hash);
                             this.uncommitted += 1;

@@ -226,7 +226,15 @@ fn list_request(
 ) -> AuditExport {
     let span = (end - start).to_std().unwrap_or(Duration::ZERO);
     let whole_seconds = span.as_secs() + u64::from(span.subsec_nanos() > 0);
-    let export = client.audit_logs().between(start, end).concurrency(1);
+    // No bound on a response's size: list streams each response and keeps
+    // only the newest records within its own memory cap, so a large answer
+    // is read through once rather than asked for again in pieces (which a
+    // server that ignores the time filter would answer whole every time).
+    let export = client
+        .audit_logs()
+        .between(start, end)
+        .concurrency(1)
+        .max_response_bytes(u64::MAX);
     if whole_seconds <= LONGEST_WINDOW.as_secs() {
         export
             .window(Duration::from_secs(whole_seconds.max(1)))
