@@ -127,12 +127,8 @@ impl RawExportStream {
             } else {
                 u64::MAX
             };
-            let records = WindowRecords::new(
-                self.export.api.clone(),
-                span.0 - self.overlap,
-                span.1 + self.overlap,
-                bound,
-            );
+            let (from, to) = self.reach_of(span);
+            let records = WindowRecords::new(self.export.api.clone(), from, to, bound);
             self.open.push_back(OpenWindow::new(span, records));
         }
     }
@@ -142,10 +138,19 @@ impl RawExportStream {
         Poll::Ready(Some(Err(error)))
     }
 
+    /// What the request for `span` asks for: the span and, on each side, the
+    /// overlap, but never more than the span is long, so that short spans
+    /// in dense stretches do not read their neighbours many times over.
+    fn reach_of(&self, span: Span) -> Span {
+        let reach = self.overlap.min(span.1 - span.0);
+        (span.0 - reach, span.1 + reach)
+    }
+
     /// The head window `span` was read whole.
     fn window_complete(&mut self, span: Span, body_bytes: u64) -> Option<Checkpoint> {
         self.open.pop_front();
-        self.planner.completed(span, body_bytes);
+        // The body covered the time asked for, overlap included.
+        self.planner.completed(self.reach_of(span), body_bytes);
         self.placement.edge_seen.clear();
         self.head_passed.clear();
         self.head_seen = None;
