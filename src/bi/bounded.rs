@@ -1,5 +1,6 @@
-//! Reading a desired-state document within limits, so that a broken or
-//! hostile file costs at most a few MiB and a fraction of a second:
+//! Reading a YAML or JSON document (a desired-state file, a `--from-file`
+//! configuration) within limits, so that a broken or hostile file costs at
+//! most a few MiB and a fraction of a second:
 //!
 //! - nesting: at most [`MAX_DEPTH`] levels;
 //! - the document as built: at most [`MAX_EXPANDED_BYTES`], counted while it
@@ -19,12 +20,13 @@ use serde_json::{Map, Value};
 pub const MAX_DEPTH: usize = 64;
 /// The largest document built: string bytes plus 8 per value.
 pub const MAX_EXPANDED_BYTES: usize = 4 << 20;
-/// The YAML scanner's work allowed for flow collections.
-const MAX_FLOW_STEPS: u64 = 50_000_000;
+/// The YAML scanner's work allowed for flow collections: every byte counts
+/// one step per `[` or `{` before it.
+pub const MAX_FLOW_STEPS: u64 = 50_000_000;
 
 /// Whether the YAML scanner's work on `text`'s flow collections stays
 /// within bounds; the message says what to do otherwise.
-pub(crate) fn check_flow_collections(text: &str) -> Result<(), String> {
+pub fn check_flow_collections(text: &str) -> Result<(), String> {
     let (mut opened, mut steps) = (0_u64, 0_u64);
     for byte in text.bytes() {
         if matches!(byte, b'[' | b'{') {
@@ -42,8 +44,10 @@ pub(crate) fn check_flow_collections(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Read a document into JSON within the limits.
-pub(crate) fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+/// Read a document into JSON within the limits: a `serde_json` or
+/// `serde_yaml_ng` deserializer (check YAML text with
+/// [`check_flow_collections`] first).
+pub fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
     let spent = Cell::new(0);
     Node {
         spent: &spent,
@@ -159,5 +163,38 @@ impl<'de> Visitor<'de> for Node<'_> {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Result<Value, String> {
+        check_flow_collections(text)?;
+        read(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ordinary_configurations_read_as_before() {
+        let text = "name: x\nrepo_id: 4\nproject_ids: [a, b]\nbindings:\n  - {remoteId: r, boundIds: [1, 2]}\nratio: 0.5\nflag: true\nnothing: ~\n";
+        let expected: Value = serde_yaml_ng::from_str(text).unwrap();
+        assert_eq!(yaml(text).unwrap(), expected);
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let deep = format!("a: {}1{}", "[".repeat(64), "]".repeat(64));
+        assert!(yaml(&deep).unwrap_err().contains("deeper than 64"));
+        let fits = format!("a: {}1{}", "[".repeat(63), "]".repeat(63));
+        assert!(yaml(&fits).is_ok());
+        let bomb = format!(
+            "a: &x {}\nb: [{}]\n",
+            "y".repeat(10_000),
+            "*x, ".repeat(500)
+        );
+        assert!(yaml(&bomb).unwrap_err().contains("expand beyond 4 MiB"));
+        let flow = format!("a: {}", "[".repeat(20_000));
+        assert!(yaml(&flow).unwrap_err().contains("flow collections"));
     }
 }

@@ -50,12 +50,16 @@ pub fn kind_fields(kind: BiKind) -> Vec<KindField> {
     properties
         .iter()
         .map(|(name, property)| {
-            let resolved = resolve(property, &schema);
+            let resolved = resolve_schema(property, &schema);
             KindField {
                 name: name.clone(),
                 required: required.contains(&name.as_str()),
+                // As the CLI's flags do: `format: password`, or a text
+                // field named like a secret.
                 secret: resolved.get("format").and_then(Value::as_str) == Some("password")
-                    || property.get("format").and_then(Value::as_str) == Some("password"),
+                    || property.get("format").and_then(Value::as_str) == Some("password")
+                    || (resolved.get("type").and_then(Value::as_str) == Some("string")
+                        && crate::secret::is_secret_field(name)),
                 default: property
                     .get("default")
                     .or_else(|| resolved.get("default"))
@@ -65,16 +69,20 @@ pub fn kind_fields(kind: BiKind) -> Vec<KindField> {
         .collect()
 }
 
-/// The schema a property stands for: `$ref`s into `definitions` followed,
-/// nullable forms (`anyOf: [X, {type: null}]`, `allOf: [X]`) unwrapped.
-/// Bounded, so a `$ref` cycle cannot hang.
-fn resolve<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
+/// The schema a property of `root` stands for: `$ref`s followed (into the
+/// JSON Schema's `definitions` or an OpenAPI document's
+/// `components/schemas`), nullable forms (`anyOf: [X, {type: null}]`,
+/// `allOf: [X]`) unwrapped. Bounded, so a `$ref` cycle cannot hang.
+pub fn resolve_schema<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
     for _ in 0..16 {
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            match reference
-                .strip_prefix("#/definitions/")
-                .and_then(|name| root.get("definitions")?.get(name))
-            {
+            let target = match reference.strip_prefix("#/definitions/") {
+                Some(name) => root.get("definitions").and_then(|d| d.get(name)),
+                None => reference
+                    .strip_prefix("#/components/schemas/")
+                    .and_then(|name| root.get("components")?.get("schemas")?.get(name)),
+            };
+            match target {
                 Some(target) => schema = target,
                 None => return schema,
             }
@@ -86,13 +94,22 @@ fn resolve<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
         let mut not_null = alternatives
             .into_iter()
             .flatten()
-            .filter(|alternative| alternative.get("type") != Some(&Value::from("null")));
+            .filter(|alternative| !is_null_type(alternative));
         match (not_null.next(), not_null.next()) {
             (Some(only), None) => schema = only,
             _ => return schema,
         }
     }
     schema
+}
+
+/// `{type: null}` (or `{type: [null]}`): the null half of a nullable form.
+fn is_null_type(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "null",
+        Some(Value::Array(ts)) => !ts.is_empty() && ts.iter().all(|t| t == "null"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod apply;
 #[cfg(feature = "as-code")]
 mod as_code_error;
 #[cfg(feature = "as-code")]
-mod bounded;
+pub mod bounded;
 #[cfg(feature = "as-code")]
 mod compare;
 #[cfg(feature = "as-code")]
@@ -48,7 +48,7 @@ pub use compare::PlanOptions;
 #[cfg(feature = "as-code")]
 pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
 #[cfg(feature = "schema")]
-pub use fields::{config_schema, kind_fields, KindField};
+pub use fields::{config_schema, kind_fields, resolve_schema, KindField};
 pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
 #[cfg(feature = "as-code")]
 pub use plan::{Action, Change, FieldChange, Plan, Rotation, SecretsNote, Shown, SENSITIVE};

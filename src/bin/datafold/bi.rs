@@ -200,14 +200,7 @@ fn confirm(id: i64) -> CliResult<bool> {
             "refusing to remove integration {id} without --yes (stdin is not a terminal)"
         )));
     }
-    output::prompt(&format!("Remove integration {id}? [y/N] "));
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .take(1024)
-        .read_line(&mut answer)
-        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    output::ask_yes(&format!("Remove integration {id}? [y/N] "))
 }
 
 /// Sends a configuration of the kind visited: a create, or an update when

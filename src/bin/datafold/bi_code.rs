@@ -97,11 +97,18 @@ fn open_state(path: Option<&Path>, client: &Client, file: &Path) -> CliResult<Op
         .map_err(cli_error)
 }
 
-pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
-    let desired = read_desired(&args.file)?;
-    let state = open_state(args.state.as_deref(), client, &args.file)?;
+/// The plan of the desired `file` against the server, with the state file
+/// (if given) it was made with.
+async fn plan_file(
+    file: &Path,
+    state: Option<&Path>,
+    prune: bool,
+    client: &Client,
+) -> CliResult<(Plan, Option<SecretState>)> {
+    let desired = read_desired(file)?;
+    let state = open_state(state, client, file)?;
     let options = PlanOptions {
-        prune: args.prune,
+        prune,
         state: state.as_ref(),
     };
     let plan = client
@@ -109,6 +116,11 @@ pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
         .plan_with(&desired, options)
         .await
         .map_err(cli_error)?;
+    Ok((plan, state))
+}
+
+pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
+    let (plan, _) = plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
     match args.format {
         PlanFormat::Json => output::json(&plan)?,
         PlanFormat::Text => output::stdout(&output::message_text(&plan.to_string()))?,
@@ -120,17 +132,8 @@ pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
 }
 
 pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
-    let desired = read_desired(&args.file)?;
-    let mut state = open_state(args.state.as_deref(), client, &args.file)?;
-    let options = PlanOptions {
-        prune: args.prune,
-        state: state.as_ref(),
-    };
-    let plan = client
-        .bi()
-        .plan_with(&desired, options)
-        .await
-        .map_err(cli_error)?;
+    let (plan, mut state) =
+        plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
     output::stdout(&output::message_text(&plan.to_string()))?;
     if !plan.has_changes() {
         output::note("Nothing to do.");
@@ -185,14 +188,7 @@ fn confirm(plan: &Plan) -> CliResult<bool> {
         .iter()
         .filter(|c| c.action.is_change())
         .count();
-    output::prompt(&format!("Apply these {count} changes? [y/N] "));
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .take(1024)
-        .read_line(&mut answer)
-        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    output::ask_yes(&format!("Apply these {count} changes? [y/N] "))
 }
 
 /// The environment variable an export names for a secret:

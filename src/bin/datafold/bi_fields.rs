@@ -6,6 +6,7 @@
 //! ([`check`]) both come from here, so a field added to the spec needs no
 //! edit of the command line.
 
+use datafold_sdk::bi::resolve_schema as resolve;
 use datafold_sdk::secret::is_secret_field;
 use serde_json::{Map, Value};
 
@@ -194,39 +195,6 @@ fn words(name: &str) -> Vec<String> {
 fn description(property: &Value) -> Option<String> {
     let text = property.get("description")?.as_str()?.trim();
     (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// The schema a property stands for: `$ref`s followed, nullable forms
-/// (`anyOf: [X, {type: null}]`, `allOf: [X]`) unwrapped. Bounded, so a
-/// `$ref` cycle cannot hang the command line.
-fn resolve<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
-    for _ in 0..16 {
-        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            let target = match reference.strip_prefix("#/definitions/") {
-                Some(name) => root.get("definitions").and_then(|d| d.get(name)),
-                None => reference
-                    .strip_prefix("#/components/schemas/")
-                    .and_then(|name| root.get("components")?.get("schemas")?.get(name)),
-            };
-            match target {
-                Some(target) => schema = target,
-                None => return schema,
-            }
-            continue;
-        }
-        let alternatives = ["anyOf", "oneOf", "allOf"]
-            .iter()
-            .find_map(|k| schema.get(*k).and_then(Value::as_array));
-        let mut not_null = alternatives
-            .into_iter()
-            .flatten()
-            .filter(|alternative| types(alternative) != ["null"]);
-        match (not_null.next(), not_null.next()) {
-            (Some(only), None) => schema = only,
-            _ => return schema,
-        }
-    }
-    schema
 }
 
 /// The schema's `type`: `["null"]` for `type: "null"`, otherwise its

@@ -80,6 +80,21 @@ pub fn prompt(text: &str) {
     let _ = write!(err, "{}", message_text(text)).and_then(|()| err.flush());
 }
 
+/// Ask `question` (ending in `[y/N] `) on stderr and read the answer from
+/// stdin: yes only for `y` or `yes`. Callers check first that stdin is a
+/// terminal (a script passes `--yes` instead).
+pub fn ask_yes(question: &str) -> CliResult<bool> {
+    use std::io::{BufRead, Read};
+    prompt(question);
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .take(1024)
+        .read_line(&mut answer)
+        .map_err(|e| CliError::other(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// Write `text` to stdout; a closed pipe is not an error.
 pub fn stdout(text: &str) -> CliResult {
     let mut out = io::stdout().lock();
