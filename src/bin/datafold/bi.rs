@@ -1,7 +1,7 @@
 //! `datafold bi list|get|sync|remove|create|update|schema|plan|apply|export`.
 
 use std::future::Future;
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::IsTerminal;
 use std::pin::Pin;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};

@@ -2,7 +2,7 @@
 //! as code, a thin layer over the SDK's [`Desired`], [`Plan`] and
 //! [`Plan::apply_with`].
 
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
