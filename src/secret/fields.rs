@@ -79,17 +79,19 @@ pub fn is_secret_field(key: &str) -> bool {
     }
     // Both sides folded alike: the spec's names may be written in any case
     // or style too.
-    let folded = |name: &'static str| {
-        name.bytes()
-            .filter(|&b| !is_separator(b))
-            .map(|b| b.to_ascii_lowercase())
+    // Full Unicode lowercasing, so that a look-alike capital (the Kelvin
+    // sign in `to\u{212A}en`) does not slip a secret past.
+    let fold = |name: &'static str| {
+        name.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
     };
     let key_folded = || {
-        key.bytes()
-            .filter(|&b| !is_separator(b))
-            .map(|b| b.to_ascii_lowercase())
+        key.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
     };
     SECRET_FIELDS
         .iter()
-        .any(|field| key_folded().eq(folded(field)))
+        .any(|field| key_folded().eq(fold(field)))
 }

@@ -411,6 +411,8 @@ mod tests {
             "clientSecret",
             "API-Key",
             "token_value",
+            // A Kelvin sign lowercases to `k`.
+            "to\u{212A}en",
         ] {
             assert!(is_secret_field(key), "{key}");
         }
