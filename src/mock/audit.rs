@@ -5,6 +5,9 @@
 //! it is served, and seeded timestamps grow with `i`, so a date range maps to
 //! an index range by binary search. A million-event history costs no memory
 //! and is written out in chunks of about 64 KiB.
+//!
+//! Live traffic (`live.rs`) is generated the same way, from another
+//! namespace of the seed, and served after the seeded and recorded events.
 
 use std::ops::Range;
 
@@ -12,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::faults::mix;
+use super::live::LiveSelection;
 use crate::types::AuditLogs;
 
 /// Size at which a chunk of the streamed response is handed to the server.
@@ -97,33 +101,7 @@ impl SeedHistory {
 
     /// Seeded event `i`.
     pub(crate) fn event(&self, i: u64) -> AuditLogs {
-        let r = mix(self.seed, i);
-        let (user_id, email) = SEED_USERS[(r % SEED_USERS.len() as u64) as usize];
-        let (action, object_type, method, path) =
-            SEED_ACTIONS[((r >> 8) % SEED_ACTIONS.len() as u64) as usize];
-        let object_id = ((r >> 16) % 5000) as i64 + 1;
-        let mut payload = Map::new();
-        payload.insert("seeded".into(), Value::Bool(true));
-        AuditLogs {
-            action: Some(action.to_owned()),
-            client_ip: format!("10.0.{}.{}", (r >> 24) % 256, (r >> 32) % 254 + 1),
-            event_uuid: uuid_from(mix(self.seed ^ 0xA5A5_A5A5, i), r),
-            is_support_user: Some(false),
-            log_entry: Some(format!("{email} {action} {object_type} {object_id}")),
-            object_id: Some(object_id),
-            object_type: Some(object_type.to_owned()),
-            payload: Some(payload),
-            referer: None,
-            request_type: Some(method.to_owned()),
-            source: Some(if r & (1 << 40) == 0 { "web" } else { "api" }.to_owned()),
-            status: Some("success".to_owned()),
-            timestamp: format_timestamp(self.time_at(i)),
-            url: format!("https://app.datafold.com{path}"),
-            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
-            user_email: Some(email.to_owned()),
-            user_id: Some(user_id),
-            extra: Default::default(),
-        }
+        generated_event(self.seed, i, format_timestamp(self.time_at(i)), "seeded")
     }
 
     fn time_at(&self, i: u64) -> DateTime<Utc> {
@@ -135,6 +113,44 @@ impl SeedHistory {
     /// How many seeded events there are.
     pub(crate) fn count(&self) -> u64 {
         self.count
+    }
+}
+
+/// Event `i` of the generated stream `namespace`: a user, an action and an
+/// object drawn from `mix(namespace, i)`, and a payload `{marker: true}`
+/// saying where it comes from (the seeded history, live traffic).
+pub(crate) fn generated_event(
+    namespace: u64,
+    i: u64,
+    timestamp: String,
+    marker: &str,
+) -> AuditLogs {
+    let r = mix(namespace, i);
+    let (user_id, email) = SEED_USERS[(r % SEED_USERS.len() as u64) as usize];
+    let (action, object_type, method, path) =
+        SEED_ACTIONS[((r >> 8) % SEED_ACTIONS.len() as u64) as usize];
+    let object_id = ((r >> 16) % 5000) as i64 + 1;
+    let mut payload = Map::new();
+    payload.insert(marker.into(), Value::Bool(true));
+    AuditLogs {
+        action: Some(action.to_owned()),
+        client_ip: format!("10.0.{}.{}", (r >> 24) % 256, (r >> 32) % 254 + 1),
+        event_uuid: uuid_from(mix(namespace ^ 0xA5A5_A5A5, i), r),
+        is_support_user: Some(false),
+        log_entry: Some(format!("{email} {action} {object_type} {object_id}")),
+        object_id: Some(object_id),
+        object_type: Some(object_type.to_owned()),
+        payload: Some(payload),
+        referer: None,
+        request_type: Some(method.to_owned()),
+        source: Some(if r & (1 << 40) == 0 { "web" } else { "api" }.to_owned()),
+        status: Some("success".to_owned()),
+        timestamp,
+        url: format!("https://app.datafold.com{path}"),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
+        user_email: Some(email.to_owned()),
+        user_id: Some(user_id),
+        extra: Default::default(),
     }
 }
 
@@ -182,18 +198,25 @@ pub(crate) struct AuditChunks {
     history: SeedHistory,
     seeded: Range<u64>,
     recorded: std::vec::IntoIter<AuditLogs>,
+    live: Option<LiveSelection>,
     opened: bool,
     closed: bool,
     first: bool,
 }
 
 impl AuditChunks {
-    /// The seeded events in `seeded`, then `recorded`.
-    pub(crate) fn new(history: SeedHistory, seeded: Range<u64>, recorded: Vec<AuditLogs>) -> Self {
+    /// The seeded events in `seeded`, then `recorded`, then the `live` ones.
+    pub(crate) fn new(
+        history: SeedHistory,
+        seeded: Range<u64>,
+        recorded: Vec<AuditLogs>,
+        live: Option<LiveSelection>,
+    ) -> Self {
         Self {
             history,
             seeded,
             recorded: recorded.into_iter(),
+            live,
             opened: false,
             closed: false,
             first: true,
@@ -206,6 +229,7 @@ impl AuditChunks {
         let seeded = self.seeded.clone().take(max).map(|i| self.history.event(i));
         seeded
             .chain(self.recorded.as_slice().iter().cloned())
+            .chain(self.live.clone().into_iter().flatten())
             .take(max)
             .collect()
     }
@@ -237,6 +261,8 @@ impl Iterator for AuditChunks {
                 let event = self.history.event(i);
                 self.push(&mut buf, &event);
             } else if let Some(event) = self.recorded.next() {
+                self.push(&mut buf, &event);
+            } else if let Some(event) = self.live.as_mut().and_then(Iterator::next) {
                 self.push(&mut buf, &event);
             } else {
                 buf.extend_from_slice(b"]}");

@@ -258,6 +258,6 @@ pub(crate) fn mix(seed: u64, n: u64) -> u64 {
 }
 
 /// A 64-bit value mapped to `[0, 1)`.
-fn unit(x: u64) -> f64 {
+pub(crate) fn unit(x: u64) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::audit::{self, AuditChunks, SeedHistory};
+use super::live::{LiveSelection, LiveTraffic};
 use super::schema::Spec;
 use crate::bi::BiKind;
 use crate::types::AuditLogs;
@@ -40,6 +41,7 @@ pub(crate) struct State {
     next_id: i64,
     history: SeedHistory,
     recorded: Vec<(DateTime<Utc>, AuditLogs)>,
+    live: Option<LiveTraffic>,
     seed: u64,
 }
 
@@ -72,12 +74,13 @@ impl Answer {
 }
 
 impl State {
-    pub(crate) fn new(seed: u64, history: SeedHistory) -> Self {
+    pub(crate) fn new(seed: u64, history: SeedHistory, live: Option<LiveTraffic>) -> Self {
         Self {
             integrations: BTreeMap::new(),
             next_id: 1,
             history,
             recorded: Vec::new(),
+            live,
             seed,
         }
     }
@@ -214,7 +217,8 @@ impl State {
             .filter(|(t, _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
             .map(|(_, event)| event.clone())
             .collect();
-        Answer::AuditLogs(AuditChunks::new(self.history, seeded, recorded))
+        let live = self.live.map(|live| live.select(start, end));
+        Answer::AuditLogs(AuditChunks::new(self.history, seeded, recorded, live))
     }
 
     fn record(&mut self, call: &Call<'_>, action: &str, id: i64, stored: &Stored, verb: &str) {
@@ -267,6 +271,23 @@ impl State {
     /// The seeded history.
     pub(crate) fn history(&self) -> SeedHistory {
         self.history
+    }
+
+    /// The live traffic, if any.
+    pub(crate) fn live(&self) -> Option<LiveTraffic> {
+        self.live
+    }
+
+    /// Every live event committed so far, lazily, in commit order.
+    pub(crate) fn live_events(&self) -> Option<LiveSelection> {
+        self.live.map(|live| live.select(None, None))
+    }
+
+    /// Commit no more live events.
+    pub(crate) fn stop_live_traffic(&mut self) {
+        if let Some(live) = self.live.as_mut() {
+            live.stop();
+        }
     }
 }
 

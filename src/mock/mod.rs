@@ -21,6 +21,12 @@
 //!   million events cost no memory and stream out in chunks) plus an event for
 //!   every create, update, remove and sync the server handles, filtered by the
 //!   optional `{start_date, end_date}` body (both bounds inclusive);
+//! * **live traffic** ([`MockServerBuilder::live_rate`]): audit events that
+//!   appear as time passes, some committed late (stamped earlier than the
+//!   moment they become visible, [`MockServerBuilder::late_commits`]), as
+//!   on the real service, so that a poller can be tested against it. Like
+//!   the seeded history they are computed, never stored, and
+//!   [`MockServer::live_audit_events`] is their ground truth;
 //! * **faults** ([`Faults`]): latency, 429/500/502/503, connection resets before
 //!   or after the handler ran, truncated bodies, all drawn from a seed;
 //! * a **request log** ([`MockServer::request_log`]) with method, path,
@@ -94,6 +100,7 @@ mod connection;
 mod faults;
 mod handlers;
 mod limits;
+mod live;
 mod liveness;
 mod request_log;
 mod router;
@@ -122,11 +129,17 @@ pub use limits::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_LOG_CAPACITY, MAX_CONNECTION_TIMEOUT, MIN_CONNECTION_TIMEOUT,
 };
+// For the command lines' `--live-rate` and `--late-share`, like
+// `parse_timeout_secs`.
+pub use live::MAX_LATE_DELAY;
+#[doc(hidden)]
+pub use live::{parse_late_share, parse_live_rate};
 pub use request_log::{RequestCounts, RequestLogPage, RequestRecord};
 
 use audit::SeedHistory;
 use handlers::{State, User};
 use limits::Limits;
+use live::{LiveConfig, LiveTraffic};
 use request_log::RequestLog;
 pub(crate) use schema::Spec;
 use server::Shared;
@@ -155,6 +168,7 @@ pub struct MockServerBuilder {
     check_responses: bool,
     port: u16,
     limits: Limits,
+    live: LiveConfig,
 }
 
 impl Default for MockServerBuilder {
@@ -169,6 +183,7 @@ impl Default for MockServerBuilder {
             check_responses: false,
             port: 0,
             limits: Limits::default(),
+            live: LiveConfig::default(),
         }
     }
 }
@@ -185,6 +200,7 @@ impl fmt::Debug for MockServerBuilder {
             .field("check_responses", &self.check_responses)
             .field("port", &self.port)
             .field("limits", &self.limits)
+            .field("live", &self.live)
             .finish()
     }
 }
@@ -285,15 +301,53 @@ impl MockServerBuilder {
         self
     }
 
+    /// Commit live audit events as time passes, `events_per_second` of them
+    /// (default: no live traffic). From [`MockServerBuilder::start`] on, live
+    /// event `k` (0, 1, 2, ...) is committed, that is becomes visible to
+    /// queries, at `start + k / events_per_second`, stamped with that moment
+    /// unless it is late ([`MockServerBuilder::late_commits`]).
+    ///
+    /// A query at time `t` returns, after the seeded and recorded events,
+    /// the live events committed by `t` whose timestamps lie in its range,
+    /// in commit order, so a late event comes out of timestamp order. An
+    /// event once visible never changes. Like the seeded history, live
+    /// events are computed from the seed and their number, never stored:
+    /// memory does not grow with run time. See
+    /// [`MockServer::live_audit_events`] and
+    /// [`MockServer::stop_live_traffic`]. The rate must be finite and above
+    /// 0 ([`MockServerBuilder::start`] refuses others).
+    pub fn live_rate(mut self, events_per_second: f64) -> Self {
+        self.live.rate = Some(events_per_second);
+        self
+    }
+
+    /// Commit `share` (from 0 to 1) of the live events late: each of those
+    /// carries a timestamp earlier than its commit by a pseudo-random delay
+    /// in `(0, max_delay]`, drawn from the seed, so the same on every run.
+    /// The others are stamped with their commit moment. A query for a range
+    /// that has passed can therefore still gain events, for up to
+    /// `max_delay`: what a poller must re-read. Default: none late. Needs
+    /// [`MockServerBuilder::live_rate`]; `max_delay` must be more than 0 and
+    /// at most [`MAX_LATE_DELAY`] (one day) when `share` is above 0.
+    pub fn late_commits(mut self, share: f64, max_delay: Duration) -> Self {
+        self.live.late_share = share;
+        self.live.late_max = max_delay;
+        self
+    }
+
     /// Bind the port and start serving on a thread of its own.
     ///
     /// # Errors
     /// The port cannot be bound, the fault rates are invalid
     /// ([`Faults::check`]), a timeout is outside 1 ms to 24 hours or
-    /// `max_connections` is 0 (the error names the method), or the runtime
-    /// cannot start.
+    /// `max_connections` is 0, the live traffic's settings are out of range
+    /// or late commits are asked for without a live rate (the error names
+    /// the method), or the runtime cannot start.
     pub fn start(self) -> io::Result<MockServer> {
         self.limits.check()?;
+        self.live
+            .check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         self.faults
             .check()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -316,13 +370,14 @@ impl MockServerBuilder {
         let seed_end = self.seed_end.unwrap_or_else(Utc::now);
         let span_ms = i64::try_from(self.seed_span.as_millis()).unwrap_or(i64::MAX / 4);
         let history = SeedHistory::new(self.seed, self.seed_events, seed_end, span_ms);
+        let live = (self.live.rate).map(|rate| LiveTraffic::start(self.seed, rate, &self.live));
         let shared = Arc::new(Shared {
             spec,
             keys: users,
             faults: self.faults,
             check_responses: self.check_responses,
             counter: AtomicU64::new(0),
-            state: Mutex::new(State::new(self.seed, history)),
+            state: Mutex::new(State::new(self.seed, history, live)),
             log: RequestLog::new(self.limits.request_log_capacity),
         });
 
@@ -467,6 +522,24 @@ impl MockServer {
             .range(start, end)
             .map(|i| history.event(i))
             .collect()
+    }
+
+    /// Commit no more live events: the ones committed so far become final,
+    /// the ground truth a test compares a poller's output with
+    /// ([`MockServer::live_audit_events`]). Queries keep seeing exactly
+    /// those. Does nothing without live traffic or when already stopped.
+    pub fn stop_live_traffic(&self) {
+        self.shared.state().stop_live_traffic();
+    }
+
+    /// Every live event committed so far, in commit order (so a late one
+    /// comes out of timestamp order): ground truth for tests, best taken
+    /// after [`MockServer::stop_live_traffic`]. Empty without live traffic.
+    /// Builds them all in memory, as the server never does: mind long runs
+    /// at high rates.
+    pub fn live_audit_events(&self) -> Vec<AuditLogs> {
+        let live = self.shared.state().live_events();
+        live.into_iter().flatten().collect()
     }
 
     /// Every stored integration's configuration by id, as received plus the

@@ -2,6 +2,7 @@
 //! `datafold mock serve` print.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use super::{MockServer, RequestLogPage};
 
@@ -10,7 +11,8 @@ use super::{MockServer, RequestLogPage};
 // hidden from the docs as not part of the API a test uses.
 impl MockServer {
     /// Print where the server listens, as shell lines a user can paste; the
-    /// API key only when the server made it up (printing it is the point).
+    /// API key only when the server made it up (printing it is the point);
+    /// then the live traffic's rate, if any.
     #[doc(hidden)]
     pub fn announce(&self, key_was_generated: bool) {
         let mut out = std::io::stdout().lock();
@@ -20,6 +22,9 @@ impl MockServer {
             let _ = writeln!(out, "  export DATAFOLD_API_KEY={}", self.api_key());
         } else {
             let _ = writeln!(out, "  (API key as given with --api-key)");
+        }
+        if let Some(live) = self.shared.state().live() {
+            let _ = writeln!(out, "  {}", live_traffic_line(live.rate(), live.lateness()));
         }
         let _ = out.flush();
     }
@@ -45,6 +50,19 @@ impl MockServer {
             let _ = write_page(&mut std::io::stderr().lock(), &page, capacity);
         }
     }
+}
+
+/// What the announcement says of live traffic, e.g. `live traffic: 20
+/// events/s, 10% committed late by up to 2s`.
+fn live_traffic_line(rate: f64, (late_share, late_max): (f64, Duration)) -> String {
+    let late = if late_share > 0.0 {
+        // Rounded so that 0.1 reads 10%, not 10.000000000000002%.
+        let percent = (late_share * 100_000.0).round() / 1000.0;
+        format!(", {percent}% committed late by up to {late_max:?}")
+    } else {
+        String::new()
+    };
+    format!("live traffic: {rate} events/s{late}")
 }
 
 /// One line per record (and one per spec violation), after a line saying how
@@ -80,6 +98,19 @@ fn write_page(out: &mut impl Write, page: &RequestLogPage, capacity: usize) -> i
 mod tests {
     use super::*;
     use crate::mock::{Fault, RequestRecord};
+
+    #[test]
+    fn the_live_traffic_line_says_rate_and_lateness() {
+        assert_eq!(
+            live_traffic_line(20.0, (0.0, Duration::ZERO)),
+            "live traffic: 20 events/s"
+        );
+        assert_eq!(
+            live_traffic_line(0.5, (0.25, Duration::from_millis(1500))),
+            "live traffic: 0.5 events/s, 25% committed late by up to 1.5s"
+        );
+        assert!(live_traffic_line(1.0, (0.1, Duration::from_secs(2))).contains(" 10% "));
+    }
 
     #[test]
     fn a_page_prints_what_was_skipped_then_its_records() {

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use clap::Args;
 use datafold_sdk::mock::{
-    parse_timeout_secs, Fault, Faults, MockServer, MockServerBuilder, DEFAULT_FAULT_SEED,
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_LOG_CAPACITY, DEFAULT_RETRY_AFTER_SECS, DEFAULT_SEED, DEFAULT_SEED_EVENTS,
-    DEFAULT_SEED_SPAN,
+    parse_late_share, parse_live_rate, parse_timeout_secs, Fault, Faults, MockServer,
+    MockServerBuilder, DEFAULT_FAULT_SEED, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_LOG_CAPACITY, DEFAULT_RETRY_AFTER_SECS, DEFAULT_SEED,
+    DEFAULT_SEED_EVENTS, DEFAULT_SEED_SPAN, MAX_LATE_DELAY,
 };
 use datafold_sdk::Secret;
 
@@ -83,7 +83,28 @@ pub struct MockFlags {
     /// Keep the last N requests in the request log
     #[arg(long, value_name = "N", default_value_t = DEFAULT_REQUEST_LOG_CAPACITY)]
     request_log_size: usize,
+    /// Commit N new audit events per second while serving (N or N/s,
+    /// e.g. 20/s or 0.5)
+    #[arg(long, value_name = "N", value_parser = parse_live_rate)]
+    live_rate: Option<f64>,
+    /// Share of live events committed late, with a timestamp in the past
+    /// (0 to 1)
+    #[arg(long, value_name = "F", value_parser = parse_late_share, requires = "live_rate")]
+    late_share: Option<f64>,
+    /// Longest delay of a late event's commit after its timestamp, e.g.
+    /// 500ms, 2s, 5m
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = crate::time::parse_duration,
+        default_value = DEFAULT_LATE_MAX,
+        requires = "late_share"
+    )]
+    late_max: Duration,
 }
+
+/// `--late-max` when `--late-share` is given without it.
+const DEFAULT_LATE_MAX: &str = "1m";
 
 /// Why the server is not serving.
 #[derive(Debug)]
@@ -133,6 +154,19 @@ impl MockFlags {
             .request_log_capacity(self.request_log_size);
         if let Some(port) = self.port {
             builder = builder.port(port);
+        }
+        if let Some(rate) = self.live_rate {
+            builder = builder.live_rate(rate);
+            if let Some(share) = self.late_share {
+                if self.late_max > MAX_LATE_DELAY {
+                    return Err(format!(
+                        "--late-max must be at most {}h, got {:?}",
+                        MAX_LATE_DELAY.as_secs() / 3600,
+                        self.late_max
+                    ));
+                }
+                builder = builder.late_commits(share, self.late_max);
+            }
         }
         for key in &self.api_keys {
             builder = builder.api_key(key.clone());

@@ -11,6 +11,12 @@
 //! killed), 1 when it cannot start, 2 for a bad command line.
 
 mod flags;
+// Durations as `datafold` takes them (`--late-max 2s`): the same parser, so
+// the same words are accepted. The file also parses points in time, which
+// this binary does not need.
+#[allow(dead_code)]
+#[path = "../datafold/time.rs"]
+mod time;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,8 +26,9 @@ use clap::Parser;
 use flags::{MockFlags, NotServed};
 
 const AFTER_HELP: &str = "\
-Example:
+Examples:
   datafold-mock --port 8080 --fault 429=0.1 --fault reset=0.02 --fault-seed 7
+  datafold-mock --live-rate 20/s --late-share 0.1 --late-max 2m
 
 Exit codes: 1 the server cannot start, 2 a bad command line.";
 
