@@ -4,6 +4,7 @@
 
 pub(crate) mod endpoint;
 pub mod export;
+pub mod follow;
 mod record;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::generated::types::ApiDownloadAuditLogs;
 use crate::transport::finish;
 use export::AuditExport;
+use follow::Follow;
 
 /// What to do instead when one response of audit logs is over the cap.
 const TOO_LARGE_ADVICE: &str = "export the range with client.audit_logs().between(start, end), \
@@ -67,6 +69,12 @@ impl<'a> AuditLogsHandler<'a> {
     /// resumable and in bounded memory. See [`crate::audit::export`].
     pub fn between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> AuditExport {
         AuditExport::new(self.client.api().clone(), start, end)
+    }
+
+    /// Follow the audit log as it grows: poll, pass each record on once,
+    /// resume after a restart. See [`crate::audit::follow`].
+    pub fn follow(&self) -> Follow {
+        Follow::new(self.client.api().clone())
     }
 }
 

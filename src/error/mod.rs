@@ -260,6 +260,15 @@ pub enum Error {
         problem: String,
     },
 
+    /// A follow state ([`FollowState`](crate::audit::follow::FollowState))
+    /// was refused: another format version, another host, or a watermark
+    /// that cannot be right. Nothing was requested.
+    #[error("the follow state was refused: {problem}")]
+    FollowState {
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
     /// An audit-log timestamp that is not a recognisable date and time.
     #[error("audit-log timestamp {value:?} is not an RFC 3339 date-time")]
     InvalidTimestamp {
@@ -494,6 +503,7 @@ impl Error {
             Error::Output { .. } => "Output",
             Error::UnsafeFile { .. } => "UnsafeFile",
             Error::Checkpoint { .. } => "Checkpoint",
+            Error::FollowState { .. } => "FollowState",
             Error::InvalidTimestamp { .. } => "InvalidTimestamp",
         }
     }

@@ -24,6 +24,8 @@ use crate::{CliError, CliResult, Global};
 pub enum AuditCommand {
     /// Export a time range window by window (resumable, constant memory)
     Export(ExportArgs),
+    /// Poll for new records and write each once (resumable with --state)
+    Follow(crate::follow::FollowArgs),
     /// Show recent records
     List(ListArgs),
 }
@@ -141,6 +143,7 @@ enum ListFormat {
 pub async fn run(command: AuditCommand, global: &Global) -> CliResult {
     match command {
         AuditCommand::Export(args) => export(args, global).await,
+        AuditCommand::Follow(args) => crate::follow::run(args, global).await,
         AuditCommand::List(args) => list(args, global).await,
     }
 }

@@ -201,7 +201,7 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
 }
 
 /// What to do when writing the export failed with an error of `kind`.
-fn output_hint(kind: std::io::ErrorKind) -> &'static str {
+pub fn output_hint(kind: std::io::ErrorKind) -> &'static str {
     use std::io::ErrorKind;
     match kind {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded => "free some disk space and rerun",

@@ -10,6 +10,8 @@ mod bi_fields;
 mod bi_flags;
 mod cli_error;
 mod config_file;
+mod follow;
+mod follow_output;
 mod log;
 mod mock;
 mod output;

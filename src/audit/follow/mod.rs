@@ -1,0 +1,418 @@
+//! Following the audit log as it grows: poll, pass each record on once,
+//! survive restarts.
+//!
+//! Datafold offers no stream or cursor for audit logs, only a time filter. A
+//! [`Follower`] polls every [`Follow::interval`] (default 30 s) from a
+//! **watermark**, the end of its last completed poll, and re-reads a
+//! [`Follow::lag`] (default 5 minutes) before it: poll *n* asks for
+//! `[watermark − lag, now]`. A record the server commits late, with a
+//! timestamp inside the lag, is therefore still read. Records already passed
+//! on are recognised by `event_uuid` and skipped, across polls and, through
+//! [`FollowState`], across restarts; the follower remembers only the ids of
+//! records whose timestamps lie within the lag before the watermark, so its
+//! memory follows the traffic inside the lag, never the run time.
+//!
+//! **What can still be missed:** a record that becomes visible on the
+//! server later than the lag after its own timestamp, counting any
+//! difference between the server's clock and this machine's (its timestamp
+//! is then before `watermark − lag` when it first shows up, and no poll asks
+//! for that time again). Choose the lag longer than the lateness you expect.
+//!
+//! **Each poll is an export.** A poll reads its range as
+//! [`AuditLogsHandler::between`](crate::audit::AuditLogsHandler::between)
+//! does: windows sized by density, each response at most
+//! [`Follow::max_response_bytes`], records exactly as the server sent them
+//! (secrets masked), retries by the client's [`RetryPolicy`](crate::RetryPolicy)
+//! and deadlines by its timeout. After a long pause the follower catches up
+//! in steps (an hour at first, shorter where records are dense, longer where
+//! they are sparse), one poll after the other, so that the ids it remembers
+//! stay bounded.
+//!
+//! **Failures.** A poll that fails in a way a later poll may not (the
+//! connection, a timeout, 429, 5xx, a body that changed between attempts)
+//! yields [`FollowEvent::PollFailed`] and is tried again after a back-off
+//! (the interval, doubling up to 5 minutes or the interval if longer); the
+//! records it passed on before failing are not passed on again. Any other
+//! error (authentication, a refused request, an answer that is not the
+//! API's) is returned as `Err`: retrying cannot fix it.
+//!
+//! **Saving.** [`Follower::state`] may be taken at any moment between two
+//! calls of [`Follower::next`]; save it after the records passed on so far
+//! are durable. A state saved that way and given to [`Follow::resume_from`]
+//! continues with nothing lost and nothing passed on twice. [`Follower::next`]
+//! is cancel-safe: a call dropped while it waits (in a `select!` with a
+//! shutdown signal, say) loses nothing.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), datafold_sdk::Error> {
+//! use std::time::Duration;
+//! use datafold_sdk::audit::follow::FollowEvent;
+//!
+//! let client = datafold_sdk::Client::from_env()?;
+//! let mut follower = client
+//!     .audit_logs()
+//!     .follow()
+//!     .interval(Duration::from_secs(30))
+//!     .lag(Duration::from_secs(300))
+//!     .start()?;
+//! loop {
+//!     match follower.next().await? {
+//!         FollowEvent::Record(record) => println!("{}", record.json()),
+//!         FollowEvent::Polled(report) => eprintln!("{} new records", report.records),
+//!         FollowEvent::PollFailed { error, retry_in } => {
+//!             eprintln!("poll failed ({error}); again in {retry_in:?}")
+//!         }
+//!     }
+//! }
+//! # }
+//! ```
+
+mod state;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use progenitor_client::ClientInfo;
+use tokio::time::Instant;
+
+pub use state::FollowState;
+
+use super::export::{AuditExport, RawExportEvent, RawExportStream, RawRecord};
+use crate::error::{Error, Result};
+use crate::generated;
+use state::Seen;
+
+/// How often a follower polls unless told otherwise: 30 seconds.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// How far each poll reaches back before the watermark unless told
+/// otherwise: 5 minutes.
+pub const DEFAULT_LAG: Duration = Duration::from_secs(300);
+/// The longest interval: a day.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+/// The longest lag: 7 days.
+const MAX_LAG: Duration = Duration::from_secs(7 * 86_400);
+/// The longest wait after failed polls: 5 minutes (or the interval).
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The first step of a catch-up (an hour), and its bounds (a minute, a day),
+/// in seconds.
+const CATCH_UP_FIRST: i64 = 3_600;
+const CATCH_UP_MIN: i64 = 60;
+const CATCH_UP_MAX: i64 = 86_400;
+/// A poll that passes on more records than this halves the next catch-up
+/// step (and one with under an eighth of it doubles it): the ids a follower
+/// remembers during a poll stay around this many.
+const CATCH_UP_RECORDS: u64 = 100_000;
+
+/// A follower being configured; get one with
+/// [`AuditLogsHandler::follow`](crate::audit::AuditLogsHandler::follow) and
+/// start it with [`Follow::start`]. See the [module docs](self).
+#[derive(Debug, Clone)]
+#[must_use = "a follower does nothing until it is started"]
+pub struct Follow {
+    api: generated::Client,
+    interval: Duration,
+    lag: Duration,
+    since: Option<DateTime<Utc>>,
+    resume: Option<FollowState>,
+    max_response_bytes: u64,
+}
+
+impl Follow {
+    pub(crate) fn new(api: generated::Client) -> Self {
+        Self {
+            api,
+            interval: DEFAULT_INTERVAL,
+            lag: DEFAULT_LAG,
+            since: None,
+            resume: None,
+            max_response_bytes: super::export::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// How long from the start of one poll to the start of the next, while
+    /// caught up. Default [`DEFAULT_INTERVAL`]; more than zero, at most a day.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How far each poll reaches back before the watermark, to read records
+    /// committed late. Default [`DEFAULT_LAG`]; at least a second, at most
+    /// 7 days.
+    pub fn lag(mut self, lag: Duration) -> Self {
+        self.lag = lag;
+        self
+    }
+
+    /// Without a state to resume from, the first watermark: the first poll
+    /// reads from `since − lag`. Default: now.
+    pub fn since(mut self, since: DateTime<Utc>) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// Continue from a saved state (checked when the follower starts).
+    pub fn resume_from(mut self, state: FollowState) -> Self {
+        self.resume = Some(state);
+        self
+    }
+
+    /// The most bytes of body one response is read to; see
+    /// [`AuditExport::max_response_bytes`].
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Start following. Nothing is requested until [`Follower::next`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for an interval or lag out of bounds;
+    /// [`Error::FollowState`] when the state to resume from belongs to
+    /// another host or format version.
+    pub fn start(self) -> Result<Follower> {
+        let invalid = |message: String| Err(Error::InvalidRequest { message });
+        if self.interval.is_zero() || self.interval > MAX_INTERVAL {
+            return invalid(format!(
+                "the follow interval ({:?}) must be more than zero and at most a day",
+                self.interval
+            ));
+        }
+        if self.lag < Duration::from_secs(1) || self.lag > MAX_LAG {
+            return invalid(format!(
+                "the follow lag ({:?}) must be at least a second and at most 7 days",
+                self.lag
+            ));
+        }
+        let host = self.api.baseurl().to_owned();
+        let (watermark, seen) = match self.resume {
+            Some(state) => state.open(&host)?,
+            None => (self.since.unwrap_or_else(Utc::now), Seen::default()),
+        };
+        Ok(Follower {
+            api: self.api,
+            host,
+            interval: self.interval,
+            lag: chrono::Duration::from_std(self.lag).unwrap_or(chrono::Duration::MAX),
+            max_response_bytes: self.max_response_bytes,
+            watermark,
+            seen,
+            poll: None,
+            next_poll_at: Instant::now(),
+            step: chrono::Duration::seconds(CATCH_UP_FIRST),
+            failures: 0,
+        })
+    }
+}
+
+/// What a [`Follower`] yields.
+#[derive(Debug)]
+pub enum FollowEvent {
+    /// A record not passed on before, as the server sent it (compacted,
+    /// secrets masked).
+    Record(RawRecord),
+    /// A poll is complete: every record of its range has been passed on.
+    Polled(PollReport),
+    /// A poll failed in a way a later one may not; the follower tries again
+    /// after `retry_in`.
+    PollFailed {
+        /// Why the poll failed.
+        error: Error,
+        /// When the follower polls again.
+        retry_in: Duration,
+    },
+}
+
+/// One completed poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PollReport {
+    /// The range read: from the previous watermark minus the lag…
+    pub from: DateTime<Utc>,
+    /// …to the new watermark.
+    pub to: DateTime<Utc>,
+    /// Records passed on.
+    pub records: u64,
+    /// Records returned again (read by an earlier poll) and skipped.
+    pub repeated: u64,
+    /// Requests made, retries included.
+    pub requests: u64,
+    /// How far the new watermark is behind this machine's clock.
+    pub behind: Duration,
+    /// `event_uuid`s remembered for the polls to come.
+    pub remembered: usize,
+}
+
+/// A running follower; see the [module docs](self).
+#[derive(Debug)]
+pub struct Follower {
+    api: generated::Client,
+    host: String,
+    interval: Duration,
+    lag: chrono::Duration,
+    max_response_bytes: u64,
+    watermark: DateTime<Utc>,
+    seen: Seen,
+    poll: Option<Poll>,
+    next_poll_at: Instant,
+    /// The longest range of one poll while catching up.
+    step: chrono::Duration,
+    /// Polls failed in a row.
+    failures: u32,
+}
+
+/// The poll in progress.
+struct Poll {
+    stream: RawExportStream,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Whether `to` was this machine's clock when the poll opened.
+    reaches_now: bool,
+    opened: Instant,
+    records: u64,
+    repeated: u64,
+}
+
+impl std::fmt::Debug for Poll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poll")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Follower {
+    /// The next record, poll report or failed poll; waits for the next poll
+    /// when the last one is done. Cancel-safe.
+    ///
+    /// # Errors
+    /// Errors that retrying cannot fix (see the [module docs](self)); after
+    /// one, stop following.
+    pub async fn next(&mut self) -> Result<FollowEvent> {
+        loop {
+            let Some(poll) = self.poll.as_mut() else {
+                tokio::time::sleep_until(self.next_poll_at).await;
+                self.poll = self.open_poll()?;
+                if self.poll.is_none() {
+                    // This machine's clock is behind the watermark.
+                    self.next_poll_at = Instant::now() + self.interval;
+                }
+                continue;
+            };
+            match poll.stream.next().await {
+                Some(Ok(RawExportEvent::Record(record))) => {
+                    if self.seen.contains(record.event_uuid()) {
+                        poll.repeated += 1;
+                        continue;
+                    }
+                    self.seen
+                        .insert(record.event_uuid(), record.at().unwrap_or(poll.to));
+                    poll.records += 1;
+                    return Ok(FollowEvent::Record(record));
+                }
+                Some(Ok(RawExportEvent::WindowDone(_))) => {}
+                Some(Err(error)) => {
+                    self.poll = None;
+                    if !may_pass(&error) {
+                        return Err(error);
+                    }
+                    self.failures = self.failures.saturating_add(1);
+                    let retry_in = self.backoff();
+                    self.next_poll_at = Instant::now() + retry_in;
+                    return Ok(FollowEvent::PollFailed { error, retry_in });
+                }
+                None => {
+                    if let Some(done) = self.poll.take() {
+                        return Ok(FollowEvent::Polled(self.close_poll(done)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the follower stands: save it once the records passed on so far
+    /// are durable.
+    pub fn state(&self) -> FollowState {
+        FollowState::new(&self.host, self.watermark, &self.seen)
+    }
+
+    /// The end of the last completed poll.
+    pub fn watermark(&self) -> DateTime<Utc> {
+        self.watermark
+    }
+
+    /// The next poll's export, or `None` when this machine's clock has not
+    /// reached the watermark yet.
+    fn open_poll(&mut self) -> Result<Option<Poll>> {
+        let now = Utc::now();
+        let from = self.watermark - self.lag;
+        let step_end = self.watermark.checked_add_signed(self.step).unwrap_or(now);
+        let to = now.min(step_end);
+        if to <= self.watermark {
+            return Ok(None);
+        }
+        let stream = AuditExport::new(self.api.clone(), from, to)
+            .max_response_bytes(self.max_response_bytes)
+            .raw_events()?;
+        Ok(Some(Poll {
+            stream,
+            from,
+            to,
+            reaches_now: to == now,
+            opened: Instant::now(),
+            records: 0,
+            repeated: 0,
+        }))
+    }
+
+    /// Move the watermark to the end of the completed poll.
+    fn close_poll(&mut self, poll: Poll) -> PollReport {
+        self.failures = 0;
+        self.watermark = poll.to;
+        self.seen.forget_before(poll.to - self.lag);
+        if poll.records > CATCH_UP_RECORDS {
+            self.step = (self.step / 2).max(chrono::Duration::seconds(CATCH_UP_MIN));
+        } else if poll.records < CATCH_UP_RECORDS / 8 {
+            self.step = (self.step * 2).min(chrono::Duration::seconds(CATCH_UP_MAX));
+        }
+        self.next_poll_at = if poll.reaches_now {
+            poll.opened + self.interval
+        } else {
+            Instant::now()
+        };
+        PollReport {
+            from: poll.from,
+            to: poll.to,
+            records: poll.records,
+            repeated: poll.repeated,
+            requests: poll.stream.requests(),
+            behind: (Utc::now() - poll.to).to_std().unwrap_or_default(),
+            remembered: self.seen.len(),
+        }
+    }
+
+    /// How long to wait after the latest failed poll.
+    fn backoff(&self) -> Duration {
+        let cap = MAX_BACKOFF.max(self.interval);
+        let doublings = self.failures.saturating_sub(1).min(16);
+        self.interval
+            .max(Duration::from_secs(1))
+            .saturating_mul(1 << doublings)
+            .min(cap)
+    }
+}
+
+/// Whether a later poll may succeed where this one failed.
+fn may_pass(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Connection { .. }
+            | Error::Timeout { .. }
+            | Error::RateLimited { .. }
+            | Error::Server(_)
+            | Error::Inconsistent { .. }
+    )
+}

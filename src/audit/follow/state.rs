@@ -1,0 +1,185 @@
+//! [`FollowState`]: where a [`Follower`](super::Follower) stands, to save and
+//! resume from.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The state format this SDK reads and writes.
+const VERSION: u32 = 1;
+
+/// How far a [`Follower`](super::Follower) has read, and the records it has
+/// already passed on that a later poll may return again.
+///
+/// Serialize it (it is `serde`-ready, as JSON) **after** the records it
+/// covers are durable, and give it back to
+/// [`Follow::resume_from`](super::Follow::resume_from): the follower then
+/// continues at the watermark, without passing on any record in
+/// [`FollowState::seen`] again. A state taken in the middle of a poll is as
+/// good as one taken after it (the watermark is the last completed poll's;
+/// the records of the poll in progress are in the seen set).
+///
+/// Its size grows with the records whose timestamps lie within the lag
+/// before the watermark (and, during a poll, with the poll's records), never
+/// with run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowState {
+    /// Format version (1); another is refused.
+    version: u32,
+    /// The API host the records were read from.
+    host: String,
+    /// Every record with a timestamp before `watermark - lag` has been read,
+    /// as far as the server had committed it when it was asked.
+    watermark: DateTime<Utc>,
+    /// `event_uuid`s passed on, with their times (microseconds since the
+    /// epoch; a record whose timestamp cannot be read counts at the end of
+    /// the poll that read it).
+    seen: Vec<(String, i64)>,
+}
+
+impl FollowState {
+    pub(crate) fn new(host: &str, watermark: DateTime<Utc>, seen: &Seen) -> Self {
+        let mut ids: Vec<(String, i64)> = seen
+            .ids
+            .iter()
+            .map(|(id, at)| (id.to_string(), *at))
+            .collect();
+        // A stable order: the same state saves as the same bytes.
+        ids.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Self {
+            version: VERSION,
+            host: host.to_owned(),
+            watermark,
+            seen: ids,
+        }
+    }
+
+    /// The host the state's records were read from.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Where the next poll starts, before the lag is taken off.
+    pub fn watermark(&self) -> DateTime<Utc> {
+        self.watermark
+    }
+
+    /// How many `event_uuid`s the state remembers.
+    pub fn seen(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Check that this state is one this SDK wrote for `host`, and give its
+    /// watermark and seen set.
+    pub(crate) fn open(self, host: &str) -> Result<(DateTime<Utc>, Seen)> {
+        if self.version != VERSION {
+            return Err(refused(format!(
+                "it has format version {}, and this datafold-sdk reads version {VERSION}; \
+                 start without it (the first poll reads from --since, or the lag before now)",
+                self.version
+            )));
+        }
+        if self.host != host {
+            return Err(refused(format!(
+                "it belongs to another host ({}, not {host}); use the state file of this host's \
+                 follow, or another path",
+                self.host
+            )));
+        }
+        let far_future = Utc::now() + chrono::Duration::days(1);
+        if self.watermark > far_future {
+            return Err(refused(format!(
+                "its watermark ({}) lies more than a day ahead of this machine's clock; check \
+                 the clock, or start without the state",
+                self.watermark
+            )));
+        }
+        let mut seen = Seen::default();
+        for (id, at) in self.seen {
+            seen.ids.insert(id.into_boxed_str(), at);
+        }
+        Ok((self.watermark, seen))
+    }
+}
+
+fn refused(problem: String) -> Error {
+    Error::FollowState { problem }
+}
+
+/// The `event_uuid`s passed on that a later poll may return again, with the
+/// time each counts at (microseconds since the epoch).
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    ids: HashMap<Box<str>, i64>,
+}
+
+impl Seen {
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    pub(crate) fn insert(&mut self, id: &str, at: DateTime<Utc>) {
+        self.ids.insert(id.into(), at.timestamp_micros());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Forget the records no poll from `from` on can return.
+    pub(crate) fn forget_before(&mut self, from: DateTime<Utc>) {
+        let from = from.timestamp_micros();
+        self.ids.retain(|_, at| *at >= from);
+        // Give back what a catch-up poll took: memory follows the lag.
+        if self.ids.capacity() > 4 * self.ids.len().max(1024) {
+            self.ids.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn a_state_round_trips_and_refuses_another_host_or_version() {
+        let mut seen = Seen::default();
+        seen.insert("b", at(100));
+        seen.insert("a", at(90));
+        let state = FollowState::new("https://app.datafold.com", at(120), &seen);
+        let json = serde_json::to_string(&state).unwrap();
+        let back: FollowState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, state);
+        let (watermark, seen) = back.clone().open("https://app.datafold.com").unwrap();
+        assert_eq!(watermark, at(120));
+        assert!(seen.contains("a") && seen.contains("b") && !seen.contains("c"));
+
+        let other = back.clone().open("https://other.example").unwrap_err();
+        assert!(other.to_string().contains("another host"), "{other}");
+        let mut newer = back;
+        newer.version = 2;
+        let version = newer.open("https://app.datafold.com").unwrap_err();
+        assert!(
+            version.to_string().contains("format version 2"),
+            "{version}"
+        );
+    }
+
+    #[test]
+    fn forgetting_keeps_what_a_later_poll_can_return() {
+        let mut seen = Seen::default();
+        for i in 0..10 {
+            seen.insert(&format!("id{i}"), at(i));
+        }
+        seen.forget_before(at(7));
+        assert_eq!(seen.len(), 3);
+        assert!(seen.contains("id7") && !seen.contains("id6"));
+    }
+}

@@ -1,0 +1,326 @@
+//! `datafold audit-logs follow`: poll the audit log and write each new
+//! record once, to stdout or rotated files, resumable through `--state`.
+//!
+//! The order at each poll's end: the records are made durable (stdout
+//! flushed; a file's compressed frame ended and the file synced), then the
+//! state file is replaced atomically. So a crash at any moment leaves a
+//! state that covers only durable records; a restart cuts the open file back
+//! to what the state records and reads the rest again. On stdout, records
+//! written after the last saved state are written again after a crash (at
+//! least once); with `--output-dir`, exactly once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use datafold_sdk::audit::follow::{FollowEvent, FollowState, PollReport};
+use datafold_sdk::compress::Compression;
+use datafold_sdk::safe_file;
+use serde::{Deserialize, Serialize};
+
+use futures_util::future::Either;
+
+use crate::follow_output::{not_this_job, Output, OutputError, Position, Rotation};
+use crate::output;
+use crate::time::{human, parse_duration};
+use crate::{CliError, CliResult, Global};
+
+/// The state file format.
+const STATE_VERSION: u32 = 1;
+/// The largest state file read.
+const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
+/// Records written between two saves of the state within a long poll.
+const SAVE_EVERY_RECORDS: u64 = 50_000;
+
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    /// Time from one poll to the next
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    interval: Duration,
+    /// How far each poll reaches back, for records committed late
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    lag: Duration,
+    /// Without a state, start this long ago [default: now]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    since: Option<Duration>,
+    /// Keep the position in FILE, to resume from after a restart
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Write files into DIR, rotated, instead of stdout
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Close a file at this size in MiB
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 100,
+        requires = "output_dir"
+    )]
+    rotate_mib: u64,
+    /// Close a file at this age
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h", requires = "output_dir")]
+    rotate_every: Duration,
+    /// Compress each file
+    #[arg(long, value_enum, default_value_t = Compress::None, requires = "output_dir")]
+    compress: Compress,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Compress {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl From<Compress> for Compression {
+    fn from(compress: Compress) -> Self {
+        match compress {
+            Compress::None => Compression::None,
+            Compress::Gzip => Compression::Gzip,
+            Compress::Zstd => Compression::Zstd,
+        }
+    }
+}
+
+/// The state file: whose it is, where the output stands, and the follower.
+#[derive(Debug, Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    output: Position,
+    follow: FollowState,
+}
+
+pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
+    let client = global.client()?;
+    let saved = match &args.state {
+        Some(path) => load_state(path)?,
+        None => None,
+    };
+    let rotation = Rotation {
+        max_bytes: args.rotate_mib.saturating_mul(1 << 20),
+        max_age: args.rotate_every,
+        compression: args.compress.into(),
+    };
+    let (position, resume) = match saved {
+        Some(state) => (Some(state.output), Some(state.follow)),
+        None => (None, None),
+    };
+    let mut follow = client
+        .audit_logs()
+        .follow()
+        .interval(args.interval)
+        .lag(args.lag);
+    match resume {
+        Some(state) => follow = follow.resume_from(state),
+        None => {
+            if let Some(since) = args.since {
+                let since = chrono::Duration::from_std(since)
+                    .ok()
+                    .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
+                    .ok_or_else(|| {
+                        CliError::usage(format!("--since {} is too long ago", human(since)))
+                    })?;
+                follow = follow.since(since);
+            }
+        }
+    }
+    let mut follower = follow.start().map_err(|e| match e {
+        datafold_sdk::Error::FollowState { problem } => not_this_job(problem),
+        other => other.into(),
+    })?;
+    let mut out = Output::open(
+        args.output_dir.as_deref(),
+        rotation,
+        position,
+        args.state.is_some(),
+    )?;
+
+    let mut stop = Box::pin(shutdown());
+    let mut since_save = 0u64;
+    let stopped = loop {
+        let event = {
+            let next = std::pin::pin!(follower.next());
+            match futures_util::future::select(stop.as_mut(), next).await {
+                Either::Left(((), _)) => break Stopped::Signal,
+                Either::Right((event, _)) => event,
+            }
+        };
+        match event {
+            Ok(FollowEvent::Record(record)) => {
+                if let Err(e) = out.record(record.json()) {
+                    break Stopped::Output(e);
+                }
+                since_save += 1;
+                if since_save >= SAVE_EVERY_RECORDS {
+                    since_save = 0;
+                    if let Err(e) = save(&args, &mut out, &follower, false) {
+                        break Stopped::Output(e);
+                    }
+                }
+            }
+            Ok(FollowEvent::Polled(report)) => {
+                since_save = 0;
+                if let Err(e) = save(&args, &mut out, &follower, false) {
+                    break Stopped::Output(e);
+                }
+                if global.verbose > 0 && !global.quiet {
+                    output::note(&poll_line(&report));
+                }
+            }
+            Ok(FollowEvent::PollFailed { error, retry_in }) => {
+                if !global.quiet {
+                    output::note(&format!(
+                        "warning: a poll failed ({error}); polling again in {}",
+                        human(retry_in)
+                    ));
+                }
+            }
+            Err(error) => break Stopped::Api(error),
+        }
+    };
+    match stopped {
+        // What was written is kept and the state says so; the open file is
+        // closed, so that it is visible under its final name.
+        Stopped::Signal => match save(&args, &mut out, &follower, true) {
+            Ok(()) | Err(OutputError::Closed) => Ok(()),
+            Err(OutputError::Failed(e)) => Err(e),
+        },
+        // The output is fine: keep what was written.
+        Stopped::Api(error) => {
+            if save(&args, &mut out, &follower, false).is_err() && !global.quiet {
+                output::note(
+                    "warning: the state could not be saved; a restart writes the records since \
+                     the last save again",
+                );
+            }
+            Err(error.into())
+        }
+        // What was written since the last save may not have arrived: the
+        // state stays where it was, and a restart writes those records
+        // again. `follow | head` closing the pipe is not a failure.
+        Stopped::Output(OutputError::Closed) => Ok(()),
+        Stopped::Output(OutputError::Failed(e)) => Err(e),
+    }
+}
+
+/// Why the loop ended.
+enum Stopped {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// An error retrying cannot fix.
+    Api(datafold_sdk::Error),
+    /// Writing failed.
+    Output(OutputError),
+}
+
+/// Make the records durable, then save the state (then close the open file
+/// when it is due, or when `closing`, and save again).
+fn save(
+    args: &FollowArgs,
+    out: &mut Output,
+    follower: &datafold_sdk::audit::follow::Follower,
+    closing: bool,
+) -> Result<(), OutputError> {
+    let position = out.commit()?;
+    write_state(args, position, follower).map_err(OutputError::Failed)?;
+    if let Some(position) = out.rotate(closing)? {
+        write_state(args, position, follower).map_err(OutputError::Failed)?;
+    }
+    Ok(())
+}
+
+fn write_state(
+    args: &FollowArgs,
+    output: Position,
+    follower: &datafold_sdk::audit::follow::Follower,
+) -> CliResult {
+    let Some(path) = &args.state else {
+        return Ok(());
+    };
+    let state = StateFile {
+        version: STATE_VERSION,
+        output,
+        follow: follower.state(),
+    };
+    let json = serde_json::to_vec(&state)
+        .map_err(|e| CliError::other(format!("cannot encode the state: {e}")))?;
+    safe_file::write_atomically(path, &json)?;
+    Ok(())
+}
+
+fn load_state(path: &std::path::Path) -> CliResult<Option<StateFile>> {
+    if safe_file::check_target(path)?.is_none() {
+        return Ok(None);
+    }
+    let bytes = safe_file::read_capped(path, MAX_STATE_BYTES)?;
+    let unreadable = |problem: String| {
+        CliError::input(format!(
+            "the --state file {} cannot be used: {problem}; give another --state file (the first \
+             poll then reads from --since, or the lag before now)",
+            path.display()
+        ))
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("not JSON ({e})")))?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(STATE_VERSION) => {}
+        Some(v) => {
+            return Err(unreadable(format!(
+                "format version {v}; this datafold reads version {STATE_VERSION}"
+            )))
+        }
+        None => return Err(unreadable("it is not a follow state file".into())),
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| unreadable(e.to_string()))
+}
+
+/// One line per poll, for `-v`.
+fn poll_line(report: &PollReport) -> String {
+    format!(
+        "poll {} to {}: {} new record{}, {} repeated, {} request{}, {} behind now, {} ids \
+         remembered",
+        report.from.format("%Y-%m-%dT%H:%M:%SZ"),
+        report.to.format("%Y-%m-%dT%H:%M:%SZ"),
+        report.records,
+        if report.records == 1 { "" } else { "s" },
+        report.repeated,
+        report.requests,
+        if report.requests == 1 { "" } else { "s" },
+        human_short(report.behind),
+        report.remembered
+    )
+}
+
+fn human_short(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        human(Duration::from_secs(d.as_secs()))
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (never, when no handler can be installed).
+async fn shutdown() {
+    let ctrl_c = Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    });
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = Box::pin(async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    term.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        });
+        futures_util::future::select(ctrl_c, term).await;
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}

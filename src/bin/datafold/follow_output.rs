@@ -1,0 +1,490 @@
+//! Where `audit-logs follow` writes: stdout, or a directory of files rotated
+//! by size and age, optionally compressed; and the position in it that the
+//! state file records.
+//!
+//! A file is written under a hidden name (`.audit-….jsonl.partial`, created
+//! exclusively) and renamed to its final name (`audit-<seq>-<opened>.jsonl`,
+//! `.gz` or `.zst` when compressed) once it is closed, so a shipper that
+//! watches the directory for `audit-*.jsonl*` only ever sees complete files,
+//! and the names sort by time. At each commit the compressed stream is ended
+//! (a gzip member, a zstd frame), the file synced, and its length and the
+//! SHA-256 of its bytes returned for the state; a restart cuts the open file
+//! back to that length after checking the digest, so records written after
+//! the last commit are neither lost (they are read again) nor doubled.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use datafold_sdk::compress::{Compression, FrameWriter};
+use datafold_sdk::safe_file;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{CliError, CliResult};
+
+/// Where the records go, and how far a restart may trust them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Position {
+    /// Standard output: nothing to check on restart.
+    Stdout,
+    /// A directory of rotated files.
+    Files {
+        /// The directory, as given.
+        dir: PathBuf,
+        /// `none`, `gzip` or `zstd`.
+        compress: String,
+        /// The sequence number of the open file, or of the next one.
+        seq: u64,
+        /// The open file, if one is open.
+        open: Option<OpenFile>,
+    },
+}
+
+/// The file being written, as of the last commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenFile {
+    /// Its final name (in the directory).
+    pub name: String,
+    /// When it was opened (it closes `--rotate-every` later).
+    pub opened: DateTime<Utc>,
+    /// Its committed length, in bytes.
+    pub bytes: u64,
+    /// SHA-256 of those bytes, in hex.
+    pub sha256: String,
+}
+
+/// Why writing the output failed.
+pub enum OutputError {
+    /// Stdout was closed by its reader (`follow | head`).
+    Closed,
+    /// Anything else: what to say, with an exit code.
+    Failed(CliError),
+}
+
+impl From<CliError> for OutputError {
+    fn from(error: CliError) -> Self {
+        OutputError::Failed(error)
+    }
+}
+
+impl From<datafold_sdk::Error> for OutputError {
+    fn from(error: datafold_sdk::Error) -> Self {
+        OutputError::Failed(error.into())
+    }
+}
+
+/// Records to stdout or to rotated files.
+pub enum Output {
+    Stdout(BufWriter<io::Stdout>),
+    Files(Box<Rotating>),
+}
+
+/// The settings of rotated files.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    pub max_bytes: u64,
+    pub max_age: Duration,
+    pub compression: Compression,
+}
+
+/// A directory of rotated files.
+pub struct Rotating {
+    dir: PathBuf,
+    rotation: Rotation,
+    seq: u64,
+    open: Option<Writing>,
+}
+
+/// The open file.
+struct Writing {
+    name: String,
+    partial: PathBuf,
+    opened: DateTime<Utc>,
+    writer: FrameWriter<BufWriter<Hashed>>,
+}
+
+/// A file and what has been written to it: length and running digest.
+struct Hashed {
+    file: File,
+    bytes: u64,
+    digest: Sha256,
+}
+
+impl Write for Hashed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.digest.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Output {
+    /// Start writing to stdout, or into `dir` where `position` (from a state
+    /// file, or `None`) says. With `stateful` (a `--state` file is kept),
+    /// hidden files the state does not record are an earlier run's
+    /// uncommitted output, and removed.
+    pub fn open(
+        dir: Option<&Path>,
+        rotation: Rotation,
+        position: Option<Position>,
+        stateful: bool,
+    ) -> CliResult<Self> {
+        let Some(dir) = dir else {
+            return match position {
+                None | Some(Position::Stdout) => Ok(Output::Stdout(BufWriter::new(io::stdout()))),
+                Some(Position::Files { dir, .. }) => Err(not_this_job(format!(
+                    "it records a follow into the directory {}, not to stdout",
+                    dir.display()
+                ))),
+            };
+        };
+        check_dir(dir)?;
+        let (seq, open) = match position {
+            None => (None, None),
+            Some(Position::Stdout) => {
+                return Err(not_this_job(
+                    "it records a follow to stdout, not into a directory".into(),
+                ))
+            }
+            Some(Position::Files {
+                dir: saved,
+                compress,
+                seq,
+                open,
+            }) => {
+                if saved != dir {
+                    return Err(not_this_job(format!(
+                        "it records a follow into {}, not {}",
+                        saved.display(),
+                        dir.display()
+                    )));
+                }
+                if compress != rotation.compression.to_string() {
+                    return Err(not_this_job(format!(
+                        "it records files compressed with {compress}, not {}; rerun with \
+                         --compress {compress}",
+                        rotation.compression
+                    )));
+                }
+                (Some(seq), open)
+            }
+        };
+        let keep = open.as_ref().map(|open| partial_path(dir, &open.name));
+        if stateful {
+            remove_uncommitted(dir, seq.unwrap_or(0), keep.as_deref())?;
+        }
+        let seq = match seq {
+            Some(seq) => seq,
+            None => next_free_seq(dir)?,
+        };
+        let mut files = Rotating {
+            dir: dir.to_owned(),
+            rotation,
+            seq,
+            open: None,
+        };
+        if let Some(open) = open {
+            files.reopen(open)?;
+        }
+        Ok(Output::Files(Box::new(files)))
+    }
+
+    /// Write one record (a line of JSON).
+    pub fn record(&mut self, json: &str) -> Result<(), OutputError> {
+        match self {
+            Output::Stdout(out) => out
+                .write_all(json.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(stdout_failed),
+            Output::Files(files) => files.record(json),
+        }
+    }
+
+    /// Make everything written so far durable, and say where it ends.
+    pub fn commit(&mut self) -> Result<Position, OutputError> {
+        match self {
+            Output::Stdout(out) => {
+                out.flush().map_err(stdout_failed)?;
+                Ok(Position::Stdout)
+            }
+            Output::Files(files) => files.commit(),
+        }
+    }
+
+    /// Close the open file if it is due (or if `force`), after a commit;
+    /// returns the new position when one was closed.
+    pub fn rotate(&mut self, force: bool) -> Result<Option<Position>, OutputError> {
+        match self {
+            Output::Stdout(_) => Ok(None),
+            Output::Files(files) => files.rotate(force),
+        }
+    }
+}
+
+impl Rotating {
+    fn position(&self, open: Option<OpenFile>) -> Position {
+        Position::Files {
+            dir: self.dir.clone(),
+            compress: self.rotation.compression.to_string(),
+            seq: self.seq,
+            open,
+        }
+    }
+
+    fn record(&mut self, json: &str) -> Result<(), OutputError> {
+        if self.open.is_none() {
+            self.open = Some(self.create()?);
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        open.writer
+            .write_all(json.as_bytes())
+            .and_then(|()| open.writer.write_all(b"\n"))
+            .map_err(|e| write_failed(&open.partial.display().to_string(), e).into())
+    }
+
+    /// A new file for sequence number `self.seq`.
+    fn create(&mut self) -> CliResult<Writing> {
+        let opened = Utc::now();
+        let name = format!(
+            "audit-{:06}-{}.jsonl{}",
+            self.seq,
+            opened.format("%Y%m%dT%H%M%SZ"),
+            self.rotation.compression.suffix()
+        );
+        let partial = partial_path(&self.dir, &name);
+        let file = safe_file::create_new(&partial)?;
+        let hashed = Hashed {
+            file,
+            bytes: 0,
+            digest: Sha256::new(),
+        };
+        let writer = FrameWriter::new(BufWriter::new(hashed), self.rotation.compression)
+            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
+        Ok(Writing {
+            name,
+            partial,
+            opened,
+            writer,
+        })
+    }
+
+    /// Continue the file a state file left open, cut back to its commit.
+    fn reopen(&mut self, saved: OpenFile) -> CliResult {
+        let partial = partial_path(&self.dir, &saved.name);
+        let closed = self.dir.join(&saved.name);
+        if safe_file::check_target(&partial)?.is_none() {
+            // Closed after the commit, before the state said so.
+            if safe_file::check_target(&closed)?.is_some()
+                && digest_of(&closed, saved.bytes)? == Some(saved.sha256.clone())
+            {
+                self.seq += 1;
+                return Ok(());
+            }
+            return Err(not_this_job(format!(
+                "it records the open file {}, which is not there",
+                partial.display()
+            )));
+        }
+        let mut file = safe_file::open_to_update(&partial)?;
+        let (digest, read) = hash_prefix(&mut file, saved.bytes)
+            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
+        if read < saved.bytes || hex(&digest.clone().finalize()) != saved.sha256 {
+            return Err(not_this_job(format!(
+                "its open file {} does not hold what it recorded (shorter, or other bytes)",
+                partial.display()
+            )));
+        }
+        file.set_len(saved.bytes)
+            .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
+        let hashed = Hashed {
+            file,
+            bytes: saved.bytes,
+            digest,
+        };
+        let writer = FrameWriter::new(BufWriter::new(hashed), self.rotation.compression)
+            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
+        self.open = Some(Writing {
+            name: saved.name,
+            partial,
+            opened: saved.opened,
+            writer,
+        });
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<Position, OutputError> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(self.position(None));
+        };
+        let failed = |e: io::Error| write_failed(&open.partial.display().to_string(), e);
+        open.writer.end_frame().map_err(failed)?;
+        let buffered = open.writer.get_mut();
+        buffered.flush().map_err(failed)?;
+        let hashed = buffered.get_ref();
+        hashed.file.sync_data().map_err(failed)?;
+        let saved = OpenFile {
+            name: open.name.clone(),
+            opened: open.opened,
+            bytes: hashed.bytes,
+            sha256: hex(&hashed.digest.clone().finalize()),
+        };
+        Ok(self.position(Some(saved)))
+    }
+
+    /// After a commit: close the open file when it is full or old enough
+    /// (or `force`).
+    fn rotate(&mut self, force: bool) -> Result<Option<Position>, OutputError> {
+        let Some(open) = self.open.as_ref() else {
+            return Ok(None);
+        };
+        let hashed = open.writer.get_ref().get_ref();
+        let age = (Utc::now() - open.opened).to_std().unwrap_or_default();
+        let due = hashed.bytes >= self.rotation.max_bytes || age >= self.rotation.max_age;
+        if !(force || due) {
+            return Ok(None);
+        }
+        let Some(open) = self.open.take() else {
+            return Ok(None);
+        };
+        let final_name = self.dir.join(&open.name);
+        safe_file::move_into_place(
+            &open.writer.get_ref().get_ref().file,
+            &open.partial,
+            &final_name,
+        )?;
+        self.seq += 1;
+        Ok(Some(self.position(None)))
+    }
+}
+
+/// The hidden name a file is written under until it is closed.
+fn partial_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.partial"))
+}
+
+/// The sequence number after the highest `audit-<seq>-…` in `dir`.
+fn next_free_seq(dir: &Path) -> CliResult<u64> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        CliError::other(format!("cannot read the directory {}: {e}", dir.display()))
+    })?;
+    let mut next = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let name = name.trim_start_matches('.');
+        if let Some(seq) = name
+            .strip_prefix("audit-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|seq| seq.parse::<u64>().ok())
+        {
+            next = next.max(seq + 1);
+        }
+    }
+    Ok(next)
+}
+
+/// Remove the hidden files of a run that stopped before its state recorded
+/// them (numbered `seq` or later, other than `keep`): they hold only records
+/// the state does not cover, which are read again.
+fn remove_uncommitted(dir: &Path, seq: u64, keep: Option<&Path>) -> CliResult {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        CliError::other(format!("cannot read the directory {}: {e}", dir.display()))
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let numbered = name
+            .strip_prefix(".audit-")
+            .filter(|_| name.ends_with(".partial"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        if numbered.is_some_and(|n| n >= seq) && Some(path.as_path()) != keep {
+            safe_file::remove(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--output-dir` must be an existing directory, not a symbolic link.
+fn check_dir(dir: &Path) -> CliResult {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::input(format!(
+            "--output-dir {} is not a directory (a symbolic link is not followed); give a \
+             directory",
+            dir.display()
+        ))),
+        Err(e) => Err(CliError::input(format!(
+            "--output-dir {}: {e}; create the directory first",
+            dir.display()
+        ))),
+    }
+}
+
+/// The digest of the first `bytes` bytes of the closed file at `path`, or
+/// `None` when it is shorter.
+fn digest_of(path: &Path, bytes: u64) -> CliResult<Option<String>> {
+    let mut file = safe_file::open_to_read(path)?;
+    let (digest, read) =
+        hash_prefix(&mut file, bytes).map_err(|e| write_failed(&path.display().to_string(), e))?;
+    Ok((read == bytes).then(|| hex(&digest.finalize())))
+}
+
+/// Hash the first `bytes` bytes of `file`: the running digest and how many
+/// there were.
+fn hash_prefix(file: &mut File, bytes: u64) -> io::Result<(Sha256, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut digest = Sha256::new();
+    let mut reader = file.take(bytes);
+    let mut buf = vec![0; 64 * 1024];
+    let mut read = 0;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok((digest, read));
+        }
+        digest.update(&buf[..n]);
+        read += n as u64;
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stdout_failed(e: io::Error) -> OutputError {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        OutputError::Closed
+    } else {
+        OutputError::Failed(write_failed("stdout", e))
+    }
+}
+
+fn write_failed(what: &str, e: io::Error) -> CliError {
+    CliError::other(format!(
+        "cannot write {what}: {e}; {}",
+        crate::cli_error::output_hint(e.kind())
+    ))
+}
+
+/// The state file belongs to another follow.
+pub fn not_this_job(problem: String) -> CliError {
+    CliError::input(format!(
+        "the --state file does not belong to this follow: {problem}; rerun with that follow's \
+         flags, or give another --state file"
+    ))
+}

@@ -1,0 +1,297 @@
+//! `datafold audit-logs follow` against the mock's live traffic (late
+//! commits, injected faults): killed with SIGKILL at random moments and
+//! restarted, stopped with SIGTERM, writing rotated and compressed files,
+//! each record lands exactly once; a state file of another follow is refused.
+
+#![cfg(all(unix, feature = "cli"))]
+
+mod cli_support;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::{datafold, scratch};
+use datafold_sdk::audit::parse_timestamp;
+use datafold_sdk::compress::{decoder, Compression};
+use datafold_sdk::mock::{Fault, Faults, MockServer};
+use serde_json::Value;
+
+/// The lag the tests follow with, in seconds.
+const LAG_SECS: i64 = 3;
+
+fn live_mock(rate: f64, faults: Faults) -> MockServer {
+    MockServer::builder()
+        .seed_events(0)
+        .live_rate(rate)
+        .late_commits(0.25, Duration::from_millis(1500))
+        .faults(faults)
+        .start()
+        .unwrap()
+}
+
+/// `datafold audit-logs follow` into `dir` with the state in `state`.
+fn follow(server: &MockServer, state: &Path, dir: &Path, extra: &[&str]) -> Command {
+    let mut command = datafold(server.api_key(), server.url());
+    command
+        .args([
+            "--retries",
+            "3",
+            "audit-logs",
+            "follow",
+            "--interval",
+            "100ms",
+        ])
+        .args(["--lag", &format!("{LAG_SECS}s"), "--state"])
+        .arg(state)
+        .arg("--output-dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) on the pid of a child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+}
+
+/// Wait for `child` to end (at most a minute): its exit code and stderr.
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "datafold did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (child.wait().unwrap().code(), stderr)
+}
+
+/// The watermark the state file records, if there is one yet.
+fn watermark(state: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = std::fs::read_to_string(state).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    parse_timestamp(value["follow"]["watermark"].as_str()?).ok()
+}
+
+/// Stop the live traffic and run a last follow until its watermark is past
+/// every late commit, then stop it with SIGTERM (exit 0 expected).
+fn drain(server: &MockServer, state: &Path, dir: &Path, extra: &[&str]) {
+    server.stop_live_traffic();
+    let stopped = chrono::Utc::now() + chrono::Duration::milliseconds(1600);
+    let child = follow(server, state, dir, extra).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while watermark(state).is_none_or(|w| w - chrono::Duration::seconds(LAG_SECS) <= stopped) {
+        assert!(Instant::now() < deadline, "the follow did not catch up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Every record in the files of `dir`, decompressed: `event_uuid` → count.
+/// Only final names: the hidden `.partial` files are not output yet.
+fn records_in(dir: &Path) -> (HashMap<String, u32>, Vec<PathBuf>) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("audit-")
+        })
+        .collect();
+    files.sort();
+    let mut counts = HashMap::new();
+    for file in &files {
+        let compression = Compression::from_path_suffix(file).unwrap_or(Compression::None);
+        let mut text = String::new();
+        decoder(std::fs::File::open(file).unwrap(), compression)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let id = record["event_uuid"].as_str().unwrap().to_owned();
+            *counts.entry(id).or_insert(0) += 1;
+        }
+    }
+    (counts, files)
+}
+
+/// Every record written exactly once, and exactly the mock's live events.
+fn assert_exactly_the_truth(server: &MockServer, counts: &HashMap<String, u32>) {
+    let truth: Vec<String> = server
+        .live_audit_events()
+        .into_iter()
+        .map(|e| e.event_uuid)
+        .collect();
+    assert!(truth.len() > 200, "{} live events", truth.len());
+    let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(doubled.is_empty(), "written more than once: {doubled:?}");
+    let missing: Vec<_> = truth
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .collect();
+    let some: Vec<_> = missing.iter().take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} missing, e.g. {some:?}",
+        missing.len(),
+        truth.len()
+    );
+    assert_eq!(counts.len(), truth.len(), "records that are not the mock's");
+}
+
+#[test]
+fn killed_twenty_times_at_random_moments_it_writes_every_record_once() {
+    let faults = Faults::new()
+        .seed(3)
+        .rate(Fault::Unavailable, 0.1)
+        .rate(Fault::TruncatedBody, 0.05)
+        .retry_after_secs(0);
+    let server = live_mock(300.0, faults);
+    let dir = scratch("follow", "kill");
+    let state = dir.join("state.json");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let extra = ["--compress", "gzip", "--rotate-every", "700ms"];
+    // A fixed pseudo-random sequence of kill moments, 50 to 650 ms.
+    let mut draw = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..20 {
+        draw ^= draw << 13;
+        draw ^= draw >> 7;
+        draw ^= draw << 17;
+        let child = follow(&server, &state, &out, &extra).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(50 + draw % 600));
+        signal(&child, libc::SIGKILL);
+        finish(child);
+    }
+    drain(&server, &state, &out, &extra);
+    let (counts, files) = records_in(&out);
+    assert_exactly_the_truth(&server, &counts);
+    assert!(files.len() > 1, "the files were rotated: {files:?}");
+    let hidden: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(
+        hidden.is_empty(),
+        "a stop with SIGTERM closes the open file: {hidden:?}"
+    );
+}
+
+#[test]
+fn sigterm_exits_zero_and_the_state_resumes_cleanly() {
+    let server = live_mock(200.0, Faults::new());
+    let dir = scratch("follow", "term");
+    let state = dir.join("state.json");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    for _ in 0..3 {
+        let child = follow(&server, &state, &out, &[]).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while watermark(&state).is_none() {
+            assert!(Instant::now() < deadline, "no state was saved");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        signal(&child, libc::SIGTERM);
+        let (code, stderr) = finish(child);
+        assert_eq!(code, Some(0), "{stderr}");
+        // Each stop closes its file: everything written is visible.
+        let (counts, _) = records_in(&out);
+        assert!(counts.values().all(|n| *n == 1));
+    }
+    drain(&server, &state, &out, &[]);
+    let (counts, files) = records_in(&out);
+    assert_exactly_the_truth(&server, &counts);
+    // One file per run at least; names sort in the order they were written.
+    let seqs: Vec<u64> = files
+        .iter()
+        .map(|f| {
+            f.file_name().unwrap().to_string_lossy()[6..12]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{files:?}");
+}
+
+#[test]
+fn rotated_zstd_files_decompress_to_the_records_and_verbose_reports_each_poll() {
+    let server = live_mock(400.0, Faults::new());
+    let dir = scratch("follow", "zstd");
+    let state = dir.join("state.json");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let extra = ["--compress", "zstd", "--rotate-every", "300ms", "-v"];
+    let child = follow(&server, &state, &out, &extra).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("poll ")).count() >= 3,
+        "{stderr}"
+    );
+    assert!(stderr.contains(" behind now"), "{stderr}");
+    drain(
+        &server,
+        &state,
+        &out,
+        &["--compress", "zstd", "--rotate-every", "300ms"],
+    );
+    let (counts, files) = records_in(&out);
+    assert!(files.len() >= 3, "{files:?}");
+    assert!(files
+        .iter()
+        .all(|f| f.to_string_lossy().ends_with(".jsonl.zst")));
+    assert_exactly_the_truth(&server, &counts);
+}
+
+#[test]
+fn a_state_file_of_another_follow_is_refused_and_nothing_is_written() {
+    let server = live_mock(100.0, Faults::new());
+    let dir = scratch("follow", "foreign");
+    let state = dir.join("state.json");
+    let (first, second) = (dir.join("first"), dir.join("second"));
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&second).unwrap();
+    let child = follow(&server, &state, &first, &[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&child, libc::SIGTERM);
+    assert_eq!(finish(child).0, Some(0));
+
+    // Another directory, another compression, another host: each refused.
+    let other_dir = follow(&server, &state, &second, &[]).output().unwrap();
+    let other_compression = follow(&server, &state, &first, &["--compress", "gzip"])
+        .output()
+        .unwrap();
+    let mut other_host = follow(&server, &state, &first, &[]);
+    other_host.env(
+        "DATAFOLD_HOST",
+        server.url().replace("127.0.0.1", "localhost"),
+    );
+    let other_host = other_host.output().unwrap();
+    for (output, says) in [
+        (&other_dir, "not"),
+        (&other_compression, "--compress none"),
+        (&other_host, "another host"),
+    ] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(5), "{stderr}");
+        assert!(stderr.contains("--state file does not belong"), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(&second).unwrap().count(), 0);
+}
