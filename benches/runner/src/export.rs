@@ -161,7 +161,7 @@ fn run_child(mode: Mode, url: &str) -> Result<ChildRun, BoxError> {
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
-fn status_kib(pid: &str, field: &str) -> Option<u64> {
+pub(crate) fn status_kib(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()

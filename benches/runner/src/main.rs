@@ -3,7 +3,7 @@
 //! in release mode, adds the build-time comparison and checks the targets.
 //!
 //! ```text
-//! datafold-bench [--quick] [audit_decode] [small_call] [export] [adaptive_windows] [export_vs_raw]
+//! datafold-bench [--quick] [audit_decode] [small_call] [export] [adaptive_windows] [export_vs_raw] [follow]
 //! ```
 //!
 //! Prints details as it goes and one result line per figure (see
@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod audit_decode;
 mod export;
 mod feed;
+mod follow;
 // The figures' names, shared with the xtask, which passes them on.
 #[path = "../../../xtask/src/bench/figures.rs"]
 mod figures;
@@ -46,6 +47,7 @@ const EXPORT_RUNS: usize = 3;
 const DENSE_HOUR_EVENTS: u64 = 1_000_000;
 const VS_RAW_EVENTS: u64 = 1_000_000;
 const VS_RAW_RUNS: usize = 3;
+const FOLLOW_SECS: u64 = 90;
 
 /// The SDK against a hand-written reqwest client, on the embedded mock; run
 /// it through `cargo xtask bench`
@@ -78,6 +80,10 @@ enum Child {
         url: String,
         out: PathBuf,
     },
+    /// Follow URL for SECS seconds into OUT, print `done <records> <polls>`,
+    /// then wait for stdin to close
+    #[command(hide = true)]
+    FollowChild { url: String, secs: u64, out: PathBuf },
 }
 
 /// Print a result line as soon as it is measured.
@@ -87,8 +93,12 @@ fn report(line: Line) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Child::ExportChild { mode, url, out }) = cli.child {
-        return match export::child(mode, &url, &out) {
+    if let Some(child) = cli.child {
+        let done = match child {
+            Child::ExportChild { mode, url, out } => export::child(mode, &url, &out),
+            Child::FollowChild { url, secs, out } => follow::child(&url, secs, &out),
+        };
+        return match done {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 println!("failed: {e}");
@@ -126,6 +136,7 @@ fn run(figure: Figure, quick: bool) -> Result<(), BoxError> {
             VS_RAW_EVENTS / scale,
             if quick { 1 } else { VS_RAW_RUNS },
         )),
+        Figure::Follow => follow::run(FOLLOW_SECS / scale),
     }
 }
 
@@ -150,7 +161,8 @@ mod tests {
                 Figure::SmallCall,
                 Figure::Export,
                 Figure::AdaptiveWindows,
-                Figure::ExportVsRaw
+                Figure::ExportVsRaw,
+                Figure::Follow
             ]
         );
         assert!(all.quick && all.child.is_none());

@@ -1,6 +1,6 @@
 //! The figures `benches/runner` measures, by the names both command lines
 //! take (`audit_decode`, `small_call`, `export`, `adaptive_windows`,
-//! `export_vs_raw`). The runner includes this
+//! `export_vs_raw`, `follow`). The runner includes this
 //! file, so the xtask and the runner accept the same names.
 
 use std::fmt;
@@ -24,6 +24,9 @@ pub enum Figure {
     /// Export of 1,000,000 events in one hour to JSON Lines vs one raw
     /// streamed copy of the same range to a file
     ExportVsRaw,
+    /// A follower's resident memory over 90 s of live traffic at 1,000
+    /// events/s (a 20 s lag), peak and growth
+    Follow,
 }
 
 impl fmt::Display for Figure {

@@ -39,13 +39,14 @@ const BUILD: &str = "build";
 const HELP: &str = "help";
 
 /// The targets: the line's name, the most it may be, and its unit.
-const TARGETS: [(&str, f64, &str); 7] = [
+const TARGETS: [(&str, f64, &str); 8] = [
     ("audit_decode", 1.05, "sdk/handwritten"),
     ("small_call", 1.10, "sdk/raw"),
     ("export_rss", 64.0, "MiB"),
     ("export_requests_sparse_year", 50.0, "requests"),
     ("export_largest_response", 64.0, "MiB"),
     ("export_vs_raw", 1.5, "export/raw"),
+    ("follow_rss", 64.0, "MiB"),
     ("cold_build", 1.3, "sdk/bare"),
 ];
 
@@ -317,12 +318,13 @@ mod tests {
                 Figure::SmallCall,
                 Figure::Export,
                 Figure::AdaptiveWindows,
-                Figure::ExportVsRaw
+                Figure::ExportVsRaw,
+                Figure::Follow
             ]
         );
         assert!(!options.build && !options.quick);
         let options = parse(&["--build"]).unwrap().unwrap();
-        assert_eq!(options.figures.len(), 5);
+        assert_eq!(options.figures.len(), 6);
         assert!(options.build);
     }
 
