@@ -57,6 +57,11 @@
 //! }
 //! ```
 //!
+//! For long ranges, [`audit::export`] streams a range window by window,
+//! resumably and in bounded memory; to keep audit logs flowing (into a SIEM,
+//! say), [`audit::follow`] polls as they grow and passes each record on once,
+//! across restarts.
+//!
 //! # Example: a BI integration
 //!
 //! ```no_run
