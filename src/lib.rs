@@ -111,8 +111,10 @@
 //! - `as-code`: BI integrations as code ([`bi::Desired`], [`bi::Plan`]):
 //!   a YAML or JSON file of integrations, planned against the server and
 //!   applied (implies `schema`).
-//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `schema`
-//!   and `as-code`).
+//! - `compress`: [`compress`], gzip and zstd output in frames that a resumed
+//!   export can cut back to and append to.
+//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `schema`,
+//!   `as-code` and `compress`).
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests.
 //! - `mock-cli`: the `datafold-mock` binary, the mock as a process of its own
 //!   (implies `mock`; its flags are those of `datafold mock serve`).
@@ -122,6 +124,8 @@
 pub mod audit;
 pub mod bi;
 mod client;
+#[cfg(feature = "compress")]
+pub mod compress;
 mod error;
 pub mod generated;
 #[cfg(feature = "mock")]
