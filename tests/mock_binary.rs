@@ -306,3 +306,108 @@ fn both_command_lines_list_the_same_flags_and_defaults() {
         );
     }
 }
+
+/// The events the binary at `url` serves for the whole history.
+async fn all_events(url: &str, key: &str) -> Vec<String> {
+    let client = datafold_sdk::Client::builder()
+        .api_key(key)
+        .host(url)
+        .build()
+        .expect("client");
+    let logs = client.audit_logs().list().send().await.expect("an answer");
+    logs.into_iter().map(|log| log.event_uuid).collect()
+}
+
+#[tokio::test]
+async fn with_a_live_rate_the_binary_serves_growing_results() {
+    let mut mock = Running::start(&[
+        "--api-key",
+        "live-key",
+        "--seed-events",
+        "0",
+        "--live-rate",
+        "40/s",
+        "--late-share",
+        "0.2",
+        "--late-max",
+        "500ms",
+    ]);
+    let url = url_of(&mock.line());
+    let _host = mock.line();
+    let _key = mock.line();
+    assert_eq!(
+        mock.line(),
+        "live traffic: 40 events/s, 20% committed late by up to 500ms"
+    );
+    // Each answer holds the previous one's events and more (polled with a
+    // generous deadline: no assumption on how fast the machine is).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut previous = all_events(&url, "live-key").await;
+    let mut growths = 0;
+    while growths < 2 {
+        assert!(Instant::now() < deadline, "the results stopped growing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = all_events(&url, "live-key").await;
+        for uuid in &previous {
+            assert!(now.contains(uuid), "{uuid} vanished");
+        }
+        if now.len() > previous.len() {
+            growths += 1;
+        }
+        previous = now;
+    }
+}
+
+#[test]
+fn live_traffic_flags_are_checked_on_the_command_line() {
+    for args in [
+        &["--live-rate", "0"][..],
+        &["--live-rate", "-5/s"],
+        &["--live-rate", "fast"],
+        &["--live-rate", "5", "--late-share", "2"],
+        &[
+            "--live-rate",
+            "5",
+            "--late-share",
+            "0.1",
+            "--late-max",
+            "0s",
+        ],
+        &["--late-share", "0.1"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_datafold-mock"))
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("datafold-mock: "), "{stderr}");
+    }
+    // Durations as `datafold` takes them; rates with or without `/s`.
+    for (rate, late_max, shown) in [
+        (
+            "2.5",
+            "5m",
+            "live traffic: 2.5 events/s, 50% committed late by up to 300s",
+        ),
+        (
+            "3/s",
+            "2s",
+            "live traffic: 3 events/s, 50% committed late by up to 2s",
+        ),
+    ] {
+        let mut mock = Running::start(&[
+            "--quiet",
+            "--live-rate",
+            rate,
+            "--late-share",
+            "0.5",
+            "--late-max",
+            late_max,
+        ]);
+        let _url = mock.line();
+        let _host = mock.line();
+        let _key = mock.line();
+        assert_eq!(mock.line(), shown);
+    }
+}
