@@ -24,8 +24,8 @@
 //! [`Follow::max_response_bytes`], records exactly as the server sent them
 //! (secrets masked), retries by the client's [`RetryPolicy`](crate::RetryPolicy)
 //! and deadlines by its timeout. After a long pause the follower catches up
-//! in steps (an hour at first, shorter where records are dense, longer where
-//! they are sparse), one poll after the other, so that the ids it remembers
+//! in steps (ten minutes at first, shorter where records are dense, longer
+//! where they are sparse, up to a day), one poll after the other, so that the ids it remembers
 //! stay bounded.
 //!
 //! **Failures.** A poll that fails in a way a later poll may not (the
@@ -94,9 +94,9 @@ const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 const MAX_LAG: Duration = Duration::from_secs(7 * 86_400);
 /// The longest wait after failed polls: 5 minutes (or the interval).
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// The first step of a catch-up (an hour), and its bounds (a minute, a day),
-/// in seconds.
-const CATCH_UP_FIRST: i64 = 3_600;
+/// The first step of a catch-up (ten minutes), and its bounds (a minute, a
+/// day), in seconds.
+const CATCH_UP_FIRST: i64 = 600;
 const CATCH_UP_MIN: i64 = 60;
 const CATCH_UP_MAX: i64 = 86_400;
 /// A poll that passes on more records than this halves the next catch-up

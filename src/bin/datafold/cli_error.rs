@@ -21,7 +21,7 @@ Exit codes:
   6  API failure (429, 5xx, unexpected answer)
   7  network (cannot connect, timeout)
  10  changes pending (bi plan: applying would change something)
-130  interrupted (Ctrl-C): rerun with --resume";
+130  interrupted (Ctrl-C): rerun with --resume (follow: exits 0)";
 
 /// Why the CLI failed.
 #[derive(Debug)]
