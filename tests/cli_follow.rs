@@ -134,7 +134,7 @@ fn assert_exactly_the_truth(server: &MockServer, counts: &HashMap<String, u32>) 
         .into_iter()
         .map(|e| e.event_uuid)
         .collect();
-    assert!(truth.len() > 200, "{} live events", truth.len());
+    assert!(truth.len() > 100, "{} live events", truth.len());
     let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(doubled.is_empty(), "written more than once: {doubled:?}");
     let missing: Vec<_> = truth
@@ -259,6 +259,32 @@ fn rotated_zstd_files_decompress_to_the_records_and_verbose_reports_each_poll() 
     assert_exactly_the_truth(&server, &counts);
 }
 
+/// Start a follow and wait until it has saved a state with a committed open
+/// file (so that it has written something).
+fn start_and_wait_for_a_commit(
+    server: &MockServer,
+    state: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> Child {
+    let before = std::fs::read_to_string(state).ok();
+    let child = follow(server, state, dir, extra).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = std::fs::read_to_string(state).ok();
+        let open_bytes = now
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .and_then(|v| v["output"]["open"]["bytes"].as_u64());
+        // Saved by this run (so its signal handlers are in place).
+        if now != before && open_bytes.is_some_and(|b| b > 0) {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "no commit was saved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_state_file_of_another_follow_is_refused_and_nothing_is_written() {
     let server = live_mock(100.0, Faults::new());
@@ -267,31 +293,94 @@ fn a_state_file_of_another_follow_is_refused_and_nothing_is_written() {
     let (first, second) = (dir.join("first"), dir.join("second"));
     std::fs::create_dir(&first).unwrap();
     std::fs::create_dir(&second).unwrap();
-    let child = follow(&server, &state, &first, &[]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let child = start_and_wait_for_a_commit(&server, &state, &first, &[]);
+    // While it runs, a second follow on the same state or directory is refused.
+    let second_run = follow(&server, &state, &first, &[]).spawn().unwrap();
+    let (code, stderr) = finish(second_run);
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("another follow is running"), "{stderr}");
     signal(&child, libc::SIGTERM);
     assert_eq!(finish(child).0, Some(0));
 
     // Another directory, another compression, another host: each refused.
-    let other_dir = follow(&server, &state, &second, &[]).output().unwrap();
-    let other_compression = follow(&server, &state, &first, &["--compress", "gzip"])
-        .output()
-        .unwrap();
     let mut other_host = follow(&server, &state, &first, &[]);
     other_host.env(
         "DATAFOLD_HOST",
         server.url().replace("127.0.0.1", "localhost"),
     );
-    let other_host = other_host.output().unwrap();
-    for (output, says) in [
-        (&other_dir, "not"),
-        (&other_compression, "--compress none"),
-        (&other_host, "another host"),
-    ] {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(5), "{stderr}");
-        assert!(stderr.contains("--state file does not belong"), "{stderr}");
+    let runs = [
+        (follow(&server, &state, &second, &[]), "not"),
+        (
+            follow(&server, &state, &first, &["--compress", "gzip"]),
+            "--compress none",
+        ),
+        (other_host, "another host"),
+    ];
+    for (mut command, says) in runs {
+        let (code, stderr) = finish(command.spawn().unwrap());
+        assert_eq!(code, Some(5), "{stderr}");
+        assert!(stderr.contains("--state file"), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
     }
     assert_eq!(std::fs::read_dir(&second).unwrap().count(), 0);
+}
+
+#[test]
+fn hidden_files_without_their_state_are_refused_not_removed() {
+    let server = live_mock(50.0, Faults::new());
+    let dir = scratch("follow", "orphans");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let orphan = out.join(".audit-000003-20261127T000000Z.jsonl.partial");
+    std::fs::write(&orphan, "{\"event_uuid\":\"kept\"}\n").unwrap();
+    let (code, stderr) = finish(
+        follow(&server, &dir.join("new.state"), &out, &[])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains(".audit-000003-"), "{stderr}");
+    assert!(orphan.exists(), "the hidden file is left alone");
+}
+
+#[test]
+fn a_file_closed_or_shipped_before_the_state_said_so_resumes_cleanly() {
+    let server = live_mock(200.0, Faults::new());
+    let dir = scratch("follow", "closed");
+    let state = dir.join("state.json");
+    let (out, shipped) = (dir.join("out"), dir.join("shipped"));
+    std::fs::create_dir(&out).unwrap();
+    std::fs::create_dir(&shipped).unwrap();
+    for take_away in [false, true] {
+        // A crash right after the rename that closes a file, before the
+        // state says so: the file is complete up to the last commit.
+        let child = start_and_wait_for_a_commit(&server, &state, &out, &["--rotate-every", "1h"]);
+        std::thread::sleep(Duration::from_millis(500));
+        signal(&child, libc::SIGKILL);
+        finish(child);
+        let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        let open = &saved["output"]["open"];
+        let name = open["name"].as_str().unwrap();
+        let partial = out.join(format!(".{name}.partial"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&partial)
+            .unwrap();
+        file.set_len(open["bytes"].as_u64().unwrap()).unwrap();
+        std::fs::rename(&partial, out.join(name)).unwrap();
+        if take_away {
+            // ...and the shipper took the closed file away.
+            std::fs::rename(out.join(name), shipped.join(name)).unwrap();
+        }
+        let child = start_and_wait_for_a_commit(&server, &state, &out, &["--rotate-every", "1h"]);
+        signal(&child, libc::SIGTERM);
+        let (code, stderr) = finish(child);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    drain(&server, &state, &out, &[]);
+    let (mut counts, _) = records_in(&out);
+    for (id, n) in records_in(&shipped).0 {
+        *counts.entry(id).or_insert(0) += n;
+    }
+    assert_exactly_the_truth(&server, &counts);
 }

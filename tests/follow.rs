@@ -234,6 +234,39 @@ async fn records_committed_later_than_the_lag_are_the_ones_missed() {
     assert!(seen.doubled().is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_with_a_longer_lag_passes_nothing_twice() {
+    let server = live_mock(300.0, Duration::from_millis(300), Faults::new());
+    let follow = |lag: u64| {
+        client(&server)
+            .audit_logs()
+            .follow()
+            .interval(Duration::from_millis(100))
+            .lag(Duration::from_secs(lag))
+    };
+    let mut seen = Seen::default();
+    let mut follower = follow(1).start().unwrap();
+    let started = chrono::Utc::now();
+    follow_until(&mut follower, &mut seen, usize::MAX, |to| {
+        to > started + chrono::Duration::seconds(4)
+    })
+    .await;
+    let state = follower.state();
+    drop(follower);
+    // The longer lag reaches back over records passed on and forgotten.
+    let mut follower = follow(4).resume_from(state).start().unwrap();
+    let resumed = chrono::Utc::now();
+    follow_until(&mut follower, &mut seen, usize::MAX, |to| {
+        to > resumed + chrono::Duration::seconds(1)
+    })
+    .await;
+    assert!(
+        seen.doubled().is_empty(),
+        "passed on twice: {:?}",
+        seen.doubled().len()
+    );
+}
+
 #[test]
 fn a_state_from_another_host_is_refused() {
     let server = live_mock(10.0, Duration::from_millis(100), Faults::new());

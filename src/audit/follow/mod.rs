@@ -29,12 +29,17 @@
 //! stay bounded.
 //!
 //! **Failures.** A poll that fails in a way a later poll may not (the
-//! connection, a timeout, 429, 5xx, a body that changed between attempts)
-//! yields [`FollowEvent::PollFailed`] and is tried again after a back-off
-//! (the interval, doubling up to 5 minutes or the interval if longer); the
-//! records it passed on before failing are not passed on again. Any other
-//! error (authentication, a refused request, an answer that is not the
-//! API's) is returned as `Err`: retrying cannot fix it.
+//! connection, a timeout, 429, 5xx; a body that changed between attempts, up
+//! to 5 polls in a row) yields [`FollowEvent::PollFailed`] and is tried again
+//! after a back-off (the interval, doubling up to 5 minutes or the interval
+//! if longer); the records it passed on before failing are not passed on
+//! again. Any other error (authentication, a refused request, an answer that
+//! is not the API's, a record that breaks the schema) is returned as `Err`:
+//! retrying cannot fix it.
+//!
+//! **Changing the lag.** A follower resumed with a longer lag than the state
+//! was saved with reads no earlier than the old lag reached: records before
+//! that were passed on (or given up) already, and are no longer remembered.
 //!
 //! **Saving.** [`Follower::state`] may be taken at any moment between two
 //! calls of [`Follower::next`]; save it after the records passed on so far
@@ -99,6 +104,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const CATCH_UP_FIRST: i64 = 600;
 const CATCH_UP_MIN: i64 = 60;
 const CATCH_UP_MAX: i64 = 86_400;
+/// How long after its poll's end a record whose timestamp cannot be read is
+/// remembered: any later request that reaches back to where the server
+/// placed it (up to the export's one-minute overlap past the poll's end, and
+/// requests reach a minute before their range) still finds it remembered.
+const UNREADABLE_KEPT: chrono::Duration = chrono::Duration::seconds(120);
+/// The most polls in a row that may fail with [`Error::Inconsistent`]
+/// before it is taken as lasting (a body that changed between attempts is
+/// worth another poll; a server that keeps placing records out of their
+/// windows is not).
+const MAX_INCONSISTENT: u32 = 5;
 /// A poll that passes on more records than this halves the next catch-up
 /// step (and one with under an eighth of it doubles it): the ids a follower
 /// remembers during a poll stay around this many.
@@ -186,22 +201,34 @@ impl Follow {
             ));
         }
         let host = self.api.baseurl().to_owned();
-        let (watermark, seen) = match self.resume {
+        let lag = chrono::Duration::from_std(self.lag).unwrap_or(chrono::Duration::MAX);
+        let (watermark, seen_from, seen) = match self.resume {
             Some(state) => state.open(&host)?,
-            None => (self.since.unwrap_or_else(Utc::now), Seen::default()),
+            None => {
+                let since = self.since.unwrap_or_else(Utc::now);
+                let Some(from) = since.checked_sub_signed(lag).filter(|t| t.timestamp() >= 0)
+                else {
+                    return invalid(format!(
+                        "the follow start ({since}) less the lag is before 1970; start later"
+                    ));
+                };
+                (since, from, Seen::default())
+            }
         };
         Ok(Follower {
             api: self.api,
             host,
             interval: self.interval,
-            lag: chrono::Duration::from_std(self.lag).unwrap_or(chrono::Duration::MAX),
+            lag,
             max_response_bytes: self.max_response_bytes,
             watermark,
+            seen_from,
             seen,
             poll: None,
             next_poll_at: Instant::now(),
             step: chrono::Duration::seconds(CATCH_UP_FIRST),
             failures: 0,
+            inconsistent: 0,
         })
     }
 }
@@ -238,6 +265,11 @@ pub struct PollReport {
     pub repeated: u64,
     /// Requests made, retries included.
     pub requests: u64,
+    /// Records the server returned with a timestamp outside the range
+    /// asked for, by more than the overlap: not passed on (no later poll
+    /// asks for that time again). See the
+    /// [export's docs](crate::audit::export) on records placed differently.
+    pub out_of_range: u64,
     /// How far the new watermark is behind this machine's clock.
     pub behind: Duration,
     /// `event_uuid`s remembered for the polls to come.
@@ -253,6 +285,8 @@ pub struct Follower {
     lag: chrono::Duration,
     max_response_bytes: u64,
     watermark: DateTime<Utc>,
+    /// From when on `seen` is complete (a poll reads no earlier).
+    seen_from: DateTime<Utc>,
     seen: Seen,
     poll: Option<Poll>,
     next_poll_at: Instant,
@@ -260,6 +294,8 @@ pub struct Follower {
     step: chrono::Duration,
     /// Polls failed in a row.
     failures: u32,
+    /// Of those, failed with [`Error::Inconsistent`].
+    inconsistent: u32,
 }
 
 /// The poll in progress.
@@ -308,15 +344,18 @@ impl Follower {
                         poll.repeated += 1;
                         continue;
                     }
-                    self.seen
-                        .insert(record.event_uuid(), record.at().unwrap_or(poll.to));
+                    let at = record.at().unwrap_or(poll.to + UNREADABLE_KEPT);
+                    self.seen.insert(record.event_uuid(), at);
                     poll.records += 1;
                     return Ok(FollowEvent::Record(record));
                 }
                 Some(Ok(RawExportEvent::WindowDone(_))) => {}
                 Some(Err(error)) => {
                     self.poll = None;
-                    if !may_pass(&error) {
+                    if matches!(error, Error::Inconsistent { .. }) {
+                        self.inconsistent += 1;
+                    }
+                    if !may_pass(&error) || self.inconsistent >= MAX_INCONSISTENT {
                         return Err(error);
                     }
                     self.failures = self.failures.saturating_add(1);
@@ -336,7 +375,7 @@ impl Follower {
     /// Where the follower stands: save it once the records passed on so far
     /// are durable.
     pub fn state(&self) -> FollowState {
-        FollowState::new(&self.host, self.watermark, &self.seen)
+        FollowState::new(&self.host, self.watermark, self.seen_from, &self.seen)
     }
 
     /// The end of the last completed poll.
@@ -348,7 +387,10 @@ impl Follower {
     /// reached the watermark yet.
     fn open_poll(&mut self) -> Result<Option<Poll>> {
         let now = Utc::now();
-        let from = self.watermark - self.lag;
+        let from = self
+            .watermark
+            .checked_sub_signed(self.lag)
+            .map_or(self.seen_from, |from| from.max(self.seen_from));
         let step_end = self.watermark.checked_add_signed(self.step).unwrap_or(now);
         let to = now.min(step_end);
         if to <= self.watermark {
@@ -371,9 +413,16 @@ impl Follower {
     /// Move the watermark to the end of the completed poll.
     fn close_poll(&mut self, poll: Poll) -> PollReport {
         self.failures = 0;
+        self.inconsistent = 0;
         self.watermark = poll.to;
-        self.seen.forget_before(poll.to - self.lag);
-        if poll.records > CATCH_UP_RECORDS {
+        if let Some(from) = poll.to.checked_sub_signed(self.lag) {
+            self.seen_from = self.seen_from.max(from);
+        }
+        self.seen.forget_before(self.seen_from);
+        if poll.reaches_now {
+            // Caught up: the next catch-up starts small again.
+            self.step = chrono::Duration::seconds(CATCH_UP_FIRST);
+        } else if poll.records > CATCH_UP_RECORDS {
             self.step = (self.step / 2).max(chrono::Duration::seconds(CATCH_UP_MIN));
         } else if poll.records < CATCH_UP_RECORDS / 8 {
             self.step = (self.step * 2).min(chrono::Duration::seconds(CATCH_UP_MAX));
@@ -389,6 +438,7 @@ impl Follower {
             records: poll.records,
             repeated: poll.repeated,
             requests: poll.stream.requests(),
+            out_of_range: poll.stream.out_of_range(),
             behind: (Utc::now() - poll.to).to_std().unwrap_or_default(),
             remembered: self.seen.len(),
         }

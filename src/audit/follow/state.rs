@@ -34,6 +34,10 @@ pub struct FollowState {
     /// Every record with a timestamp before `watermark - lag` has been read,
     /// as far as the server had committed it when it was asked.
     watermark: DateTime<Utc>,
+    /// From when on `seen` is complete: a follower resumed with a longer lag
+    /// reads no earlier than this (records before it were passed on, or
+    /// given up, under the shorter lag).
+    seen_from: DateTime<Utc>,
     /// `event_uuid`s passed on, with their times (microseconds since the
     /// epoch; a record whose timestamp cannot be read counts at the end of
     /// the poll that read it).
@@ -41,7 +45,12 @@ pub struct FollowState {
 }
 
 impl FollowState {
-    pub(crate) fn new(host: &str, watermark: DateTime<Utc>, seen: &Seen) -> Self {
+    pub(crate) fn new(
+        host: &str,
+        watermark: DateTime<Utc>,
+        seen_from: DateTime<Utc>,
+        seen: &Seen,
+    ) -> Self {
         let mut ids: Vec<(String, i64)> = seen
             .ids
             .iter()
@@ -53,6 +62,7 @@ impl FollowState {
             version: VERSION,
             host: host.to_owned(),
             watermark,
+            seen_from,
             seen: ids,
         }
     }
@@ -73,8 +83,8 @@ impl FollowState {
     }
 
     /// Check that this state is one this SDK wrote for `host`, and give its
-    /// watermark and seen set.
-    pub(crate) fn open(self, host: &str) -> Result<(DateTime<Utc>, Seen)> {
+    /// watermark, the time its seen set is complete from, and the set.
+    pub(crate) fn open(self, host: &str) -> Result<(DateTime<Utc>, DateTime<Utc>, Seen)> {
         if self.version != VERSION {
             return Err(refused(format!(
                 "it has format version {}, and this datafold-sdk reads version {VERSION}; \
@@ -84,12 +94,18 @@ impl FollowState {
         }
         if self.host != host {
             return Err(refused(format!(
-                "it belongs to another host ({}, not {host}); use the state file of this host's \
-                 follow, or another path",
+                "it belongs to another host ({}, not {host}); give the host it was saved with \
+                 (--host or DATAFOLD_HOST), or another state file",
                 self.host
             )));
         }
         let far_future = Utc::now() + chrono::Duration::days(1);
+        if self.seen_from > self.watermark || self.watermark.timestamp() < 0 {
+            return Err(refused(format!(
+                "its watermark ({}) or seen_from ({}) cannot be right; start without it",
+                self.watermark, self.seen_from
+            )));
+        }
         if self.watermark > far_future {
             return Err(refused(format!(
                 "its watermark ({}) lies more than a day ahead of this machine's clock; check \
@@ -101,7 +117,7 @@ impl FollowState {
         for (id, at) in self.seen {
             seen.ids.insert(id.into_boxed_str(), at);
         }
-        Ok((self.watermark, seen))
+        Ok((self.watermark, self.seen_from, seen))
     }
 }
 
@@ -153,12 +169,12 @@ mod tests {
         let mut seen = Seen::default();
         seen.insert("b", at(100));
         seen.insert("a", at(90));
-        let state = FollowState::new("https://app.datafold.com", at(120), &seen);
+        let state = FollowState::new("https://app.datafold.com", at(120), at(60), &seen);
         let json = serde_json::to_string(&state).unwrap();
         let back: FollowState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, state);
-        let (watermark, seen) = back.clone().open("https://app.datafold.com").unwrap();
-        assert_eq!(watermark, at(120));
+        let (watermark, seen_from, seen) = back.clone().open("https://app.datafold.com").unwrap();
+        assert_eq!((watermark, seen_from), (at(120), at(60)));
         assert!(seen.contains("a") && seen.contains("b") && !seen.contains("c"));
 
         let other = back.clone().open("https://other.example").unwrap_err();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use futures_util::future::Either;
 
-use crate::follow_output::{not_this_job, Output, OutputError, Position, Rotation};
+use crate::follow_output::{Output, OutputError, Position, Rotation};
 use crate::output;
 use crate::time::{human, parse_duration};
 use crate::{CliError, CliResult, Global};
@@ -101,10 +101,25 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         max_age: args.rotate_every,
         compression: args.compress.into(),
     };
+    // One run at a time per state file and per directory: a second would
+    // cut back or remove the first one's open file.
+    let _locks = (
+        args.state
+            .as_deref()
+            .map(|p| lock(&lock_path(p), "--state"))
+            .transpose()?,
+        args.output_dir
+            .as_deref()
+            .map(|d| lock(d, "--output-dir"))
+            .transpose()?,
+    );
     let (position, resume) = match saved {
         Some(state) => (Some(state.output), Some(state.follow)),
         None => (None, None),
     };
+    if resume.is_some() && args.since.is_some() && !global.quiet {
+        output::note("note: --since is not used: the --state file says where to go on from");
+    }
     let mut follow = client
         .audit_logs()
         .follow()
@@ -125,7 +140,9 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         }
     }
     let mut follower = follow.start().map_err(|e| match e {
-        datafold_sdk::Error::FollowState { problem } => not_this_job(problem),
+        datafold_sdk::Error::FollowState { problem } => {
+            CliError::input(format!("the --state file cannot be used: {problem}"))
+        }
         other => other.into(),
     })?;
     let mut out = Output::open(
@@ -134,6 +151,12 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         position,
         args.state.is_some(),
     )?;
+    // A state from the start: any file opened later is one it can account
+    // for, and a --state path that cannot be written fails now.
+    match save(&args, &mut out, &follower, false) {
+        Ok(()) | Err(OutputError::Closed) => {}
+        Err(OutputError::Failed(e)) => return Err(e),
+    }
 
     let mut stop = Box::pin(shutdown());
     let mut since_save = 0u64;
@@ -165,6 +188,13 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
                 }
                 if global.verbose > 0 && !global.quiet {
                     output::note(&poll_line(&report));
+                }
+                if report.out_of_range > 0 && !global.quiet {
+                    output::note(&format!(
+                        "warning: {} records Datafold returned have timestamps outside the range \
+                         asked for (without a zone, in server-local time?) and were not written",
+                        report.out_of_range
+                    ));
                 }
             }
             Ok(FollowEvent::PollFailed { error, retry_in }) => {
@@ -244,6 +274,13 @@ fn write_state(
     };
     let json = serde_json::to_vec(&state)
         .map_err(|e| CliError::other(format!("cannot encode the state: {e}")))?;
+    if json.len() as u64 > MAX_STATE_BYTES {
+        return Err(CliError::other(format!(
+            "the state ({} MiB) would be larger than a state file may be ({} MiB); lower --lag",
+            json.len() >> 20,
+            MAX_STATE_BYTES >> 20
+        )));
+    }
     safe_file::write_atomically(path, &json)?;
     Ok(())
 }
@@ -274,6 +311,55 @@ fn load_state(path: &std::path::Path) -> CliResult<Option<StateFile>> {
     serde_json::from_value(value)
         .map(Some)
         .map_err(|e| unreadable(e.to_string()))
+}
+
+/// The lock file beside a state file.
+fn lock_path(state: &std::path::Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Hold an exclusive lock on `path` (a lock file, created if missing, or a
+/// directory) until the returned handle is dropped; refuse when another
+/// process holds it.
+#[cfg(unix)]
+fn lock(path: &std::path::Path, flag: &str) -> CliResult<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let file = if path.is_dir() {
+        std::fs::File::open(path)
+    } else {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+    }
+    .map_err(|e| CliError::input(format!("cannot open {} to lock it: {e}", path.display())))?;
+    let regular_or_dir = file.metadata().map(|m| m.is_file() || m.is_dir());
+    if !matches!(regular_or_dir, Ok(true)) {
+        return Err(CliError::input(format!(
+            "{} is not a regular file; remove it or choose another {flag}",
+            path.display()
+        )));
+    }
+    // SAFETY: flock(2) on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(CliError::input(format!(
+            "another follow is running with this {flag} ({}); stop it first",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Elsewhere, no lock: one run at a time is the caller's to ensure.
+#[cfg(not(unix))]
+fn lock(_path: &std::path::Path, _flag: &str) -> CliResult<()> {
+    Ok(())
 }
 
 /// One line per poll, for `-v`.

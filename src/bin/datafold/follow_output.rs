@@ -148,6 +148,15 @@ impl Output {
             };
         };
         check_dir(dir)?;
+        // The directory as the state records it: the same whatever the
+        // working directory a run starts in.
+        let canonical = std::fs::canonicalize(dir).map_err(|e| {
+            CliError::other(format!(
+                "cannot resolve --output-dir {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let dir = canonical.as_path();
         let (seq, open) = match position {
             None => (None, None),
             Some(Position::Stdout) => {
@@ -179,8 +188,15 @@ impl Output {
             }
         };
         let keep = open.as_ref().map(|open| partial_path(dir, &open.name));
-        if stateful {
-            remove_uncommitted(dir, seq.unwrap_or(0), keep.as_deref())?;
+        match seq {
+            // The state was saved before any file was opened: hidden files
+            // it does not record are uncommitted output of a run that
+            // stopped, whose records are read again.
+            Some(seq) => remove_uncommitted(dir, seq, keep.as_deref())?,
+            // No state: hidden files may hold the only copy of records a
+            // lost state had committed.
+            None if stateful => refuse_foreign_hidden(dir)?,
+            None => {}
         }
         let seq = match seq {
             Some(seq) => seq,
@@ -283,27 +299,21 @@ impl Rotating {
     fn reopen(&mut self, saved: OpenFile) -> CliResult {
         let partial = partial_path(&self.dir, &saved.name);
         let closed = self.dir.join(&saved.name);
-        if safe_file::check_target(&partial)?.is_none() {
-            // Closed after the commit, before the state said so.
-            if safe_file::check_target(&closed)?.is_some()
-                && digest_of(&closed, saved.bytes)? == Some(saved.sha256.clone())
-            {
+        let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+        if !exists(&partial) {
+            // Closed after the commit, before the state said so: under its
+            // final name, or already taken away by the shipper.
+            if !exists(&closed) || digest_of(&closed, saved.bytes)? == Some(saved.sha256.clone()) {
                 self.seq += 1;
                 return Ok(());
             }
-            return Err(not_this_job(format!(
-                "it records the open file {}, which is not there",
-                partial.display()
-            )));
+            return Err(changed_outside(&closed));
         }
         let mut file = safe_file::open_to_update(&partial)?;
         let (digest, read) = hash_prefix(&mut file, saved.bytes)
             .map_err(|e| write_failed(&partial.display().to_string(), e))?;
         if read < saved.bytes || hex(&digest.clone().finalize()) != saved.sha256 {
-            return Err(not_this_job(format!(
-                "its open file {} does not hold what it recorded (shorter, or other bytes)",
-                partial.display()
-            )));
+            return Err(changed_outside(&partial));
         }
         file.set_len(saved.bytes)
             .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
@@ -396,15 +406,34 @@ fn next_free_seq(dir: &Path) -> CliResult<u64> {
     Ok(next)
 }
 
-/// Remove the hidden files of a run that stopped before its state recorded
-/// them (numbered `seq` or later, other than `keep`): they hold only records
-/// the state does not cover, which are read again.
-fn remove_uncommitted(dir: &Path, seq: u64, keep: Option<&Path>) -> CliResult {
+/// Refuse to start a new state in a directory holding another run's hidden
+/// files.
+fn refuse_foreign_hidden(dir: &Path) -> CliResult {
+    let hidden = hidden_files(dir)?;
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = hidden
+        .iter()
+        .take(3)
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    Err(CliError::input(format!(
+        "--output-dir {} holds files of a follow whose --state file is not there ({}{}); give \
+         that follow's --state file, or move those files away",
+        dir.display(),
+        names.join(", "),
+        if hidden.len() > 3 { ", …" } else { "" }
+    )))
+}
+
+/// The hidden `.audit-<seq>-….partial` files in `dir`, with their numbers.
+fn hidden_files(dir: &Path) -> CliResult<Vec<(PathBuf, u64)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         CliError::other(format!("cannot read the directory {}: {e}", dir.display()))
     })?;
+    let mut hidden = Vec::new();
     for entry in entries.flatten() {
-        let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let numbered = name
@@ -412,7 +441,19 @@ fn remove_uncommitted(dir: &Path, seq: u64, keep: Option<&Path>) -> CliResult {
             .filter(|_| name.ends_with(".partial"))
             .and_then(|rest| rest.split('-').next())
             .and_then(|n| n.parse::<u64>().ok());
-        if numbered.is_some_and(|n| n >= seq) && Some(path.as_path()) != keep {
+        if let Some(n) = numbered {
+            hidden.push((entry.path(), n));
+        }
+    }
+    Ok(hidden)
+}
+
+/// Remove the hidden files of a run that stopped before its state recorded
+/// them (numbered `seq` or later, other than `keep`): they hold only records
+/// the state does not cover, which are read again.
+fn remove_uncommitted(dir: &Path, seq: u64, keep: Option<&Path>) -> CliResult {
+    for (path, n) in hidden_files(dir)? {
+        if n >= seq && Some(path.as_path()) != keep {
             safe_file::remove(&path)?;
         }
     }
@@ -478,6 +519,15 @@ fn write_failed(what: &str, e: io::Error) -> CliError {
     CliError::other(format!(
         "cannot write {what}: {e}; {}",
         crate::cli_error::output_hint(e.kind())
+    ))
+}
+
+/// A file the state records holds other bytes than it committed.
+fn changed_outside(path: &Path) -> CliError {
+    CliError::input(format!(
+        "{} does not hold what the --state file recorded (shorter, or other bytes): it was \
+         changed outside this follow; restore it, or move it away and give another --state file",
+        path.display()
     ))
 }
 
