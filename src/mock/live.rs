@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::audit::{format_timestamp, generated_event};
 use super::faults::{mix, unit};
+use super::{MockServer, MockServerBuilder};
 use crate::types::AuditLogs;
 
 /// The longest late-commit delay the mock takes: one day.
@@ -29,8 +30,8 @@ const MAX_EVENTS: u64 = 1 << 53;
 const LIVE_NAMESPACE: u64 = 0x11FE_7A44_1C00_0000;
 const LATENESS_NAMESPACE: u64 = 0x1A7E_C0FF_EE00_0000;
 
-/// What [`super::MockServerBuilder::live_rate`] and
-/// [`super::MockServerBuilder::late_commits`] configured.
+/// What [`MockServerBuilder::live_rate`] and
+/// [`MockServerBuilder::late_commits`] configured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct LiveConfig {
     pub(crate) rate: Option<f64>,
@@ -99,6 +100,64 @@ pub(crate) fn check_late_max(delay: Duration) -> Result<(), String> {
         ))
     } else {
         Ok(())
+    }
+}
+
+// The live traffic's part of the builder and the server, kept beside the
+// traffic itself.
+impl MockServerBuilder {
+    /// Commit live audit events as time passes, `events_per_second` of them
+    /// (default: no live traffic). From [`MockServerBuilder::start`] on, live
+    /// event `k` (0, 1, 2, ...) is committed, that is becomes visible to
+    /// queries, at `start + k / events_per_second`, stamped with that moment
+    /// unless it is late ([`MockServerBuilder::late_commits`]).
+    ///
+    /// A query at time `t` returns, after the seeded and recorded events,
+    /// the live events committed by `t` whose timestamps lie in its range,
+    /// in commit order, so a late event comes out of timestamp order. An
+    /// event once visible never changes. Like the seeded history, live
+    /// events are computed from the seed and their number, never stored:
+    /// memory does not grow with run time. See
+    /// [`MockServer::live_audit_events`] and
+    /// [`MockServer::stop_live_traffic`]. The rate must be finite and above
+    /// 0 ([`MockServerBuilder::start`] refuses others).
+    pub fn live_rate(mut self, events_per_second: f64) -> Self {
+        self.live.rate = Some(events_per_second);
+        self
+    }
+
+    /// Commit `share` (from 0 to 1) of the live events late: each of those
+    /// carries a timestamp earlier than its commit by a pseudo-random delay
+    /// in `(0, max_delay]`, drawn from the seed, so the same on every run.
+    /// The others are stamped with their commit moment. A query for a range
+    /// that has passed can therefore still gain events, for up to
+    /// `max_delay`: what a poller must re-read. Default: none late. Needs
+    /// [`MockServerBuilder::live_rate`]; `max_delay` must be more than 0 and
+    /// at most [`MAX_LATE_DELAY`] (one day) when `share` is above 0.
+    pub fn late_commits(mut self, share: f64, max_delay: Duration) -> Self {
+        self.live.late_share = share;
+        self.live.late_max = max_delay;
+        self
+    }
+}
+
+impl MockServer {
+    /// Commit no more live events: the ones committed so far become final,
+    /// the ground truth a test compares a poller's output with
+    /// ([`MockServer::live_audit_events`]). Queries keep seeing exactly
+    /// those. Does nothing without live traffic or when already stopped.
+    pub fn stop_live_traffic(&self) {
+        self.shared.state().stop_live_traffic();
+    }
+
+    /// Every live event committed so far, in commit order (so a late one
+    /// comes out of timestamp order): ground truth for tests, best taken
+    /// after [`MockServer::stop_live_traffic`]. Empty without live traffic.
+    /// Builds them all in memory, as the server never does: mind long runs
+    /// at high rates.
+    pub fn live_audit_events(&self) -> Vec<AuditLogs> {
+        let live = self.shared.state().live_events();
+        live.into_iter().flatten().collect()
     }
 }
 
