@@ -384,3 +384,69 @@ fn a_file_closed_or_shipped_before_the_state_said_so_resumes_cleanly() {
     }
     assert_exactly_the_truth(&server, &counts);
 }
+
+/// `datafold audit-logs follow` to stdout with the state in `state`.
+fn follow_stdout(server: &MockServer, state: &Path) -> Command {
+    let mut command = datafold(server.api_key(), server.url());
+    command
+        .args([
+            "audit-logs",
+            "follow",
+            "--interval",
+            "100ms",
+            "--since",
+            "10m",
+        ])
+        .args(["--lag", &format!("{LAG_SECS}s"), "--state"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Run `command` until `ready(state)`, then SIGTERM it: its stdout.
+fn run_until(mut command: Command, state: &Path, ready: impl Fn(&Path) -> bool) -> String {
+    let before = std::fs::read_to_string(state).ok();
+    let mut child = command.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(state).ok() == before || !ready(state) {
+        assert!(Instant::now() < deadline, "the follow did not get there");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    reader.join().unwrap()
+}
+
+#[test]
+fn to_stdout_each_record_is_one_json_line_and_a_graceful_restart_repeats_none() {
+    let server = live_mock(200.0, Faults::new());
+    let dir = scratch("follow", "stdout");
+    let state = dir.join("state.json");
+    let started = chrono::Utc::now();
+    let first = run_until(follow_stdout(&server, &state), &state, |state| {
+        watermark(state).is_some_and(|w| w > started)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    server.stop_live_traffic();
+    let stopped = chrono::Utc::now() + chrono::Duration::milliseconds(1600);
+    let second = run_until(follow_stdout(&server, &state), &state, |state| {
+        watermark(state).is_some_and(|w| w - chrono::Duration::seconds(LAG_SECS) > stopped)
+    });
+    let mut counts = HashMap::new();
+    for line in first.lines().chain(second.lines()) {
+        let record: Value = serde_json::from_str(line).unwrap();
+        *counts
+            .entry(record["event_uuid"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert!(!first.is_empty() && !second.is_empty());
+    assert_exactly_the_truth(&server, &counts);
+}
