@@ -160,7 +160,7 @@ impl SecretState {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        hex(&hasher.finalize())
+        format!("{:x}", hasher.finalize())
     }
 }
 
@@ -180,9 +180,6 @@ fn fresh_salt() -> String {
         random.write_u32(std::process::id());
         hasher.update(random.finish().to_be_bytes());
     }
-    hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

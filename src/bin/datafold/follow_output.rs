@@ -312,7 +312,7 @@ impl Rotating {
         let mut file = safe_file::open_to_update(&partial)?;
         let (digest, read) = hash_prefix(&mut file, saved.bytes)
             .map_err(|e| write_failed(&partial.display().to_string(), e))?;
-        if read < saved.bytes || hex(&digest.clone().finalize()) != saved.sha256 {
+        if read < saved.bytes || format!("{:x}", digest.clone().finalize()) != saved.sha256 {
             return Err(changed_outside(&partial));
         }
         file.set_len(saved.bytes)
@@ -349,7 +349,7 @@ impl Rotating {
             name: open.name.clone(),
             opened: open.opened,
             bytes: hashed.bytes,
-            sha256: hex(&hashed.digest.clone().finalize()),
+            sha256: format!("{:x}", hashed.digest.clone().finalize()),
         };
         Ok(self.position(Some(saved)))
     }
@@ -482,7 +482,7 @@ fn digest_of(path: &Path, bytes: u64) -> CliResult<Option<String>> {
     let mut file = safe_file::open_to_read(path)?;
     let (digest, read) =
         hash_prefix(&mut file, bytes).map_err(|e| write_failed(&path.display().to_string(), e))?;
-    Ok((read == bytes).then(|| hex(&digest.finalize())))
+    Ok((read == bytes).then(|| format!("{:x}", digest.finalize())))
 }
 
 /// Hash the first `bytes` bytes of `file`: the running digest and how many
@@ -501,10 +501,6 @@ fn hash_prefix(file: &mut File, bytes: u64) -> io::Result<(Sha256, u64)> {
         digest.update(&buf[..n]);
         read += n as u64;
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn stdout_failed(e: io::Error) -> OutputError {
