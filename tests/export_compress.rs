@@ -505,3 +505,142 @@ async fn the_sdk_refuses_another_compression_and_counts_every_run() {
         seeded_uuids(&server, &start, &end)
     );
 }
+
+#[test]
+fn a_checkpoint_of_the_previous_version_says_what_to_do() {
+    let server = slow_mock();
+    let dir = scratch("old-version");
+    let out = dir.join("audit.jsonl.gz");
+    interrupt_once_checkpointed(
+        datafold(&server)
+            .args(export_args(&server))
+            .arg("-o")
+            .arg(&out),
+        &out,
+        windows_done_at_least(1),
+    );
+    // Version 4 did not record the compression (nor was it sealed with it).
+    let checkpoint_path = sibling(&out, ".checkpoint");
+    let mut checkpoint: Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint_path).unwrap()).unwrap();
+    checkpoint["version"] = 4.into();
+    checkpoint
+        .as_object_mut()
+        .unwrap()
+        .remove("output_compression");
+    std::fs::write(
+        &checkpoint_path,
+        serde_json::to_vec_pretty(&checkpoint).unwrap(),
+    )
+    .unwrap();
+    let partial = std::fs::read(sibling(&out, ".partial")).unwrap();
+    server.clear_request_log();
+
+    let (code, stderr) = run(datafold(&server)
+        .args(export_args(&server))
+        .args(["--resume", "-o"])
+        .arg(&out));
+    assert_eq!(code, 5, "{stderr}");
+    for words in [
+        "format version 4",
+        "version 5",
+        "--restart",
+        "without --resume",
+    ] {
+        assert!(stderr.contains(words), "{words}: {stderr}");
+    }
+    assert_eq!(std::fs::read(sibling(&out, ".partial")).unwrap(), partial);
+    assert!(server.request_log().is_empty(), "no request was sent");
+}
+
+/// A byte changed before the tail the checkpoint's digest covers: the
+/// compressed prefix no longer decodes, and the resume says the file changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_compressed_partial_file_is_refused() {
+    // Dense enough that a few windows compress to well over 64 KiB.
+    let server = MockServer::builder()
+        .api_key(KEY)
+        .seed(12)
+        .seed_events(20_000)
+        .seed_window(chrono::Utc::now(), Duration::from_secs(2 * 86_400))
+        .faults(Faults::new().latency(Duration::from_millis(50)))
+        .start()
+        .unwrap();
+    let dir = scratch("damaged");
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let out = dir.join(format!("audit.jsonl{}", compression.suffix()));
+        let files = ExportFiles::new(&out);
+        let big_enough = Arc::new(tokio::sync::Notify::new());
+        let notify = big_enough.clone();
+        let checkpoint = files.checkpoint().to_owned();
+        let write = sdk_export(&server)
+            .on_progress(move |p| {
+                let saved = FileCheckpoint::load(&checkpoint).ok().flatten();
+                if p.windows_done >= 2 && saved.is_some_and(|c| c.output_bytes > 200_000) {
+                    notify.notify_one();
+                }
+            })
+            .write_compressed_to_file(
+                ExportFormat::JsonLines,
+                compression,
+                &out,
+                IfInterrupted::Refuse,
+            );
+        tokio::select! {
+            result = write => panic!("the export ended before it was interrupted: {result:?}"),
+            () = big_enough.notified() => {}
+        }
+        let mut partial = std::fs::read(files.partial()).unwrap();
+        partial[1000] ^= 0x55;
+        std::fs::write(files.partial(), &partial).unwrap();
+        server.clear_request_log();
+
+        let result = sdk_export(&server)
+            .write_compressed_to_file(
+                ExportFormat::JsonLines,
+                compression,
+                &out,
+                IfInterrupted::Resume,
+            )
+            .await;
+        match &result {
+            Err(Error::Checkpoint {
+                refusal: CheckpointRefusal::Mismatch { field },
+                problem,
+            }) => assert!(
+                *field == "output_bytes"
+                    && problem.contains(&format!("do not decompress as {compression}"))
+                    && problem.contains("changed since"),
+                "{compression}: {field}: {problem}"
+            ),
+            other => panic!("{compression}: {other:?}"),
+        }
+        assert_eq!(std::fs::read(files.partial()).unwrap(), partial);
+        assert!(server.request_log().is_empty(), "no request was sent");
+    }
+}
+
+/// Compressed bytes are not written to a terminal; `script` gives the
+/// command one (skipped where it is not installed).
+#[test]
+fn compressed_output_to_a_terminal_is_refused() {
+    let server = mock_with(Faults::new());
+    let mut command = vec![env!("CARGO_BIN_EXE_datafold").to_owned()];
+    command.extend(export_args(&server));
+    command.extend(["--compress".into(), "gzip".into()]);
+    let output = Command::new("script")
+        .args(["-qec", &command.join(" "), "/dev/null"])
+        .env_remove("DATAFOLD_APIKEY")
+        .env("DATAFOLD_API_KEY", KEY)
+        .env("DATAFOLD_HOST", server.url())
+        .stdin(Stdio::null())
+        .output();
+    let Ok(output) = output else {
+        eprintln!("script is not installed: skipped");
+        return;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("not to a terminal"), "{text}");
+    assert!(server.request_log().is_empty(), "no request was sent");
+}
