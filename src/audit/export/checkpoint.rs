@@ -365,8 +365,8 @@ fn read_fields(path: &Path) -> Result<Option<SavedFields>> {
                 "it has format version {version}, and this datafold-sdk reads version {VERSION} \
                  only (version {VERSION} records the output's compression and how far windows \
                  sized by density got, binds a checkpoint to its host and output, and seals it \
-                 against edits); finish that export with the datafold-sdk that started it, or \
-                 export again into a new file"
+                 against edits); finish that export with the version of datafold-sdk that started \
+                 it, or export again into a new file"
             ),
         )),
         None => Err(unreadable(path, "it has no format `version`".into())),

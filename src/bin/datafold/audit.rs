@@ -640,7 +640,7 @@ fn file_failure(error: Error, files: &ExportFiles) -> CliError {
         )),
         Error::Checkpoint { problem, .. } => CliError::input(format!(
             "cannot resume: {problem}; rerun with --restart to discard the interrupted export, \
-             or without --resume into a new --output file to keep it"
+             or without --resume into another --output (the interrupted files stay as they are)"
         )),
         Error::UnsafeFile { .. } => CliError::input(error.to_string()),
         other => other.into(),
