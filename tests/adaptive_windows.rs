@@ -168,7 +168,7 @@ fn a_checkpoint_of_fixed_windows_is_refused_by_its_version() {
         matches!(
             &result,
             Err(Error::Checkpoint { refusal: CheckpointRefusal::Unreadable, problem })
-                if problem.contains("format version 3") && problem.contains("version 4")
+                if problem.contains("format version 3") && problem.contains("version 5")
         ),
         "{result:?}"
     );

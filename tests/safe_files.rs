@@ -402,7 +402,7 @@ fn an_edited_checkpoint_does_not_load() {
     let dir = scratch("checkpoint-edit");
     let path = dir.join("export.checkpoint");
     let checkpoint = Checkpoint {
-        version: 4,
+        version: 5,
         host: "https://app.datafold.com".into(),
         start: range_start(),
         end: range_end(),
@@ -442,7 +442,7 @@ async fn resume_from_refuses_a_checkpoint_past_the_plan() {
     let server = server(Faults::new());
     let client = client(&server);
     let mut checkpoint = Checkpoint {
-        version: 4,
+        version: 5,
         host: client.host().to_owned(),
         start: range_start(),
         end: range_end(),
@@ -476,7 +476,7 @@ fn checkpoints_are_saved_without_following_links() {
     let victim = dir.join("victim");
     std::fs::write(&victim, "precious").unwrap();
     let checkpoint = Checkpoint {
-        version: 4,
+        version: 5,
         host: "https://app.datafold.com".into(),
         start: range_start(),
         end: range_end(),

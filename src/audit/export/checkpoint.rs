@@ -27,8 +27,9 @@ use crate::safe_file;
 /// The checkpoint format this SDK reads and writes. Version 1 had no host,
 /// no output digest and optional output fields; version 2 had no seal;
 /// version 3 counted fixed windows and had no `done_until` (windows are
-/// sized by density since). All are refused.
-pub(crate) const VERSION: u32 = 4;
+/// sized by density since); version 4 did not record the output's
+/// compression. All are refused.
+pub(crate) const VERSION: u32 = 5;
 
 /// The field holding the seal (as [`Sealed`] writes it).
 const SEAL: &str = "seal";
@@ -50,7 +51,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// Format version of this checkpoint (4).
+    /// Format version of this checkpoint (5).
     pub version: u32,
     /// The API host the export read from ([`Client::host`](crate::Client::host)).
     pub host: String,
@@ -69,7 +70,8 @@ pub struct Checkpoint {
     /// one at the export's end, once it is reached); the export continues
     /// from here.
     pub done_until: DateTime<Utc>,
-    /// Records emitted before `done_until`.
+    /// Records emitted before `done_until`, by every run of the export: a
+    /// resumed export counts on from its checkpoint's.
     pub records_done: u64,
     /// `event_uuid`s of emitted records whose timestamp could not be parsed;
     /// such records cannot be placed in a window, so they are remembered.
@@ -215,7 +217,10 @@ impl Checkpoint {
 /// proves it with the SHA-256 of the last 64 KiB of them (all of them when
 /// there are fewer) and with `records_done`, the records they hold: a resume
 /// checks all three, and the seal ([`FileCheckpoint::load`]), before it cuts
-/// the file back or writes a byte.
+/// the file back or writes a byte. For a compressed output these are bytes
+/// of the compressed file, which ends a frame at each checkpoint: the bytes
+/// vouched for are a complete stream, and its records are counted
+/// decompressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCheckpoint {
     /// Where the export stood.
@@ -223,6 +228,10 @@ pub struct FileCheckpoint {
     pub export: Checkpoint,
     /// The format of the output.
     pub output_format: ExportFormat,
+    /// The compression of the output: `none`, `gzip` or `zstd` (the names of
+    /// `compress::Compression`, feature `compress`). An SDK built without
+    /// that feature resumes only `none`.
+    pub output_compression: String,
     /// Bytes of output the completed windows wrote, headers included.
     pub output_bytes: u64,
     /// Lowercase hex SHA-256 of the output's last 64 KiB before `output_bytes`
@@ -243,6 +252,7 @@ impl FileCheckpoint {
         let checkpoint = Self {
             export: Checkpoint::from_fields(fields, path)?,
             output_format: take(fields, "output_format", path)?,
+            output_compression: take(fields, "output_compression", path)?,
             output_bytes: take(fields, "output_bytes", path)?,
             output_tail_sha256: take(fields, "output_tail_sha256", path)?,
         };
@@ -353,8 +363,10 @@ fn read_fields(path: &Path) -> Result<Option<SavedFields>> {
             path,
             format!(
                 "it has format version {version}, and this datafold-sdk reads version {VERSION} \
-                 only (version {VERSION} records how far windows sized by density got, binds a \
-                 checkpoint to its host and output, and seals it against edits)"
+                 only (version {VERSION} records the output's compression and how far windows \
+                 sized by density got, binds a checkpoint to its host and output, and seals it \
+                 against edits); finish that export with the version of datafold-sdk that started \
+                 it, or export again into a new file"
             ),
         )),
         None => Err(unreadable(path, "it has no format `version`".into())),

@@ -5,21 +5,24 @@
 //! `FILE.checkpoint` after each window, and renamed to `FILE` once complete:
 //! a crash never leaves a half file under the final name. Every path is
 //! checked before the first request.
+//!
+//! With the `compress` feature the file can be compressed
+//! (`AuditExport::write_compressed_to_file`): a gzip member or zstd frame
+//! ends at each checkpoint, so the bytes a checkpoint vouches for are a
+//! complete stream, and a resume cuts the file back to them and appends new
+//! frames.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::checkpoint::{mismatch, sha256_hex};
+use super::checkpoint::mismatch;
+use super::output_file::{held, tail_sha256, Compression, OutputFile, Unreadable};
 use super::write::{header, output};
 use super::{AuditExport, ExportFormat, ExportSummary, FileCheckpoint};
 use crate::error::{CheckpointRefusal, Error, Result};
 use crate::safe_file;
-
-/// How much of the output's end a checkpoint's digest covers.
-const TAIL_BYTES: u64 = 64 * 1024;
-
 /// What [`AuditExport::write_to_file`] does when an earlier run into the same
 /// file was interrupted, leaving `FILE.partial` or `FILE.checkpoint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,11 +112,14 @@ impl AuditExport {
     /// no read-only `path` (a writable one keeps its permissions when it is
     /// replaced). A resumed checkpoint must be sealed as it was saved (no
     /// field edited or damaged), belong to this export (host, range, window,
-    /// overlap, format) and vouch for the partial file as it is (its length,
+    /// overlap, format, compression) and vouch for the partial file as it is (its length,
     /// the SHA-256 of its last 64 KiB, and as many records before that point
     /// as it counts); only then is the file cut back to what it vouches for.
     /// A run that fails before its first window completes removes its
     /// partial file.
+    ///
+    /// The file is written as it is, whatever its name; with the `compress`
+    /// feature, `AuditExport::write_compressed_to_file` compresses it.
     ///
     /// # Errors
     /// [`Error::UnsafeFile`] for a path that is not safe to write;
@@ -122,6 +128,40 @@ impl AuditExport {
     pub async fn write_to_file(
         self,
         format: ExportFormat,
+        path: &Path,
+        if_interrupted: IfInterrupted,
+    ) -> Result<ExportSummary> {
+        self.write_file(format, Compression::None, path, if_interrupted)
+            .await
+    }
+
+    /// [`AuditExport::write_to_file`], compressed: a gzip member or zstd
+    /// frame ends at each checkpoint, so that a resume cuts the file back to
+    /// a complete stream and appends new frames. The checkpoint records the
+    /// compression, and a resume with another is refused
+    /// ([`CheckpointRefusal::Mismatch`] on `output_compression`). The name
+    /// of `path` is not checked against the compression
+    /// ([`Compression::suffix`] gives the usual one).
+    /// [`ExportSummary::bytes`] counts compressed bytes.
+    ///
+    /// # Errors
+    /// As [`AuditExport::write_to_file`].
+    #[cfg(feature = "compress")]
+    pub async fn write_compressed_to_file(
+        self,
+        format: ExportFormat,
+        compression: Compression,
+        path: &Path,
+        if_interrupted: IfInterrupted,
+    ) -> Result<ExportSummary> {
+        self.write_file(format, compression, path, if_interrupted)
+            .await
+    }
+
+    async fn write_file(
+        self,
+        format: ExportFormat,
+        compression: Compression,
         path: &Path,
         if_interrupted: IfInterrupted,
     ) -> Result<ExportSummary> {
@@ -149,7 +189,7 @@ impl AuditExport {
             IfInterrupted::Resume => files.load_checkpoint()?,
         };
         let (export, file, already) = match saved {
-            Some(saved) => self.reopen(&files, format, saved, partial_there)?,
+            Some(saved) => self.reopen(&files, format, compression, saved, partial_there)?,
             None => {
                 // The checkpoint goes first: a partial file alone vouches for nothing.
                 safe_file::remove(&files.checkpoint)?;
@@ -165,16 +205,27 @@ impl AuditExport {
             partial: &files.partial,
             vouched: &vouched,
         };
-        let writer = BufWriter::with_capacity(64 * 1024, file);
-        let (summary, writer) = export
-            .write_with(format, writer, already, |writer, checkpoint, bytes| {
-                let file = writer.get_ref();
+        let writer = OutputFile::new(file, compression).map_err(|e| {
+            output(
+                &format!("start compressing into {}", files.partial.display()),
+                e,
+            )
+        })?;
+        let (mut summary, writer) = export
+            .write_with(format, writer, already, |writer, checkpoint, _| {
+                let mut writer = writer.lock();
+                let file = writer
+                    .end_frame()
+                    .map_err(|e| output("write the end of the window", e))?;
                 file.sync_data().map_err(|e| output("sync", e))?;
+                // The file's length: compressed bytes, when it is compressed.
+                let bytes = file.metadata().map_err(|e| output("inspect", e))?.len();
                 let output_tail_sha256 =
                     tail_sha256(file, bytes).map_err(|e| output("read back the end", e))?;
                 FileCheckpoint {
                     export: checkpoint,
                     output_format: format,
+                    output_compression: compression.name().to_owned(),
                     output_bytes: bytes,
                     output_tail_sha256,
                 }
@@ -183,9 +234,11 @@ impl AuditExport {
                 Ok(())
             })
             .await?;
-        let file = writer
-            .into_inner()
-            .map_err(|e| output("flush", e.into_error()))?;
+        let file = writer.into_file().map_err(|e| output("flush", e))?;
+        summary.bytes = file
+            .metadata()
+            .map_err(|e| output(&format!("inspect {}", files.partial.display()), e))?
+            .len();
         safe_file::move_into_place(&file, &files.partial, &files.output)?;
         // The partial name is free again; it is not this run's to remove.
         vouched.store(true, Ordering::Relaxed);
@@ -202,6 +255,7 @@ impl AuditExport {
         mut self,
         files: &ExportFiles,
         format: ExportFormat,
+        compression: Compression,
         saved: FileCheckpoint,
         partial_there: bool,
     ) -> Result<(Self, File, u64)> {
@@ -217,28 +271,18 @@ impl AuditExport {
                 ),
             ));
         }
+        if saved.output_compression != compression.name() {
+            return Err(mismatch(
+                "output_compression",
+                format!(
+                    "{source} is for another export: its output_compression is {}, this \
+                     export's is {}",
+                    saved.output_compression,
+                    compression.name()
+                ),
+            ));
+        }
         let bytes = saved.output_bytes;
-        let header = header(format).len() as u64;
-        if bytes < header {
-            return Err(mismatch(
-                "output_bytes",
-                format!(
-                    "{source} does not add up: its output_bytes is {bytes}, shorter than the \
-                     format's header"
-                ),
-            ));
-        }
-        if (saved.export.records_done == 0) != (bytes == header) {
-            return Err(mismatch(
-                "records_done",
-                format!(
-                    "{source} does not add up: its records_done is {} with {} bytes of records \
-                     (output_bytes)",
-                    saved.export.records_done,
-                    bytes - header
-                ),
-            ));
-        }
         let partial = files.partial.display();
         if !partial_there {
             return Err(mismatch(
@@ -276,15 +320,50 @@ impl AuditExport {
         }
         // The whole prefix, not only its digested tail, holds the records
         // the checkpoint counts.
-        let held = records_held(&file, bytes, format)
-            .map_err(|e| output(&format!("read {partial}"), e))?;
-        if held != saved.export.records_done {
+        let held = match held(&file, bytes, format, compression) {
+            Ok(held) => held,
+            Err(Unreadable::File(e)) => return Err(output(&format!("read {partial}"), e)),
+            Err(Unreadable::Compressed(e)) => {
+                return Err(mismatch(
+                    "output_bytes",
+                    format!(
+                        "the {bytes} bytes of {partial} {source} vouches for (output_bytes) do \
+                         not decompress as {}: {e}; the file was changed since",
+                        compression.name()
+                    ),
+                ))
+            }
+        };
+        let header = header(format).len() as u64;
+        let records_done = saved.export.records_done;
+        if held.bytes < header {
+            return Err(mismatch(
+                "output_bytes",
+                format!(
+                    "{source} does not add up: the output it vouches for has {} bytes \
+                     (output_bytes, decompressed), fewer than the format's header",
+                    held.bytes
+                ),
+            ));
+        }
+        if (records_done == 0) != (held.bytes == header) {
             return Err(mismatch(
                 "records_done",
                 format!(
-                    "{partial} holds {held} records in the {bytes} bytes {source} vouches for, \
-                     but its records_done is {}: the file or the checkpoint was changed since",
-                    saved.export.records_done
+                    "{source} does not add up: its records_done is {records_done} with {} bytes \
+                     of records (output_bytes)",
+                    held.bytes - header
+                ),
+            ));
+        }
+        if held.records != records_done {
+            return Err(mismatch(
+                "records_done",
+                format!(
+                    "{partial} holds {} records in the {bytes} bytes {source} vouches for, but \
+                     its records_done is {records_done}: the file or the checkpoint was changed \
+                     since",
+                    held.records
                 ),
             ));
         }
@@ -297,69 +376,6 @@ impl AuditExport {
         Ok((self, file, bytes))
     }
 }
-
-/// The lowercase hex SHA-256 of the last [`TAIL_BYTES`] of the first `bytes`
-/// bytes of `file`; the file position is left at its end.
-fn tail_sha256(mut file: &File, bytes: u64) -> io::Result<String> {
-    let from = bytes.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(from))?;
-    let mut tail = Vec::with_capacity((bytes - from) as usize);
-    file.take(bytes - from).read_to_end(&mut tail)?;
-    file.seek(SeekFrom::End(0))?;
-    if (tail.len() as u64) < bytes - from {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("the file is shorter than {bytes} bytes"),
-        ));
-    }
-    Ok(sha256_hex(&tail))
-}
-
-/// How many records the first `bytes` bytes of `file`, an output in
-/// `format` that is at least its header, hold; the file position is left at
-/// its end.
-///
-/// Counted by line ends, without parsing a record: a JSON record as written
-/// (compact, and checked to be JSON, whose strings cannot hold a raw line
-/// end) never holds one, and a CSV field that does is quoted (a quote inside
-/// it doubled), so only a line end outside quotes ends a row.
-fn records_held(mut file: &File, bytes: u64, format: ExportFormat) -> io::Result<u64> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut prefix = file.take(bytes);
-    let mut chunk = vec![0; 64 * 1024];
-    let (mut line_ends, mut quoted) = (0u64, false);
-    loop {
-        let read = match prefix.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &chunk[..read];
-        if format == ExportFormat::Csv {
-            for &byte in chunk {
-                match byte {
-                    b'"' => quoted = !quoted,
-                    b'\n' if !quoted => line_ends += 1,
-                    _ => {}
-                }
-            }
-        } else {
-            line_ends += chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
-        }
-    }
-    file.seek(SeekFrom::End(0))?;
-    Ok(match format {
-        ExportFormat::JsonLines => line_ends,
-        // The header row ends with one.
-        ExportFormat::Csv => line_ends.saturating_sub(1),
-        // "[\n", then records separated by ",\n": the header's line end
-        // stands for the first record's.
-        ExportFormat::Json if bytes > header(format).len() as u64 => line_ends,
-        ExportFormat::Json => 0,
-    })
-}
-
 /// The format as a checkpoint names it.
 fn format_name(format: ExportFormat) -> String {
     serde_json::to_value(format)

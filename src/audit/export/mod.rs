@@ -67,7 +67,16 @@
 //! first, then save the checkpoint; [`AuditExport::resume_from`] continues
 //! after the last saved window. [`AuditExport::write_to_file`] does exactly
 //! that, and binds each checkpoint to its export and output
-//! ([`FileCheckpoint`]): a resume that does not match is refused.
+//! ([`FileCheckpoint`]): a resume that does not match is refused. A
+//! checkpoint counts the records of every run so far, and a resumed export
+//! reports the whole output ([`ExportProgress`], [`ExportSummary::records_total`]).
+//!
+//! **Compressed files.** With the `compress` feature,
+//! `AuditExport::write_compressed_to_file` writes gzip or zstd, ending a
+//! gzip member or zstd frame at each checkpoint: what a checkpoint vouches
+//! for is a complete stream, a resume cuts the file back to it and appends
+//! new frames, and the whole file decompresses as one stream (`gzip -dc`,
+//! `zstd -dc`, `compress::decoder`).
 //!
 //! **Bounded memory.** The head window's body is parsed as it arrives, one
 //! record at a time; a window fetched ahead stops reading once it holds
@@ -96,6 +105,7 @@
 
 mod checkpoint;
 mod file;
+mod output_file;
 mod placement;
 mod plan;
 mod raw;
@@ -201,6 +211,11 @@ impl std::fmt::Debug for AuditExport {
 }
 
 /// How far a written export has got; see [`AuditExport::on_progress`].
+///
+/// A resumed export reports the whole output, earlier runs included, and
+/// where this run started, so that a rate and what is left can be told
+/// apart: this run's pace is `records` and `range_secs_done -
+/// range_secs_done_before` over its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportProgress {
     /// Longest windows ([`AuditExport::plan`]) completed, earlier runs included.
@@ -209,6 +224,15 @@ pub struct ExportProgress {
     pub windows_total: usize,
     /// Records written in this run.
     pub records: u64,
+    /// Records in the output, earlier runs included.
+    pub records_total: u64,
+    /// Whole seconds of the export's range.
+    pub range_secs: u64,
+    /// Of those, the seconds done (every record before then is written),
+    /// earlier runs included.
+    pub range_secs_done: u64,
+    /// Of those, the seconds earlier runs had done: where this run started.
+    pub range_secs_done_before: u64,
 }
 
 #[derive(Clone)]

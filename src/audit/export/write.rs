@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use super::stream::{schema_error, RawExportStream};
@@ -37,8 +38,11 @@ pub struct ExportSummary {
     pub windows: usize,
     /// Records written in this run.
     pub records: u64,
+    /// Records in the output: for a resumed export, those of earlier runs
+    /// (its checkpoint's `records_done`) and this run's.
+    pub records_total: u64,
     /// Bytes of output in all: for [`AuditExport::write_to_file`], earlier
-    /// runs included.
+    /// runs included, and compressed when the file is.
     pub bytes: u64,
     /// Records written in this run although their timestamp placed them
     /// outside the window that returned them (see [`ExportStream::misplaced`](super::ExportStream::misplaced)).
@@ -102,8 +106,9 @@ impl AuditExport {
 
     /// [`AuditExport::write_to`], with `already` bytes of earlier output, and
     /// `window_done` called after each window's records are flushed, with the
-    /// writer, the window's checkpoint and the bytes written in all. The
-    /// writer comes back at the end, flushed.
+    /// writer (a file writer ends its compressed frame there), the window's
+    /// checkpoint and the bytes written to the writer in all. The writer comes back
+    /// at the end, flushed.
     pub(super) async fn write_with<W: Write>(
         self,
         format: ExportFormat,
@@ -113,16 +118,27 @@ impl AuditExport {
     ) -> Result<(ExportSummary, W)> {
         let resumed = self.resume.is_some();
         let records_before = self.resume.as_ref().map_or(0, |c| c.records_done);
+        // Progress through the range, earlier runs included.
+        let start = self.start;
+        let seconds_until = move |t: DateTime<Utc>| (t - start).num_seconds().max(0) as u64;
+        let range_secs = seconds_until(self.end);
+        let mut done_until = self.resume.as_ref().map_or(start, |c| c.done_until);
+        let range_secs_done_before = seconds_until(done_until);
         let progress = self.progress.clone();
-        let report = |windows_done: usize, windows_total: usize, records: u64| {
-            if let Some(progress) = &progress {
-                (progress.0)(&ExportProgress {
-                    windows_done,
-                    windows_total,
-                    records,
-                });
-            }
-        };
+        let report =
+            |windows_done: usize, windows_total: usize, records: u64, done_until: DateTime<Utc>| {
+                if let Some(progress) = &progress {
+                    (progress.0)(&ExportProgress {
+                        windows_done,
+                        windows_total,
+                        records,
+                        records_total: records_before + records,
+                        range_secs,
+                        range_secs_done: seconds_until(done_until),
+                        range_secs_done_before,
+                    });
+                }
+            };
         // Checked before anything is written: bad parameters leave no output.
         let mut events = self.raw_events()?;
         let mut out = Counting {
@@ -151,26 +167,28 @@ impl AuditExport {
         };
         let windows_total = events.windows();
         let mut windows_done = events.windows_done();
-        report(windows_done, windows_total, 0);
+        report(windows_done, windows_total, 0, done_until);
         while let Some(event) = events.next().await {
             match event? {
                 RawExportEvent::Record(record) => {
                     sink.write(&record, &events)?;
                     summary.records += 1;
                     if summary.records.is_multiple_of(PROGRESS_EVERY) {
-                        report(windows_done, windows_total, summary.records);
+                        report(windows_done, windows_total, summary.records, done_until);
                     }
                 }
                 RawExportEvent::WindowDone(done) => {
                     summary.windows += 1;
                     summary.bytes = sink.flush()?;
                     windows_done = done.windows_done;
+                    done_until = done.done_until;
                     window_done(sink.writer(), done, summary.bytes)?;
-                    report(windows_done, windows_total, summary.records);
+                    report(windows_done, windows_total, summary.records, done_until);
                 }
             }
         }
         summary.bytes = sink.finish()?;
+        summary.records_total = records_before + summary.records;
         summary.misplaced = events.misplaced();
         summary.out_of_range = events.out_of_range();
         summary.requests = events.requests();

@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use datafold_sdk::audit::export::{
     AuditExport, ExportEvent, ExportFiles, ExportFormat, IfInterrupted,
 };
+use datafold_sdk::compress::{Compression, FrameWriter};
 use datafold_sdk::types::AuditLogs;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
@@ -90,6 +92,9 @@ pub struct ExportArgs {
     /// Write to FILE (as FILE.partial, renamed when complete) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Compress the output [default: by --output's suffix, .gz or .zst]
+    #[arg(long, value_enum, value_name = "HOW")]
+    compress: Option<CompressFlag>,
     /// Continue the interrupted export into --output, with its flags
     #[arg(long, requires = "output", conflicts_with = "restart")]
     resume: bool,
@@ -115,6 +120,62 @@ impl From<Format> for ExportFormat {
             Format::Csv => ExportFormat::Csv,
             Format::Json => ExportFormat::Json,
         }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CompressFlag {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl From<CompressFlag> for Compression {
+    fn from(flag: CompressFlag) -> Self {
+        match flag {
+            CompressFlag::None => Compression::None,
+            CompressFlag::Gzip => Compression::Gzip,
+            CompressFlag::Zstd => Compression::Zstd,
+        }
+    }
+}
+
+/// The compression of the export. An output's name decides it (`.gz` gzip,
+/// `.zst` zstd, else none), so that the name always tells how to read the
+/// file and a resume finds the compression it started with; `--compress`
+/// must agree with the name. Compressed bytes never go to a terminal.
+fn compression(args: &ExportArgs) -> CliResult<Compression> {
+    let flag = args.compress.map(Compression::from);
+    let Some(path) = &args.output else {
+        let compression = flag.unwrap_or_default();
+        if compression != Compression::None && std::io::stdout().is_terminal() {
+            return Err(CliError::usage(format!(
+                "--compress {compression} writes binary data, not to a terminal: redirect stdout \
+                 (> FILE{}) or use --output FILE{}",
+                compression.suffix(),
+                compression.suffix()
+            )));
+        }
+        return Ok(compression);
+    };
+    let named = Compression::from_path_suffix(path).unwrap_or_default();
+    match flag {
+        Some(flag) if flag != named => {
+            let mut expected = path.clone();
+            if named != Compression::None {
+                expected.set_extension("");
+            }
+            let mut name = expected.into_os_string();
+            name.push(flag.suffix());
+            Err(CliError::usage(format!(
+                "--compress {flag} does not fit the output's name {}: the name's suffix picks \
+                 the compression (.gz gzip, .zst zstd, else none); name it {} or leave out \
+                 --compress",
+                path.display(),
+                PathBuf::from(name).display()
+            )))
+        }
+        _ => Ok(named),
     }
 }
 
@@ -372,15 +433,31 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     let report = move |p: &datafold_sdk::audit::export::ExportProgress| {
         if let Ok(mut bar) = reporter.lock() {
             let last = p.windows_done == p.windows_total;
-            bar.update(p.windows_done, p.windows_total, p.records, last);
+            bar.update(p, last);
         }
     };
+    let compression = compression(&args)?;
     let Some(path) = &args.output else {
         let (export, format) = from_flags(&client, &args)?;
         let export = export.concurrency(args.concurrency).on_progress(report);
         export.validate()?;
         let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        let result = export.write_to(format, stdout).await;
+        let result = match FrameWriter::new(stdout, compression) {
+            Ok(mut stdout) => match export.write_to(format, &mut stdout).await {
+                Ok(_) => stdout
+                    .into_inner()
+                    .map(drop)
+                    .map_err(|error| Error::Output {
+                        what: "write to stdout".into(),
+                        error,
+                    }),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(Error::Output {
+                what: format!("start compressing with {compression}"),
+                error,
+            }),
+        };
         if let Ok(mut bar) = progress.lock() {
             bar.finish();
         }
@@ -389,7 +466,7 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
             Err(Error::Output { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
                 Ok(())
             }
-            other => other.map(drop).map_err(CliError::from),
+            other => other.map_err(CliError::from),
         };
     };
 
@@ -409,7 +486,7 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     let write = export
         .concurrency(args.concurrency)
         .on_progress(report)
-        .write_to_file(format, path, if_interrupted);
+        .write_compressed_to_file(format, compression, path, if_interrupted);
     let result = until_ctrl_c(write).await;
     if let Ok(mut bar) = progress.lock() {
         bar.finish();
@@ -417,9 +494,15 @@ async fn export(args: ExportArgs, global: &Global) -> CliResult {
     match result {
         Some(Ok(summary)) => {
             if !global.quiet {
+                // A resumed export counts its earlier runs' records too.
+                let this_run = if summary.records_total == summary.records {
+                    String::new()
+                } else {
+                    format!(" ({} in this run)", summary.records)
+                };
                 output::note(&format!(
-                    "exported {} events in {} request{} (the largest response {:.1} MiB)",
-                    summary.records,
+                    "exported {} events{this_run} in {} request{} (the largest response {:.1} MiB)",
+                    summary.records_total,
                     summary.requests,
                     if summary.requests == 1 { "" } else { "s" },
                     summary.largest_response_bytes as f64 / 1_048_576.0
@@ -541,6 +624,17 @@ fn file_failure(error: Error, files: &ExportFiles) -> CliError {
             files.output().display()
         )),
         Error::Checkpoint {
+            refusal:
+                CheckpointRefusal::Mismatch {
+                    field: "output_compression",
+                },
+            problem,
+        } => CliError::input(format!(
+            "cannot resume: {problem}; the output's name picks its compression (.gz gzip, .zst \
+             zstd, else none): rerun with --restart to discard the interrupted export, or \
+             export into another --output"
+        )),
+        Error::Checkpoint {
             refusal: CheckpointRefusal::Mismatch { .. },
             problem,
         } => CliError::input(format!(
@@ -548,7 +642,8 @@ fn file_failure(error: Error, files: &ExportFiles) -> CliError {
              out), or with --restart to discard it"
         )),
         Error::Checkpoint { problem, .. } => CliError::input(format!(
-            "cannot resume: {problem}; rerun with --restart to discard the interrupted export"
+            "cannot resume: {problem}; rerun with --restart to discard the interrupted export, \
+             or without --resume into another --output (the interrupted files stay as they are)"
         )),
         Error::UnsafeFile { .. } => CliError::input(error.to_string()),
         other => other.into(),

@@ -13,6 +13,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
+use datafold_sdk::audit::export::ExportProgress;
 use datafold_sdk::secret::Redactor;
 use datafold_sdk::Secret;
 
@@ -221,6 +222,21 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
+/// What is left of an export's range at the pace of this run, which has run
+/// `elapsed` seconds: unknown until this run has done part of the range, and
+/// none once all of it is done.
+fn time_left(progress: &ExportProgress, elapsed: f64) -> Option<std::time::Duration> {
+    let done_now = progress
+        .range_secs_done
+        .checked_sub(progress.range_secs_done_before)
+        .filter(|&done| done > 0)?;
+    let left = progress
+        .range_secs
+        .checked_sub(progress.range_secs_done)
+        .filter(|&left| left > 0)?;
+    std::time::Duration::try_from_secs_f64(elapsed / done_now as f64 * left as f64).ok()
+}
+
 /// A one-line progress display on stderr, drawn only when stderr is a
 /// terminal and not `--quiet`.
 pub struct Progress {
@@ -238,8 +254,11 @@ impl Progress {
         }
     }
 
-    /// Redraw (at most ten times a second, always when `force`).
-    pub fn update(&mut self, windows_done: usize, windows_total: usize, records: u64, force: bool) {
+    /// Redraw (at most ten times a second, always when `force`). A resumed
+    /// export shows the whole output (windows and events of earlier runs
+    /// included), its rate this run's, and an ETA for what is left of the
+    /// range at this run's pace.
+    pub fn update(&mut self, progress: &ExportProgress, force: bool) {
         if !self.enabled {
             return;
         }
@@ -253,19 +272,19 @@ impl Progress {
         }
         self.last_draw = Some(now);
         let elapsed = (now - self.started).as_secs_f64().max(0.001);
-        let rate = records as f64 / elapsed;
-        let eta = (windows_done > 0 && windows_done < windows_total)
-            .then(|| elapsed / windows_done as f64 * (windows_total - windows_done) as f64)
-            .map(|s| {
-                format!(
-                    ", ETA {}",
-                    crate::time::human(std::time::Duration::from_secs_f64(s))
-                )
-            })
+        let rate = progress.records as f64 / elapsed;
+        let eta = time_left(progress, elapsed)
+            .map(|left| format!(", ETA {}", crate::time::human(left)))
             .unwrap_or_default();
+        let ExportProgress {
+            windows_done,
+            windows_total,
+            records_total,
+            ..
+        } = progress;
         let _ = write!(
             io::stderr().lock(),
-            "\r\x1b[2Kwindows {windows_done}/{windows_total}, {records} events, {rate:.0}/s{eta}"
+            "\r\x1b[2Kwindows {windows_done}/{windows_total}, {records_total} events, {rate:.0}/s{eta}"
         );
     }
 
@@ -280,6 +299,34 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_export_counts_its_time_left_at_this_run_s_pace() {
+        let progress = ExportProgress {
+            windows_done: 3,
+            windows_total: 4,
+            records: 100,
+            records_total: 600,
+            range_secs: 4000,
+            // Half the range was done before; this run did a quarter in 10 s.
+            range_secs_done_before: 2000,
+            range_secs_done: 3000,
+        };
+        assert_eq!(
+            time_left(&progress, 10.0),
+            Some(std::time::Duration::from_secs(10))
+        );
+        let started = ExportProgress {
+            range_secs_done: 2000,
+            ..progress
+        };
+        assert_eq!(time_left(&started, 10.0), None, "no pace yet");
+        let finished = ExportProgress {
+            range_secs_done: 4000,
+            ..progress
+        };
+        assert_eq!(time_left(&finished, 10.0), None, "nothing left");
+    }
 
     #[test]
     fn control_characters_are_escaped_for_the_terminal() {
