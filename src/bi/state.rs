@@ -182,4 +182,3 @@ fn fresh_salt() -> String {
     }
     format!("{:x}", hasher.finalize())
 }
-
