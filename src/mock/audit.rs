@@ -93,7 +93,7 @@ impl SeedHistory {
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
     ) -> Range<u64> {
-        let first_at_or_after = |ms: i64| partition(self.count, |i| self.time_ms(i) < ms);
+        let first_at_or_after = |ms: i64| partition(0..self.count, |i| self.time_ms(i) < ms);
         let lo = start.map_or(0, |s| first_at_or_after(s.timestamp_millis()));
         let hi = end.map_or(self.count, |e| first_at_or_after(e.timestamp_millis() + 1));
         lo..hi.max(lo)
@@ -154,10 +154,10 @@ pub(crate) fn generated_event(
     }
 }
 
-/// The smallest `i` in `0..n` for which `before(i)` is false (`before` must be
-/// true for a prefix of the range).
-fn partition(n: u64, before: impl Fn(u64) -> bool) -> u64 {
-    let (mut lo, mut hi) = (0, n);
+/// The smallest `i` in `range` for which `before(i)` is false, or its end
+/// (`before` must be true for a prefix of the range).
+pub(crate) fn partition(range: Range<u64>, before: impl Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (range.start, range.end);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if before(mid) {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::audit::{format_timestamp, generated_event};
+use super::audit::{format_timestamp, generated_event, partition};
 use super::faults::{mix, unit};
 use super::{MockServer, MockServerBuilder};
 use crate::types::AuditLogs;
@@ -360,21 +360,6 @@ impl Iterator for LiveSelection {
         }
         None
     }
-}
-
-/// The smallest `i` in `range` for which `before(i)` is false, or its end
-/// (`before` must be true for a prefix of the range).
-fn partition(range: Range<u64>, before: impl Fn(u64) -> bool) -> u64 {
-    let (mut lo, mut hi) = (range.start, range.end);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if before(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }
 
 #[cfg(test)]
