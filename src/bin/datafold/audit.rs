@@ -123,8 +123,9 @@ impl From<Format> for ExportFormat {
     }
 }
 
+/// `--compress` of `export` and `follow`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum CompressFlag {
+pub enum CompressFlag {
     None,
     Gzip,
     Zstd,

@@ -12,14 +12,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use datafold_sdk::audit::follow::{FollowEvent, FollowState, PollReport};
-use datafold_sdk::compress::Compression;
 use datafold_sdk::safe_file;
 use serde::{Deserialize, Serialize};
 
 use futures_util::future::Either;
 
+use crate::audit::CompressFlag;
 use crate::follow_output::{Output, OutputError, Position, Rotation};
 use crate::output;
 use crate::time::{human, parse_duration};
@@ -61,25 +61,8 @@ pub struct FollowArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h", requires = "output_dir")]
     rotate_every: Duration,
     /// Compress each file
-    #[arg(long, value_enum, default_value_t = Compress::None, requires = "output_dir")]
-    compress: Compress,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy)]
-enum Compress {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl From<Compress> for Compression {
-    fn from(compress: Compress) -> Self {
-        match compress {
-            Compress::None => Compression::None,
-            Compress::Gzip => Compression::Gzip,
-            Compress::Zstd => Compression::Zstd,
-        }
-    }
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = CompressFlag::None, requires = "output_dir")]
+    compress: CompressFlag,
 }
 
 /// The state file: whose it is, where the output stands, and the follower.
