@@ -64,6 +64,18 @@ const FIRST_LETTERS: [bool; 256] = {
     first
 };
 
+/// Whether every name in [`SECRET_FIELDS`] is ASCII, so that an ASCII key
+/// can be compared byte by byte.
+const FIELDS_ARE_ASCII: bool = {
+    let mut ascii = true;
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        ascii &= SECRET_FIELDS[i].is_ascii();
+        i += 1;
+    }
+    ascii
+};
+
 /// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
 /// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
 pub fn is_secret_field(key: &str) -> bool {
@@ -76,6 +88,23 @@ pub fn is_secret_field(key: &str) -> bool {
     let first = key.bytes().find(|&b| !is_separator(b));
     if !first.is_some_and(|b| FIRST_LETTERS[usize::from(b.to_ascii_lowercase())]) {
         return false;
+    }
+    // The usual key is ASCII: fold it byte by byte (an ASCII character's
+    // full lowercase is its ASCII lowercase), against names that are ASCII too.
+    if FIELDS_ARE_ASCII && key.is_ascii() {
+        let folded = |name: &'static [u8]| {
+            name.iter()
+                .filter(|&&b| !is_separator(b))
+                .map(u8::to_ascii_lowercase)
+        };
+        let key_folded = || {
+            key.bytes()
+                .filter(|&b| !is_separator(b))
+                .map(|b| b.to_ascii_lowercase())
+        };
+        return SECRET_FIELDS
+            .iter()
+            .any(|field| key_folded().eq(folded(field.as_bytes())));
     }
     // Both sides folded alike: the spec's names may be written in any case
     // or style too.

@@ -16,7 +16,6 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::de::IgnoredAny;
 
 use super::AuditLogs;
 use crate::audit::record::parse_timestamp;
@@ -46,48 +45,33 @@ impl RawRecord {
     /// Read the record in `raw` (one JSON object); `Err` says what breaks
     /// the schema or JSON, for the caller to place in its response.
     pub(crate) fn read(raw: &[u8], redactor: &Redactor) -> std::result::Result<Self, String> {
-        let text =
-            std::str::from_utf8(raw).map_err(|e| format!("the record is not UTF-8 text ({e})"))?;
-        // Known values could only hide behind an escape or in plain sight.
-        let mask_values = !redactor.knows_no_values()
-            && (text.contains('\\') || matches!(redactor.text(text), Cow::Owned(_)));
-        let mut copy = Compactor {
-            text,
-            bytes: raw,
-            at: 0,
-            out: String::with_capacity(raw.len()),
-            redactor,
-            mask_values,
-            required: Default::default(),
-        };
-        copy.record()?;
-        // The copy is checked as JSON, so a record the one-pass copy got
-        // wrong is refused, never written.
-        serde_json::from_str::<IgnoredAny>(&copy.out)
-            .map_err(|e| format!("the record is not valid JSON ({e})"))?;
-        let [timestamp, event_uuid, client_ip, url] = copy.required;
-        for (name, value) in REQUIRED
-            .iter()
-            .zip([&timestamp, &event_uuid, &client_ip, &url])
-        {
-            match value {
-                Field::Missing => return Err(format!("the required field `{name}` is missing")),
-                Field::NotString => {
-                    return Err(format!("the required field `{name}` is not a string"))
-                }
-                Field::Repeated => return Err(format!("the field `{name}` appears twice")),
-                Field::String(_) => {}
-            }
+        let mut copy = Compactor::new(raw, redactor, MAX_DEPTH);
+        // The grammar is checked as the record is copied: what is not
+        // JSON is refused, never written.
+        match copy.record() {
+            Ok(()) => {}
+            Err(Stop::Invalid(problem)) => return Err(problem),
+            Err(Stop::Incomplete) => return Err(invalid("it ends before its object does")),
         }
-        let (Field::String(timestamp), Field::String(event_uuid)) = (timestamp, event_uuid) else {
-            return Err("the required fields are missing".into());
-        };
-        Ok(Self {
-            json: copy.out,
-            event_uuid,
-            at: parse_timestamp(&timestamp).ok(),
-            timestamp,
-        })
+        if copy.at < raw.len() {
+            return Err("data after the record's object".into());
+        }
+        copy.into_record()
+    }
+
+    /// Read the record that `bytes` starts with, when it is whole there and
+    /// sound, nested at most `max_depth` deep: the record, and how many
+    /// bytes it took. `None` when it goes on past `bytes` or breaks the
+    /// schema (for the caller to find its end, then [`RawRecord::read`] it).
+    pub(crate) fn read_prefix(
+        bytes: &[u8],
+        redactor: &Redactor,
+        max_depth: usize,
+    ) -> Option<(Self, usize)> {
+        let mut copy = Compactor::new(bytes, redactor, max_depth);
+        copy.record().ok()?;
+        let len = copy.at;
+        copy.into_record().ok().map(|record| (record, len))
     }
 
     /// The record as compact JSON, secrets masked.
@@ -158,114 +142,286 @@ enum Field {
     String(String),
 }
 
-/// The one pass over a record: white space dropped, secrets masked,
-/// required fields read.
+/// How deep a record's objects and arrays may nest (the scanner allows no
+/// deeper document either).
+const MAX_DEPTH: usize = 512;
+
+/// Why the copy stopped.
+enum Stop {
+    /// The bytes end before the record does.
+    Incomplete,
+    /// What breaks the record.
+    Invalid(String),
+}
+
+impl From<String> for Stop {
+    fn from(problem: String) -> Self {
+        Stop::Invalid(problem)
+    }
+}
+
+/// What a step of the copy returns.
+type Step<T = ()> = std::result::Result<T, Stop>;
+
+/// A string token: its bytes (quotes included), and whether it has escapes.
+#[derive(Clone, Copy)]
+struct Token<'a> {
+    bytes: &'a [u8],
+    escaped: bool,
+}
+
+/// How a byte inside a string is read: [`PLAIN`] is copied as it is.
+const PLAIN: u8 = 0;
+/// Not ASCII: the string's text is checked as UTF-8.
+const NOT_ASCII: u8 = 1;
+/// A quote, a backslash or a control character.
+const SPECIAL: u8 = 2;
+const STRING_BYTES: [u8; 256] = {
+    let mut class = [PLAIN; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = if b < 0x20 || b == b'"' as usize || b == b'\\' as usize {
+            SPECIAL
+        } else if b >= 0x80 {
+            NOT_ASCII
+        } else {
+            PLAIN
+        };
+        b += 1;
+    }
+    class
+};
+
+/// The one pass over a record: it checks the JSON grammar, drops white
+/// space, masks secrets and reads the required fields.
 ///
-/// Every token is copied as a slice of `text` cut at ASCII delimiters, so
-/// the copy is UTF-8 without checking it again.
+/// Tokens are copied as slices of the input cut at ASCII delimiters, and
+/// strings with bytes beyond ASCII are checked as UTF-8, so the copy is
+/// UTF-8; since the grammar is checked token by token, nothing that is not
+/// JSON is ever written.
 struct Compactor<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     at: usize,
-    out: String,
+    out: Vec<u8>,
     redactor: &'a Redactor,
+    /// Whether known values (the API key) are masked in strings.
     mask_values: bool,
+    max_depth: usize,
     required: [Field; 4],
 }
 
-/// Where the copy stands inside a container.
-#[derive(Clone, Copy, PartialEq)]
-enum Open {
-    Object,
-    Array,
+/// The error for a record that is not JSON.
+fn invalid(what: &str) -> String {
+    format!("the record is not valid JSON ({what})")
 }
 
 impl<'a> Compactor<'a> {
-    fn record(&mut self) -> std::result::Result<(), String> {
-        let mut open: Vec<Open> = Vec::new();
-        let mut expect_key = false;
+    fn new(bytes: &'a [u8], redactor: &'a Redactor, max_depth: usize) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            // Records are mostly compact already.
+            out: Vec::with_capacity(bytes.len().min(4096)),
+            redactor,
+            mask_values: !redactor.knows_no_values(),
+            max_depth,
+            required: Default::default(),
+        }
+    }
+
+    /// The record read: its required fields checked.
+    fn into_record(self) -> std::result::Result<RawRecord, String> {
+        let [timestamp, event_uuid, client_ip, url] = self.required;
+        for (name, value) in REQUIRED
+            .iter()
+            .zip([&timestamp, &event_uuid, &client_ip, &url])
+        {
+            match value {
+                Field::Missing => return Err(format!("the required field `{name}` is missing")),
+                Field::NotString => {
+                    return Err(format!("the required field `{name}` is not a string"))
+                }
+                Field::Repeated => return Err(format!("the field `{name}` appears twice")),
+                Field::String(_) => {}
+            }
+        }
+        let (Field::String(timestamp), Field::String(event_uuid)) = (timestamp, event_uuid) else {
+            return Err("the required fields are missing".into());
+        };
+        let json =
+            String::from_utf8(self.out).map_err(|_| invalid("the record is not UTF-8 text"))?;
+        Ok(RawRecord {
+            json,
+            event_uuid,
+            at: parse_timestamp(&timestamp).ok(),
+            timestamp,
+        })
+    }
+
+    /// The object at the start (after white space).
+    fn record(&mut self) -> Step {
         self.skip_space();
-        if self.bytes.get(self.at) != Some(&b'{') {
-            return Err("the record is not an object".into());
+        match self.peek() {
+            Some(b'{') => self.object(true, true, 1),
+            Some(_) => Err(Stop::Invalid("the record is not an object".into())),
+            None => Err(Stop::Incomplete),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    /// `Incomplete` when the bytes ended, else `what`.
+    fn fail(&self, what: &str) -> Stop {
+        if self.at >= self.bytes.len() {
+            Stop::Incomplete
+        } else {
+            Stop::Invalid(invalid(what))
+        }
+    }
+
+    /// Copy `text` when `write`.
+    fn emit(&mut self, write: bool, text: &[u8]) {
+        if write {
+            self.out.extend_from_slice(text);
+        }
+    }
+
+    /// The value at `at` (white space skipped already), copied when `write`.
+    fn value(&mut self, write: bool, depth: usize) -> Step {
+        match self.peek() {
+            Some(b'{') => self.object(write, false, depth + 1),
+            Some(b'[') => self.array(write, depth + 1),
+            Some(b'"') => {
+                let token = self.string_token()?;
+                if write {
+                    self.write_string(token)?;
+                }
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let token = self.number()?;
+                self.emit(write, token);
+                Ok(())
+            }
+            Some(b't') => self.literal(b"true", write),
+            Some(b'f') => self.literal(b"false", write),
+            Some(b'n') => self.literal(b"null", write),
+            _ => Err(self.fail("a value is expected")),
+        }
+    }
+
+    /// An object at `at`; `top`: the record itself.
+    fn object(&mut self, write: bool, top: bool, depth: usize) -> Step {
+        if depth > self.max_depth {
+            return Err(Stop::Invalid(invalid("nested too deeply")));
+        }
+        self.at += 1;
+        self.emit(write, b"{");
+        self.skip_space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            self.emit(write, b"}");
+            return Ok(());
         }
         loop {
             self.skip_space();
-            let Some(&byte) = self.bytes.get(self.at) else {
-                break;
-            };
-            if open.is_empty() && !self.out.is_empty() {
-                return Err("data after the record's object".into());
+            if self.peek() != Some(b'"') {
+                return Err(self.fail("a key is expected"));
             }
-            match byte {
-                b'{' | b'[' => {
-                    open.push(if byte == b'{' {
-                        Open::Object
-                    } else {
-                        Open::Array
-                    });
-                    expect_key = byte == b'{';
-                    self.out.push(char::from(byte));
+            self.member(write, top, depth)?;
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => {
                     self.at += 1;
+                    self.emit(write, b",");
                 }
-                b'}' | b']' => {
-                    open.pop();
-                    expect_key = false;
-                    self.out.push(char::from(byte));
+                Some(b'}') => {
                     self.at += 1;
+                    self.emit(write, b"}");
+                    return Ok(());
                 }
-                b',' => {
-                    expect_key = open.last() == Some(&Open::Object);
-                    self.out.push(char::from(byte));
-                    self.at += 1;
-                }
-                b'"' if expect_key => {
-                    expect_key = false;
-                    self.member(open.len() == 1)?;
-                }
-                b'"' => {
-                    let token = self.string_token()?;
-                    self.write_string(token)?;
-                }
-                _ => {
-                    let token = self.scalar_token();
-                    if token.is_empty() {
-                        return Err(format!("unexpected `{}`", char::from(byte)));
-                    }
-                    self.out.push_str(token);
-                }
+                _ => return Err(self.fail("`,` or `}` is expected after a value")),
             }
         }
-        Ok(())
     }
 
-    /// A key, its `:` and its value when the key is a secret field or one
-    /// of the required ones (`top`: a field of the record itself).
-    fn member(&mut self, top: bool) -> std::result::Result<(), String> {
+    /// An array at `at`.
+    fn array(&mut self, write: bool, depth: usize) -> Step {
+        if depth > self.max_depth {
+            return Err(Stop::Invalid(invalid("nested too deeply")));
+        }
+        self.at += 1;
+        self.emit(write, b"[");
+        self.skip_space();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            self.emit(write, b"]");
+            return Ok(());
+        }
+        loop {
+            self.skip_space();
+            self.value(write, depth)?;
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.emit(write, b",");
+                }
+                Some(b']') => {
+                    self.at += 1;
+                    self.emit(write, b"]");
+                    return Ok(());
+                }
+                _ => return Err(self.fail("`,` or `]` is expected after a value")),
+            }
+        }
+    }
+
+    /// A key, its `:` and its value: masked when the key is a secret field,
+    /// read when it is one of the required ones (`top`: a field of the
+    /// record itself).
+    fn member(&mut self, write: bool, top: bool, depth: usize) -> Step {
         let token = self.string_token()?;
         let key = decode_string(token)?;
-        self.write_string(token)?;
-        self.skip_space();
-        if self.bytes.get(self.at) != Some(&b':') {
-            return Err(format!("no `:` after the key {key:?}"));
+        if write {
+            self.write_string(token)?;
         }
-        self.out.push(':');
+        self.skip_space();
+        match self.peek() {
+            Some(b':') => {}
+            Some(_) => {
+                let key = self.redact(&key);
+                return Err(Stop::Invalid(format!("no `:` after the key {key:?}")));
+            }
+            None => return Err(Stop::Incomplete),
+        }
         self.at += 1;
+        self.emit(write, b":");
         self.skip_space();
         if is_secret_field(&key) {
-            let value = self.value_token()?;
-            if value == "null" {
-                self.out.push_str(value);
-            } else {
-                self.out.push('"');
-                self.out.push_str(REDACTED);
-                self.out.push('"');
+            let null = self.bytes[self.at..].starts_with(b"null");
+            // Checked, not copied.
+            self.value(false, depth)?;
+            if null {
+                self.emit(write, b"null");
+            } else if write {
+                self.out.push(b'"');
+                self.out.extend_from_slice(REDACTED.as_bytes());
+                self.out.push(b'"');
             }
             return Ok(());
         }
-        let Some(slot) = REQUIRED.iter().position(|name| top && *name == key) else {
-            return Ok(());
+        let slot = if top {
+            REQUIRED.iter().position(|name| *name == key)
+        } else {
+            None
         };
-        let found = if self.bytes.get(self.at) == Some(&b'"') {
+        let Some(slot) = slot else {
+            return self.value(write, depth);
+        };
+        let found = if self.peek() == Some(b'"') {
             let token = self.string_token()?;
             self.write_string(token)?;
             if slot < KEPT {
@@ -279,6 +435,7 @@ impl<'a> Compactor<'a> {
                 Field::String(String::new())
             }
         } else {
+            self.value(write, depth)?;
             Field::NotString
         };
         self.required[slot] = match self.required[slot] {
@@ -297,16 +454,16 @@ impl<'a> Compactor<'a> {
     }
 
     /// Write a string token: as it is, or masked and encoded again.
-    fn write_string(&mut self, token: &str) -> std::result::Result<(), String> {
+    fn write_string(&mut self, token: Token<'_>) -> Step {
         if self.mask_values {
             let text = decode_string(token)?;
             if let Cow::Owned(masked) = self.redactor.text(&text) {
                 let encoded = serde_json::to_string(&masked).map_err(|e| e.to_string())?;
-                self.out.push_str(&encoded);
+                self.out.extend_from_slice(encoded.as_bytes());
                 return Ok(());
             }
         }
-        self.out.push_str(token);
+        self.out.extend_from_slice(token.bytes);
         Ok(())
     }
 
@@ -320,81 +477,133 @@ impl<'a> Compactor<'a> {
         }
     }
 
-    /// The string starting at `at`, quotes included; `at` moves past it.
-    fn string_token(&mut self) -> std::result::Result<&'a str, String> {
+    /// The string starting at `at`, quotes included, checked: no control
+    /// character, only JSON's escapes, UTF-8; `at` moves past it.
+    fn string_token(&mut self) -> Step<Token<'a>> {
         let bytes: &'a [u8] = self.bytes;
         let start = self.at;
         let mut i = start + 1;
+        let (mut escaped, mut ascii) = (false, true);
         loop {
-            match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
-                Some(offset) if bytes[i + offset] == b'\\' => i += offset + 2,
-                Some(offset) => {
-                    self.at = i + offset + 1;
-                    return Ok(&self.text[start..self.at]);
+            let Some(&byte) = bytes.get(i) else {
+                return Err(Stop::Incomplete);
+            };
+            match STRING_BYTES[usize::from(byte)] {
+                PLAIN => i += 1,
+                NOT_ASCII => {
+                    ascii = false;
+                    i += 1;
                 }
-                None => return Err("a string does not end".into()),
-            }
-        }
-    }
-
-    /// A number or literal at `at`; `at` moves past it.
-    fn scalar_token(&mut self) -> &'a str {
-        let bytes: &'a [u8] = self.bytes;
-        let start = self.at;
-        while bytes.get(self.at).is_some_and(|b| {
-            !matches!(
-                b,
-                b',' | b'}' | b']' | b':' | b'"' | b'{' | b'[' | b' ' | b'\n' | b'\r' | b'\t'
-            )
-        }) {
-            self.at += 1;
-        }
-        &self.text[start..self.at]
-    }
-
-    /// A whole value at `at` (not written); `at` moves past it.
-    fn value_token(&mut self) -> std::result::Result<&'a str, String> {
-        let bytes: &'a [u8] = self.bytes;
-        let start = self.at;
-        match bytes.get(start) {
-            Some(b'"') => self.string_token(),
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                while let Some(&byte) = bytes.get(self.at) {
-                    match byte {
-                        b'"' => {
-                            self.string_token()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at += 1;
-                                return Ok(&self.text[start..self.at]);
+                _ if byte == b'"' => break,
+                _ if byte == b'\\' => {
+                    escaped = true;
+                    i += match bytes.get(i + 1) {
+                        None => return Err(Stop::Incomplete),
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
+                        Some(b'u') => {
+                            let hex = bytes.get(i + 2..).unwrap_or_default();
+                            let digits = hex.iter().take(4).take_while(|b| b.is_ascii_hexdigit());
+                            match digits.count() {
+                                4 => 6,
+                                n if n == hex.len() => return Err(Stop::Incomplete),
+                                _ => return Err(Stop::Invalid(invalid("a bad `\\u` escape"))),
                             }
                         }
-                        _ => {}
-                    }
-                    self.at += 1;
+                        Some(_) => {
+                            return Err(Stop::Invalid(invalid("an unknown escape in a string")))
+                        }
+                    };
                 }
-                Err("an object or array does not end".into())
+                _ => return Err(Stop::Invalid(invalid("a control character in a string"))),
             }
-            Some(_) => Ok(self.scalar_token()),
-            None => Err("a value is missing".into()),
         }
+        self.at = i + 1;
+        let token = &bytes[start..self.at];
+        if !ascii && std::str::from_utf8(token).is_err() {
+            return Err(Stop::Invalid(invalid("a string is not UTF-8 text")));
+        }
+        Ok(Token {
+            bytes: token,
+            escaped,
+        })
+    }
+
+    /// The number at `at`, checked against JSON's grammar; `at` moves past it.
+    fn number(&mut self) -> Step<&'a [u8]> {
+        let bytes: &'a [u8] = self.bytes;
+        let digits = |mut i: usize| {
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        let start = self.at;
+        let mut i = start;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match bytes.get(i) {
+            Some(b'0') => i + 1,
+            Some(b'1'..=b'9') => digits(i + 1),
+            None => return Err(Stop::Incomplete),
+            _ => return Err(Stop::Invalid(invalid("a number without digits"))),
+        };
+        if bytes.get(i) == Some(&b'.') {
+            let end = digits(i + 1);
+            if end == i + 1 {
+                self.at = end;
+                return Err(self.fail("a number without digits after its `.`"));
+            }
+            i = end;
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let end = digits(i);
+            if end == i {
+                self.at = end;
+                return Err(self.fail("a number without digits in its exponent"));
+            }
+            i = end;
+        }
+        self.at = i;
+        // A record never ends in a number: more digits may follow.
+        if i >= bytes.len() {
+            return Err(Stop::Incomplete);
+        }
+        Ok(&bytes[start..i])
+    }
+
+    /// `true`, `false` or `null` at `at`; `at` moves past it.
+    fn literal(&mut self, word: &[u8], write: bool) -> Step {
+        let rest = &self.bytes[self.at..];
+        if !rest.starts_with(word) {
+            return Err(if word.starts_with(rest) {
+                Stop::Incomplete
+            } else {
+                Stop::Invalid(invalid("an unknown literal"))
+            });
+        }
+        self.at += word.len();
+        self.emit(write, word);
+        Ok(())
     }
 }
 
 /// The text of a string token (quotes included).
-fn decode_string(token: &str) -> std::result::Result<Cow<'_, str>, String> {
-    let inner = token
-        .get(1..token.len().saturating_sub(1).max(1))
+fn decode_string(token: Token<'_>) -> std::result::Result<Cow<'_, str>, String> {
+    let bytes = token.bytes;
+    let inner = bytes
+        .get(1..bytes.len().saturating_sub(1).max(1))
         .unwrap_or_default();
-    if !inner.contains('\\') {
-        return Ok(Cow::Borrowed(inner));
+    if !token.escaped {
+        return std::str::from_utf8(inner)
+            .map(Cow::Borrowed)
+            .map_err(|_| invalid("a string is not UTF-8 text"));
     }
-    serde_json::from_str::<String>(token)
+    serde_json::from_slice::<String>(bytes)
         .map(Cow::Owned)
         .map_err(|e| format!("a string is not valid JSON ({e})"))
 }
@@ -509,5 +718,87 @@ mod tests {
                 assert_eq!(masked, redactor.json(&value), "{raw}");
             }
         }
+    }
+    /// What the one pass refuses, serde refuses; what it accepts, it copies
+    /// to the same value (white space aside), secrets masked as
+    /// `Redactor::json` masks them.
+    #[test]
+    fn the_grammar_is_checked_as_serde_checks_it() {
+        let invalid_values = [
+            "[1 2]",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{1:2}",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "+1",
+            "tru",
+            "nul",
+            "nulls",
+            "truefalse",
+            "\"\\x\"",
+            "\"\\u12G4\"",
+            "\"\\u12\"",
+            "\"a\tb\"",
+            "\"a\u{1}b\"",
+            "\"open",
+            "[[1]",
+            "{\"a\":[1}",
+            "'single'",
+            "NaN",
+        ];
+        for bad in invalid_values {
+            for field in ["x", "token", "payload"] {
+                let raw = format!(r#"{{{BASE},"{field}":{bad}}}"#);
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&raw).is_err(),
+                    "{raw}"
+                );
+                let error = read(&raw).unwrap_err();
+                assert!(
+                    error.contains("JSON") || error.contains("`:`"),
+                    "{raw}: {error}"
+                );
+            }
+        }
+        let key = "key-0123456789";
+        let valid_values = [
+            r#""\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#.to_owned(),
+            "\"é😀 ünïcødé \u{7f}\"".to_owned(),
+            "[-0, 0.5e+10, 1E-3, -12.25e0, 0, 123456789012345678901234567890]".to_owned(),
+            r#"{"a":{"b":[{"Token":{"c":[1,null]}},{"password":null},{"api-key":"k"}]}}"#
+                .to_owned(),
+            r#"[[],{},"",null,true,false,[[[]]],{"":{"":""}}]"#.to_owned(),
+            format!(r#"{{"{key}":"v","t\u006fken":"{key}","list":["a{key}b"]}}"#),
+            " \n\t[ 1 ,\r\n {\"k\" : \"v\" } ] ".to_owned(),
+        ];
+        let redactor = Redactor::new().with_secret(&Secret::new(key));
+        for good in valid_values {
+            let raw = format!("{{ {BASE} , \"x\" : {good} , \"n\" : null }}");
+            let value: serde_json::Value = serde_json::from_str(&raw).unwrap();
+            for redactor in [Redactor::new(), redactor.clone()] {
+                let record = RawRecord::read(raw.as_bytes(), &redactor).unwrap();
+                let json = record.json();
+                assert!(
+                    !json.contains([' ', '\n', '\t', '\r']) || good.contains("é😀"),
+                    "{json}"
+                );
+                let copied: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert_eq!(copied, redactor.json(&value), "{raw}");
+            }
+        }
+        // Numbers are copied as written, not as serde would print them.
+        let record = read(&format!(r#"{{{BASE},"x":[1E-3,-0,1e999,0.50]}}"#)).unwrap();
+        assert!(
+            record.json().ends_with(r#""x":[1E-3,-0,1e999,0.50]}"#),
+            "{}",
+            record.json()
+        );
     }
 }

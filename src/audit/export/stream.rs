@@ -58,7 +58,9 @@ impl RawExportStream {
         Self {
             overlap,
             redactor: export.api.inner().redactor().clone(),
-            planner: export.planner(done_until),
+            planner: export
+                .planner(done_until)
+                .reaching(export.overlap.as_secs()),
             placement: Placement::new((export.start, export.end), overlap, unplaced),
             last_record: ((export.start, export.start), 0),
             export,
