@@ -76,6 +76,47 @@ const FIELDS_ARE_ASCII: bool = {
     ascii
 };
 
+/// The length of the longest name in [`SECRET_FIELDS`] without separators.
+const LONGEST_FIELD: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let (mut letters, mut j) = (0, 0);
+        while j < bytes.len() {
+            if !is_separator(bytes[j]) {
+                letters += 1;
+            }
+            j += 1;
+        }
+        if letters > longest {
+            longest = letters;
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// The names of [`SECRET_FIELDS`] as ASCII keys are compared with them:
+/// without separators, lowercased; and their lengths.
+const FOLDED_FIELDS: [([u8; LONGEST_FIELD], usize); SECRET_FIELDS.len()] = {
+    let mut folded = [([0u8; LONGEST_FIELD], 0); SECRET_FIELDS.len()];
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            if !is_separator(bytes[j]) {
+                folded[i].0[folded[i].1] = bytes[j].to_ascii_lowercase();
+                folded[i].1 += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    folded
+};
+
 /// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
 /// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
 pub fn is_secret_field(key: &str) -> bool {
@@ -90,21 +131,21 @@ pub fn is_secret_field(key: &str) -> bool {
         return false;
     }
     // The usual key is ASCII: fold it byte by byte (an ASCII character's
-    // full lowercase is its ASCII lowercase), against names that are ASCII too.
+    // full lowercase is its ASCII lowercase) and compare it with the names
+    // folded at compile time, when they are ASCII too.
     if FIELDS_ARE_ASCII && key.is_ascii() {
-        let folded = |name: &'static [u8]| {
-            name.iter()
-                .filter(|&&b| !is_separator(b))
-                .map(u8::to_ascii_lowercase)
-        };
-        let key_folded = || {
-            key.bytes()
-                .filter(|&b| !is_separator(b))
-                .map(|b| b.to_ascii_lowercase())
-        };
-        return SECRET_FIELDS
+        let mut folded = [0u8; LONGEST_FIELD];
+        let mut len = 0;
+        for byte in key.bytes().filter(|&b| !is_separator(b)) {
+            let Some(slot) = folded.get_mut(len) else {
+                return false;
+            };
+            *slot = byte.to_ascii_lowercase();
+            len += 1;
+        }
+        return FOLDED_FIELDS
             .iter()
-            .any(|field| key_folded().eq(folded(field.as_bytes())));
+            .any(|(name, name_len)| *name_len == len && name[..len] == folded[..len]);
     }
     // Both sides folded alike: the spec's names may be written in any case
     // or style too.

@@ -214,6 +214,14 @@ impl Redactor {
         self.values.is_empty()
     }
 
+    /// Whether a known secret value appears in `bytes` as they are (not
+    /// behind escapes): a quick test before [`Redactor::text`].
+    pub(crate) fn appears_in(&self, bytes: &[u8]) -> bool {
+        self.values
+            .iter()
+            .any(|secret| memchr::memmem::find(bytes, secret.0.as_bytes()).is_some())
+    }
+
     /// `text` with every known secret value replaced by [`REDACTED`].
     pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let mut out = std::borrow::Cow::Borrowed(text);

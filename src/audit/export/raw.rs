@@ -45,7 +45,8 @@ impl RawRecord {
     /// Read the record in `raw` (one JSON object); `Err` says what breaks
     /// the schema or JSON, for the caller to place in its response.
     pub(crate) fn read(raw: &[u8], redactor: &Redactor) -> std::result::Result<Self, String> {
-        let mut copy = Compactor::new(raw, redactor, MAX_DEPTH);
+        let mask_values = needs_masking(raw, redactor);
+        let mut copy = Compactor::new(raw, redactor, MAX_DEPTH, mask_values);
         // The grammar is checked as the record is copied: what is not
         // JSON is refused, never written.
         match copy.record() {
@@ -68,9 +69,15 @@ impl RawRecord {
         redactor: &Redactor,
         max_depth: usize,
     ) -> Option<(Self, usize)> {
-        let mut copy = Compactor::new(bytes, redactor, max_depth);
+        let mut copy = Compactor::new(bytes, redactor, max_depth, false);
         copy.record().ok()?;
         let len = copy.at;
+        let raw = &bytes[..len];
+        if needs_masking(raw, redactor) {
+            // Seldom: copied again, each string checked.
+            copy = Compactor::new(raw, redactor, max_depth, true);
+            copy.record().ok()?;
+        }
         copy.into_record().ok().map(|record| (record, len))
     }
 
@@ -170,28 +177,6 @@ struct Token<'a> {
     escaped: bool,
 }
 
-/// How a byte inside a string is read: [`PLAIN`] is copied as it is.
-const PLAIN: u8 = 0;
-/// Not ASCII: the string's text is checked as UTF-8.
-const NOT_ASCII: u8 = 1;
-/// A quote, a backslash or a control character.
-const SPECIAL: u8 = 2;
-const STRING_BYTES: [u8; 256] = {
-    let mut class = [PLAIN; 256];
-    let mut b = 0;
-    while b < 256 {
-        class[b] = if b < 0x20 || b == b'"' as usize || b == b'\\' as usize {
-            SPECIAL
-        } else if b >= 0x80 {
-            NOT_ASCII
-        } else {
-            PLAIN
-        };
-        b += 1;
-    }
-    class
-};
-
 /// The one pass over a record: it checks the JSON grammar, drops white
 /// space, masks secrets and reads the required fields.
 ///
@@ -216,14 +201,15 @@ fn invalid(what: &str) -> String {
 }
 
 impl<'a> Compactor<'a> {
-    fn new(bytes: &'a [u8], redactor: &'a Redactor, max_depth: usize) -> Self {
+    /// `mask_values`: whether strings are checked for known values.
+    fn new(bytes: &'a [u8], redactor: &'a Redactor, max_depth: usize, mask_values: bool) -> Self {
         Self {
             bytes,
             at: 0,
             // Records are mostly compact already.
             out: Vec::with_capacity(bytes.len().min(4096)),
             redactor,
-            mask_values: !redactor.knows_no_values(),
+            mask_values,
             max_depth,
             required: Default::default(),
         }
@@ -485,37 +471,40 @@ impl<'a> Compactor<'a> {
         let mut i = start + 1;
         let (mut escaped, mut ascii) = (false, true);
         loop {
-            let Some(&byte) = bytes.get(i) else {
+            // Only a quote or a backslash stops a run; what lies before is
+            // checked for control characters and bytes beyond ASCII at once.
+            let rest = bytes.get(i..).unwrap_or_default();
+            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
                 return Err(Stop::Incomplete);
             };
-            match STRING_BYTES[usize::from(byte)] {
-                PLAIN => i += 1,
-                NOT_ASCII => {
-                    ascii = false;
-                    i += 1;
-                }
-                _ if byte == b'"' => break,
-                _ if byte == b'\\' => {
-                    escaped = true;
-                    i += match bytes.get(i + 1) {
-                        None => return Err(Stop::Incomplete),
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
-                        Some(b'u') => {
-                            let hex = bytes.get(i + 2..).unwrap_or_default();
-                            let digits = hex.iter().take(4).take_while(|b| b.is_ascii_hexdigit());
-                            match digits.count() {
-                                4 => 6,
-                                n if n == hex.len() => return Err(Stop::Incomplete),
-                                _ => return Err(Stop::Invalid(invalid("a bad `\\u` escape"))),
-                            }
-                        }
-                        Some(_) => {
-                            return Err(Stop::Invalid(invalid("an unknown escape in a string")))
-                        }
-                    };
-                }
-                _ => return Err(Stop::Invalid(invalid("a control character in a string"))),
+            let (mut control, mut high) = (false, 0u8);
+            for &b in &rest[..offset] {
+                control |= b < 0x20;
+                high |= b;
             }
+            if control {
+                return Err(Stop::Invalid(invalid("a control character in a string")));
+            }
+            ascii &= high < 0x80;
+            i += offset;
+            if bytes[i] == b'"' {
+                break;
+            }
+            escaped = true;
+            i += match bytes.get(i + 1) {
+                None => return Err(Stop::Incomplete),
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
+                Some(b'u') => {
+                    let hex = bytes.get(i + 2..).unwrap_or_default();
+                    let digits = hex.iter().take(4).take_while(|b| b.is_ascii_hexdigit());
+                    match digits.count() {
+                        4 => 6,
+                        n if n == hex.len() => return Err(Stop::Incomplete),
+                        _ => return Err(Stop::Invalid(invalid("a bad `\\u` escape"))),
+                    }
+                }
+                Some(_) => return Err(Stop::Invalid(invalid("an unknown escape in a string"))),
+            };
         }
         self.at = i + 1;
         let token = &bytes[start..self.at];
@@ -590,6 +579,13 @@ impl<'a> Compactor<'a> {
         self.emit(write, word);
         Ok(())
     }
+}
+
+/// Whether known values (the API key) may need masking in `raw`: they
+/// could only hide behind an escape or in plain sight.
+fn needs_masking(raw: &[u8], redactor: &Redactor) -> bool {
+    !redactor.knows_no_values()
+        && (memchr::memchr(b'\\', raw).is_some() || redactor.appears_in(raw))
 }
 
 /// The text of a string token (quotes included).
