@@ -21,7 +21,11 @@ pub(crate) const GROWTH: i64 = 8;
 /// rest is room for density that varies within a span. Each request reads
 /// its reach again (its neighbours read it as theirs), so the fuller a
 /// response, the less of it is read twice.
-pub(crate) const TARGET_PERCENT: u64 = 75;
+pub(crate) const TARGET_PERCENT: u64 = 85;
+/// A span planned before any density is known is read to this fraction of
+/// the size bound only: a dense stretch is cut after a few MiB, not after
+/// the whole bound's worth that its pieces then read again.
+pub(crate) const PROBE_FRACTION: u64 = 8;
 /// The first span, before any density is known: a day (or the longest
 /// window, if shorter).
 const FIRST_SPAN_SECS: i64 = 86_400;
@@ -86,6 +90,13 @@ impl SpanPlanner {
     pub(crate) fn reaching(mut self, overlap_secs: u64) -> Self {
         self.reach_secs = i64::try_from(overlap_secs).unwrap_or(i64::MAX);
         self
+    }
+
+    /// Whether a response has told the density yet: a span planned before
+    /// that is a guess, and its response is better cut early
+    /// ([`PROBE_FRACTION`]).
+    pub(crate) fn knows_density(&self) -> bool {
+        self.bytes_per_sec.is_some()
     }
 
     /// The next span to ask for, `None` once the range is covered.

@@ -180,13 +180,16 @@ struct Token<'a> {
 /// The one pass over a record: it checks the JSON grammar, drops white
 /// space, masks secrets and reads the required fields.
 ///
-/// Tokens are copied as slices of the input cut at ASCII delimiters, and
-/// strings with bytes beyond ASCII are checked as UTF-8, so the copy is
-/// UTF-8; since the grammar is checked token by token, nothing that is not
-/// JSON is ever written.
+/// What is not left out (white space, secrets) is copied in runs as long
+/// as the input allows: a compact record in one. Runs are cut at ASCII
+/// delimiters, and strings with bytes beyond ASCII are checked as UTF-8, so
+/// the copy is UTF-8; since the grammar is checked token by token, nothing
+/// that is not JSON is ever written.
 struct Compactor<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The input before this is in the copy, or left out of it.
+    copied: usize,
     out: Vec<u8>,
     redactor: &'a Redactor,
     /// Whether known values (the API key) are masked in strings.
@@ -206,6 +209,7 @@ impl<'a> Compactor<'a> {
         Self {
             bytes,
             at: 0,
+            copied: 0,
             // Records are mostly compact already.
             out: Vec::with_capacity(bytes.len().min(4096)),
             redactor,
@@ -246,12 +250,15 @@ impl<'a> Compactor<'a> {
 
     /// The object at the start (after white space).
     fn record(&mut self) -> Step {
-        self.skip_space();
+        self.skip_space(true);
+        self.copied = self.at;
         match self.peek() {
-            Some(b'{') => self.object(true, true, 1),
-            Some(_) => Err(Stop::Invalid("the record is not an object".into())),
-            None => Err(Stop::Incomplete),
+            Some(b'{') => self.object(true, true, 1)?,
+            Some(_) => return Err(Stop::Invalid("the record is not an object".into())),
+            None => return Err(Stop::Incomplete),
         }
+        self.flush();
+        Ok(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -267,14 +274,17 @@ impl<'a> Compactor<'a> {
         }
     }
 
-    /// Copy `text` when `write`.
-    fn emit(&mut self, write: bool, text: &[u8]) {
-        if write {
-            self.out.extend_from_slice(text);
+    /// Copy what was read since the last copy.
+    fn flush(&mut self) {
+        if self.copied < self.at {
+            self.out
+                .extend_from_slice(&self.bytes[self.copied..self.at]);
         }
+        self.copied = self.at;
     }
 
-    /// The value at `at` (white space skipped already), copied when `write`.
+    /// The value at `at` (white space skipped already); `write`: part of the
+    /// copy (else checked only).
     fn value(&mut self, write: bool, depth: usize) -> Step {
         match self.peek() {
             Some(b'{') => self.object(write, false, depth + 1),
@@ -286,14 +296,10 @@ impl<'a> Compactor<'a> {
                 }
                 Ok(())
             }
-            Some(b'-' | b'0'..=b'9') => {
-                let token = self.number()?;
-                self.emit(write, token);
-                Ok(())
-            }
-            Some(b't') => self.literal(b"true", write),
-            Some(b'f') => self.literal(b"false", write),
-            Some(b'n') => self.literal(b"null", write),
+            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
             _ => Err(self.fail("a value is expected")),
         }
     }
@@ -304,28 +310,22 @@ impl<'a> Compactor<'a> {
             return Err(Stop::Invalid(invalid("nested too deeply")));
         }
         self.at += 1;
-        self.emit(write, b"{");
-        self.skip_space();
+        self.skip_space(write);
         if self.peek() == Some(b'}') {
             self.at += 1;
-            self.emit(write, b"}");
             return Ok(());
         }
         loop {
-            self.skip_space();
+            self.skip_space(write);
             if self.peek() != Some(b'"') {
                 return Err(self.fail("a key is expected"));
             }
             self.member(write, top, depth)?;
-            self.skip_space();
+            self.skip_space(write);
             match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.emit(write, b",");
-                }
+                Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
-                    self.emit(write, b"}");
                     return Ok(());
                 }
                 _ => return Err(self.fail("`,` or `}` is expected after a value")),
@@ -339,25 +339,19 @@ impl<'a> Compactor<'a> {
             return Err(Stop::Invalid(invalid("nested too deeply")));
         }
         self.at += 1;
-        self.emit(write, b"[");
-        self.skip_space();
+        self.skip_space(write);
         if self.peek() == Some(b']') {
             self.at += 1;
-            self.emit(write, b"]");
             return Ok(());
         }
         loop {
-            self.skip_space();
+            self.skip_space(write);
             self.value(write, depth)?;
-            self.skip_space();
+            self.skip_space(write);
             match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.emit(write, b",");
-                }
+                Some(b',') => self.at += 1,
                 Some(b']') => {
                     self.at += 1;
-                    self.emit(write, b"]");
                     return Ok(());
                 }
                 _ => return Err(self.fail("`,` or `]` is expected after a value")),
@@ -374,7 +368,7 @@ impl<'a> Compactor<'a> {
         if write {
             self.write_string(token)?;
         }
-        self.skip_space();
+        self.skip_space(write);
         match self.peek() {
             Some(b':') => {}
             Some(_) => {
@@ -384,18 +378,23 @@ impl<'a> Compactor<'a> {
             None => return Err(Stop::Incomplete),
         }
         self.at += 1;
-        self.emit(write, b":");
-        self.skip_space();
+        self.skip_space(write);
         if is_secret_field(&key) {
             let null = self.bytes[self.at..].starts_with(b"null");
+            if write {
+                self.flush();
+            }
             // Checked, not copied.
             self.value(false, depth)?;
-            if null {
-                self.emit(write, b"null");
-            } else if write {
-                self.out.push(b'"');
-                self.out.extend_from_slice(REDACTED.as_bytes());
-                self.out.push(b'"');
+            if write {
+                self.copied = self.at;
+                if null {
+                    self.out.extend_from_slice(b"null");
+                } else {
+                    self.out.push(b'"');
+                    self.out.extend_from_slice(REDACTED.as_bytes());
+                    self.out.push(b'"');
+                }
             }
             return Ok(());
         }
@@ -439,27 +438,41 @@ impl<'a> Compactor<'a> {
         }
     }
 
-    /// Write a string token: as it is, or masked and encoded again.
+    /// The string token just read (`at` is past it) in the copy: as it is,
+    /// or masked and encoded again.
     fn write_string(&mut self, token: Token<'_>) -> Step {
-        if self.mask_values {
-            let text = decode_string(token)?;
-            if let Cow::Owned(masked) = self.redactor.text(&text) {
-                let encoded = serde_json::to_string(&masked).map_err(|e| e.to_string())?;
-                self.out.extend_from_slice(encoded.as_bytes());
-                return Ok(());
-            }
+        if !self.mask_values {
+            return Ok(());
         }
-        self.out.extend_from_slice(token.bytes);
+        let text = decode_string(token)?;
+        if let Cow::Owned(masked) = self.redactor.text(&text) {
+            let encoded = serde_json::to_string(&masked).map_err(|e| e.to_string())?;
+            let end = self.at;
+            self.at -= token.bytes.len();
+            self.flush();
+            self.out.extend_from_slice(encoded.as_bytes());
+            self.at = end;
+            self.copied = end;
+        }
         Ok(())
     }
 
-    fn skip_space(&mut self) {
+    /// Skip white space; `write`: leave it out of the copy.
+    fn skip_space(&mut self, write: bool) {
+        let start = self.at;
         while self
             .bytes
             .get(self.at)
             .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
         {
             self.at += 1;
+        }
+        if write && self.at > start {
+            let end = self.at;
+            self.at = start;
+            self.flush();
+            self.at = end;
+            self.copied = end;
         }
     }
 
@@ -566,7 +579,7 @@ impl<'a> Compactor<'a> {
     }
 
     /// `true`, `false` or `null` at `at`; `at` moves past it.
-    fn literal(&mut self, word: &[u8], write: bool) -> Step {
+    fn literal(&mut self, word: &[u8]) -> Step {
         let rest = &self.bytes[self.at..];
         if !rest.starts_with(word) {
             return Err(if word.starts_with(rest) {
@@ -576,7 +589,6 @@ impl<'a> Compactor<'a> {
             });
         }
         self.at += word.len();
-        self.emit(write, word);
         Ok(())
     }
 }

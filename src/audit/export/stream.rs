@@ -12,7 +12,7 @@ use futures_util::Stream;
 use progenitor_client::ClientInfo;
 
 use super::placement::{self, Placement};
-use super::plan::{Span, SpanPlanner};
+use super::plan::{Span, SpanPlanner, PROBE_FRACTION};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
 use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord};
 use crate::error::{Error, Result};
@@ -124,10 +124,13 @@ impl RawExportStream {
             let Some(span) = self.planner.next_span() else {
                 break;
             };
-            let bound = if SpanPlanner::divisible(span) {
+            let bound = if !SpanPlanner::divisible(span) {
+                u64::MAX
+            } else if self.planner.knows_density() {
                 self.export.max_response_bytes
             } else {
-                u64::MAX
+                // A guess: cut early if it was wrong.
+                self.export.max_response_bytes / PROBE_FRACTION
             };
             let (from, to) = self.reach_of(span);
             let records = WindowRecords::new(self.export.api.clone(), from, to, bound);
