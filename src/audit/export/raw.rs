@@ -8,10 +8,15 @@
 //! (`timestamp`, `event_uuid`, `client_ip`, `url`) are there as strings.
 //!
 //! Masking is what [`Redactor::json`] does to a JSON value, applied to the
-//! bytes: the value of a secret field ([`is_secret_field`]) anywhere in the
+//! bytes: the value of a secret field
+//! ([`is_secret_field`](crate::secret::is_secret_field)) anywhere in the
 //! record becomes [`REDACTED`] (`null` stays `null`), and a known secret
-//! value (the API key) is masked in every string and key. A string is only decoded when it
-//! has escapes or a known value may hide in it; everything else is copied.
+//! value (the API key) is masked in every string and key. A string is only
+//! decoded when it has escapes or a known value may hide in it; everything
+//! else is copied, in runs.
+//!
+//! The same pass checks the JSON grammar (as strictly as `serde_json`), so
+//! nothing that is not JSON is written, and no second parse is needed.
 
 use std::borrow::Cow;
 
@@ -20,7 +25,7 @@ use chrono::{DateTime, Utc};
 use super::AuditLogs;
 use crate::audit::record::parse_timestamp;
 use crate::error::{Error, Result};
-use crate::secret::{is_secret_field, Redactor, REDACTED};
+use crate::secret::{is_secret_key_bytes, Redactor, REDACTED};
 
 /// The spec's required fields of a record, all strings.
 const REQUIRED: [&str; 4] = ["timestamp", "event_uuid", "client_ip", "url"];
@@ -177,6 +182,14 @@ struct Token<'a> {
     escaped: bool,
 }
 
+impl<'a> Token<'a> {
+    /// The text between the quotes, when it is the string's text (no escapes).
+    fn plain(self) -> Option<&'a [u8]> {
+        let inner = self.bytes.get(1..self.bytes.len().saturating_sub(1))?;
+        (!self.escaped).then_some(inner)
+    }
+}
+
 /// The one pass over a record: it checks the JSON grammar, drops white
 /// space, masks secrets and reads the required fields.
 ///
@@ -211,7 +224,7 @@ impl<'a> Compactor<'a> {
             at: 0,
             copied: 0,
             // Records are mostly compact already.
-            out: Vec::with_capacity(bytes.len().min(4096)),
+            out: Vec::with_capacity(bytes.len().min(1024)),
             redactor,
             mask_values,
             max_depth,
@@ -364,7 +377,15 @@ impl<'a> Compactor<'a> {
     /// record itself).
     fn member(&mut self, write: bool, top: bool, depth: usize) -> Step {
         let token = self.string_token()?;
-        let key = decode_string(token)?;
+        // Most keys are compared as they are; one with escapes is decoded.
+        let decoded = match token.plain() {
+            Some(_) => None,
+            None => Some(decode_string(token)?),
+        };
+        let key: &[u8] = match (&decoded, token.plain()) {
+            (Some(text), _) => text.as_bytes(),
+            (None, plain) => plain.unwrap_or_default(),
+        };
         if write {
             self.write_string(token)?;
         }
@@ -372,6 +393,7 @@ impl<'a> Compactor<'a> {
         match self.peek() {
             Some(b':') => {}
             Some(_) => {
+                let key = decode_string(token)?;
                 let key = self.redact(&key);
                 return Err(Stop::Invalid(format!("no `:` after the key {key:?}")));
             }
@@ -379,7 +401,7 @@ impl<'a> Compactor<'a> {
         }
         self.at += 1;
         self.skip_space(write);
-        if is_secret_field(&key) {
+        if is_secret_key_bytes(key) {
             let null = self.bytes[self.at..].starts_with(b"null");
             if write {
                 self.flush();
@@ -399,7 +421,7 @@ impl<'a> Compactor<'a> {
             return Ok(());
         }
         let slot = if top {
-            REQUIRED.iter().position(|name| *name == key)
+            REQUIRED.iter().position(|name| name.as_bytes() == key)
         } else {
             None
         };
