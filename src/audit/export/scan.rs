@@ -25,7 +25,7 @@ const MAX_KEY_BYTES: usize = 64;
 /// An incremental scanner for the audit-log response.
 ///
 /// Feed it chunks with [`LogsScanner::push`], take records out with
-/// [`LogsScanner::next_record`], and call [`LogsScanner::finish`] at the end
+/// [`LogsScanner::next_found`], and call [`LogsScanner::finish`] at the end
 /// of the body to learn whether the document was complete.
 #[derive(Debug, Default)]
 pub(crate) struct LogsScanner {
