@@ -64,11 +64,67 @@ const FIRST_LETTERS: [bool; 256] = {
     first
 };
 
+/// Whether every name in [`SECRET_FIELDS`] is ASCII, so that an ASCII key
+/// can be compared byte by byte.
+const FIELDS_ARE_ASCII: bool = {
+    let mut ascii = true;
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        ascii &= SECRET_FIELDS[i].is_ascii();
+        i += 1;
+    }
+    ascii
+};
+
+/// The length of the longest name in [`SECRET_FIELDS`] without separators.
+const LONGEST_FIELD: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let (mut letters, mut j) = (0, 0);
+        while j < bytes.len() {
+            if !is_separator(bytes[j]) {
+                letters += 1;
+            }
+            j += 1;
+        }
+        if letters > longest {
+            longest = letters;
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// The names of [`SECRET_FIELDS`] as ASCII keys are compared with them:
+/// without separators, lowercased; and their lengths.
+const FOLDED_FIELDS: [([u8; LONGEST_FIELD], usize); SECRET_FIELDS.len()] = {
+    let mut folded = [([0u8; LONGEST_FIELD], 0); SECRET_FIELDS.len()];
+    let mut i = 0;
+    while i < SECRET_FIELDS.len() {
+        let bytes = SECRET_FIELDS[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            if !is_separator(bytes[j]) {
+                folded[i].0[folded[i].1] = bytes[j].to_ascii_lowercase();
+                folded[i].1 += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    folded
+};
+
 /// Whether `key` names a secret: one of [`SECRET_FIELDS`], compared without
 /// case, `_` or `-` (so `clientSecret` and `API-Key` count too).
 pub fn is_secret_field(key: &str) -> bool {
-    // Called for every key of every exported payload: no allocation, and a
-    // key of fewer bytes than the shortest field's letters is none of them.
+    // Called for every key of every exported payload: no allocation.
+    if FIELDS_ARE_ASCII && key.is_ascii() {
+        return ascii_key_is_secret(key.as_bytes());
+    }
+    // A key of fewer bytes than the shortest field's letters is none of them.
     if key.len() < SHORTEST_FIELD {
         return false;
     }
@@ -94,4 +150,38 @@ pub fn is_secret_field(key: &str) -> bool {
     SECRET_FIELDS
         .iter()
         .any(|field| key_folded().eq(fold(field)))
+}
+
+/// [`is_secret_field`] of a key given as the bytes of its text.
+pub(crate) fn is_secret_key_bytes(key: &[u8]) -> bool {
+    if FIELDS_ARE_ASCII && key.is_ascii() {
+        ascii_key_is_secret(key)
+    } else {
+        std::str::from_utf8(key).is_ok_and(is_secret_field)
+    }
+}
+
+/// [`is_secret_field`] of an ASCII key, when the names are ASCII too: the
+/// key folded byte by byte (an ASCII character's full lowercase is its
+/// ASCII lowercase) and compared with the names folded at compile time.
+fn ascii_key_is_secret(key: &[u8]) -> bool {
+    if key.len() < SHORTEST_FIELD {
+        return false;
+    }
+    let first = key.iter().find(|&&b| !is_separator(b));
+    if !first.is_some_and(|b| FIRST_LETTERS[usize::from(b.to_ascii_lowercase())]) {
+        return false;
+    }
+    let mut folded = [0u8; LONGEST_FIELD];
+    let mut len = 0;
+    for &byte in key.iter().filter(|&&b| !is_separator(b)) {
+        let Some(slot) = folded.get_mut(len) else {
+            return false;
+        };
+        *slot = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    FOLDED_FIELDS
+        .iter()
+        .any(|(name, name_len)| *name_len == len && name[..len] == folded[..len])
 }

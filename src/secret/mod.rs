@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod fields;
 
+pub(crate) use fields::is_secret_key_bytes;
 pub use fields::{is_secret_field, SECRET_FIELDS};
 
 /// What `Debug` and `Display` print in place of a secret.
@@ -212,6 +213,14 @@ impl Redactor {
     /// Whether no value is known (only field names are masked).
     pub fn knows_no_values(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Whether a known secret value appears in `bytes` as they are (not
+    /// behind escapes): a quick test before [`Redactor::text`].
+    pub(crate) fn appears_in(&self, bytes: &[u8]) -> bool {
+        self.values
+            .iter()
+            .any(|secret| memchr::memmem::find(bytes, secret.0.as_bytes()).is_some())
     }
 
     /// `text` with every known secret value replaced by [`REDACTED`].
@@ -427,6 +436,43 @@ mod tests {
         ] {
             assert!(!is_secret_field(key), "{key}");
         }
+    }
+
+    /// The byte-wise comparison of ASCII keys agrees with the Unicode one.
+    #[test]
+    fn keys_as_bytes_are_recognized_as_keys_as_text() {
+        for key in [
+            "token",
+            "TOKEN",
+            "to_ken",
+            "-token-",
+            "client_secret",
+            "ClientSecret",
+            "client__secret__",
+            "api-key",
+            "apikey",
+            "token_value",
+            "TokenValue",
+            "tokens",
+            "toke",
+            "t",
+            "",
+            "timestamp",
+            "payload",
+            "passwordx",
+            "to\u{212A}en",
+            "tökén",
+            "pässword",
+            "a\u{301}pi_key",
+            "a_very_long_key_that_is_no_secret_field_at_all",
+        ] {
+            assert_eq!(
+                is_secret_key_bytes(key.as_bytes()),
+                is_secret_field(key),
+                "{key}"
+            );
+        }
+        assert!(!is_secret_key_bytes(b"tok\xffen"));
     }
 
     #[test]

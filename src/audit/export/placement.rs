@@ -90,7 +90,7 @@ impl Placement {
             let near_edge = at - from < self.overlap || to - at < self.overlap;
             let first = !near_edge || self.edge_seen.insert(uuid.to_owned());
             if first {
-                self.recent.remember(uuid);
+                self.recent.remember(hash);
             }
             return Ok(first.then_some(hash));
         }
@@ -168,8 +168,8 @@ impl Recent {
         self.hashes.hash_one(uuid)
     }
 
-    pub(super) fn remember(&mut self, uuid: &str) {
-        let hash = self.hash(uuid);
+    /// Remember the record whose `event_uuid` has `hash` ([`Recent::hash`]).
+    pub(super) fn remember(&mut self, hash: u64) {
         if self.set.insert(hash) {
             self.order.push_back(hash);
             if self.order.len() > RECENT_RECORDS {

@@ -4,7 +4,9 @@
 //! The range is cut into cells of the longest window ([`AuditExport::plan`](super::AuditExport::plan));
 //! a request never crosses a cell's end, so a checkpoint can say how many
 //! cells are done. Within a cell, each span is as long as the density seen
-//! last says a response of [`TARGET_FRACTION`] of the size bound takes: it
+//! last says a response of [`TARGET_PERCENT`] of the size bound takes, the
+//! reach into its neighbours included (a request asks for its span and,
+//! on each side, the overlap, at most the span's length): it
 //! grows at most [`GROWTH`]-fold from one span to the next across quiet
 //! stretches, and shrinks at once where the records are dense. A response
 //! cut at the bound ([`SpanPlanner::cut`]) marks its records' stretch as
@@ -15,9 +17,15 @@ use chrono::{DateTime, Duration, Utc};
 
 /// How much longer one span may be than the one before it.
 pub(crate) const GROWTH: i64 = 8;
-/// Spans aim at this fraction of the size bound, so that density that
-/// varies within a span seldom passes the bound.
-pub(crate) const TARGET_FRACTION: u64 = 4;
+/// Responses aim at this percentage of the size bound, reach included: the
+/// rest is room for density that varies within a span. Each request reads
+/// its reach again (its neighbours read it as theirs), so the fuller a
+/// response, the less of it is read twice.
+pub(crate) const TARGET_PERCENT: u64 = 85;
+/// A span planned before any density is known is read to this fraction of
+/// the size bound only: a dense stretch is cut after a few MiB, not after
+/// the whole bound's worth that its pieces then read again.
+pub(crate) const PROBE_FRACTION: u64 = 8;
 /// The first span, before any density is known: a day (or the longest
 /// window, if shorter).
 const FIRST_SPAN_SECS: i64 = 86_400;
@@ -45,6 +53,9 @@ pub(crate) struct SpanPlanner {
     cursor: DateTime<Utc>,
     /// The length of the last span planned, in seconds.
     last_secs: i64,
+    /// How far each request reaches beyond its span on each side, at most
+    /// the span's length, in seconds.
+    reach_secs: i64,
     /// Bytes of body per second of the last completed span.
     bytes_per_sec: Option<f64>,
     dense: Option<Dense>,
@@ -52,7 +63,7 @@ pub(crate) struct SpanPlanner {
 
 impl SpanPlanner {
     /// Spans of `[start, end]` from `cursor` on, at most `cell_secs` long,
-    /// aiming at responses of a [`TARGET_FRACTION`] of `bound_bytes`.
+    /// aiming at responses of [`TARGET_PERCENT`] of `bound_bytes`.
     pub(crate) fn new(
         start: DateTime<Utc>,
         end: DateTime<Utc>,
@@ -65,12 +76,27 @@ impl SpanPlanner {
             start,
             end,
             cell_secs,
-            target_bytes: (bound_bytes / TARGET_FRACTION).max(1),
+            target_bytes: (bound_bytes / 100).saturating_mul(TARGET_PERCENT).max(1),
             cursor,
             last_secs: 0,
+            reach_secs: 0,
             bytes_per_sec: None,
             dense: None,
         }
+    }
+
+    /// The same planner for requests that reach `overlap_secs` beyond their
+    /// span on each side (at most the span's length).
+    pub(crate) fn reaching(mut self, overlap_secs: u64) -> Self {
+        self.reach_secs = i64::try_from(overlap_secs).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Whether a response has told the density yet: a span planned before
+    /// that is a guess, and its response is better cut early
+    /// ([`PROBE_FRACTION`]).
+    pub(crate) fn knows_density(&self) -> bool {
+        self.bytes_per_sec.is_some()
     }
 
     /// The next span to ask for, `None` once the range is covered.
@@ -81,7 +107,7 @@ impl SpanPlanner {
         let from = self.cursor;
         let mut secs = match self.bytes_per_sec {
             None => FIRST_SPAN_SECS.min(self.cell_secs),
-            Some(rate) => self.secs_for(rate),
+            Some(rate) => self.span_for(rate),
         };
         if self.last_secs > 0 {
             secs = secs.min(self.last_secs.saturating_mul(GROWTH));
@@ -92,7 +118,7 @@ impl SpanPlanner {
                 // Up to the dense stretch, not into it.
                 to_limit = to_limit.min(whole_seconds_after(from, dense.from));
             } else if from <= dense.to {
-                secs = secs.min(self.secs_for(dense.bytes_per_sec));
+                secs = secs.min(self.span_for(dense.bytes_per_sec));
             } else {
                 self.dense = None;
             }
@@ -136,7 +162,7 @@ impl SpanPlanner {
         let cut_secs = (span.1 - span.0).num_seconds().max(2);
         // Shorter than the cut span, whatever the density said.
         self.last_secs = (cut_secs / 2 / GROWTH).max(1);
-        if self.secs_for(rate) >= cut_secs {
+        if self.span_for(rate) >= cut_secs {
             self.bytes_per_sec = Some(self.target_bytes as f64 / (cut_secs / 2) as f64);
         }
     }
@@ -173,7 +199,22 @@ impl SpanPlanner {
             .map_or(self.end, |t| t.min(self.end))
     }
 
-    /// Seconds of a span whose response is about the target at `rate`.
+    /// Seconds of a span whose response, its reach on both sides included,
+    /// is about the target at `rate`.
+    fn span_for(&self, bytes_per_sec: f64) -> i64 {
+        let response = self.secs_for(bytes_per_sec);
+        let reach = self.reach_secs;
+        if response == i64::MAX {
+            response
+        } else if response >= reach.saturating_mul(3) {
+            response - 2 * reach
+        } else {
+            // The reach shrinks with the span: a third each.
+            response / 3
+        }
+    }
+
+    /// Seconds of a response that is about the target at `rate`.
     fn secs_for(&self, bytes_per_sec: f64) -> i64 {
         if bytes_per_sec <= 0.0 {
             return i64::MAX;
@@ -252,5 +293,43 @@ mod tests {
         assert_eq!((spans[0].0, spans.last().unwrap().1), (at(0), at(24)));
         assert!(spans.windows(2).all(|w| w[0].1 == w[1].0));
         assert!(spans.len() < 60, "{}", spans.len());
+    }
+    /// The reach is part of the response: at 8 MiB a minute, a 64 MiB bound
+    /// and a minute's overlap, spans are sized so that the span and its
+    /// reach fill most of the bound, never more.
+    #[test]
+    fn spans_are_sized_with_their_reach() {
+        let rate = 8 * MIB / 60;
+        for (overlap, most_reread) in [(0, 1.01), (60, 1.5), (600, 3.01)] {
+            let mut planner =
+                SpanPlanner::new(at(0), at(2), 30 * 86_400, 64 * MIB, at(0)).reaching(overlap);
+            planner.completed((at(0), at(0) + Duration::seconds(60)), 60 * rate);
+            let mut read = 0;
+            while let Some((from, to)) = planner.next_span() {
+                let span = (to - from).num_seconds() as u64;
+                let response = (span + 2 * overlap.min(span)) * rate;
+                assert!(
+                    response <= 64 * MIB,
+                    "overlap {overlap}: {} MiB",
+                    response / MIB
+                );
+                if to < at(2) {
+                    assert!(
+                        response >= 40 * MIB,
+                        "overlap {overlap}: {} MiB",
+                        response / MIB
+                    );
+                }
+                read += response;
+                // As the export does: the density over the time asked for.
+                let reach = Duration::seconds(overlap.min(span) as i64);
+                planner.completed((from - reach, to + reach), response);
+            }
+            let reread = read as f64 / (7200 * rate) as f64;
+            assert!(
+                reread <= most_reread,
+                "overlap {overlap}: read {reread} times"
+            );
+        }
     }
 }

@@ -8,20 +8,24 @@
 //! (`timestamp`, `event_uuid`, `client_ip`, `url`) are there as strings.
 //!
 //! Masking is what [`Redactor::json`] does to a JSON value, applied to the
-//! bytes: the value of a secret field ([`is_secret_field`]) anywhere in the
-//! record becomes [`REDACTED`] (`null` stays `null`), and a known secret
-//! value (the API key) is masked in every string and key. A string is only decoded when it
-//! has escapes or a known value may hide in it; everything else is copied.
+//! bytes: the value of a secret field
+//! ([`is_secret_field`](crate::secret::is_secret_field)) anywhere in the
+//! record becomes [`REDACTED`](crate::REDACTED) (`null` stays `null`), and a
+//! known secret value (the API key) is masked in every string and key. A
+//! string is only decoded when it has escapes or a known value may hide in
+//! it; everything else is copied, in runs.
+//!
+//! The same pass checks the JSON grammar (as strictly as `serde_json`), so
+//! nothing that is not JSON is written, and no second parse is needed.
 
-use std::borrow::Cow;
+mod compact;
 
 use chrono::{DateTime, Utc};
-use serde::de::IgnoredAny;
 
 use super::AuditLogs;
-use crate::audit::record::parse_timestamp;
 use crate::error::{Error, Result};
-use crate::secret::{is_secret_field, Redactor, REDACTED};
+use crate::secret::Redactor;
+use compact::{invalid, needs_masking, Compactor, Stop, MAX_DEPTH};
 
 /// The spec's required fields of a record, all strings.
 const REQUIRED: [&str; 4] = ["timestamp", "event_uuid", "client_ip", "url"];
@@ -46,48 +50,40 @@ impl RawRecord {
     /// Read the record in `raw` (one JSON object); `Err` says what breaks
     /// the schema or JSON, for the caller to place in its response.
     pub(crate) fn read(raw: &[u8], redactor: &Redactor) -> std::result::Result<Self, String> {
-        let text =
-            std::str::from_utf8(raw).map_err(|e| format!("the record is not UTF-8 text ({e})"))?;
-        // Known values could only hide behind an escape or in plain sight.
-        let mask_values = !redactor.knows_no_values()
-            && (text.contains('\\') || matches!(redactor.text(text), Cow::Owned(_)));
-        let mut copy = Compactor {
-            text,
-            bytes: raw,
-            at: 0,
-            out: String::with_capacity(raw.len()),
-            redactor,
-            mask_values,
-            required: Default::default(),
-        };
-        copy.record()?;
-        // The copy is checked as JSON, so a record the one-pass copy got
-        // wrong is refused, never written.
-        serde_json::from_str::<IgnoredAny>(&copy.out)
-            .map_err(|e| format!("the record is not valid JSON ({e})"))?;
-        let [timestamp, event_uuid, client_ip, url] = copy.required;
-        for (name, value) in REQUIRED
-            .iter()
-            .zip([&timestamp, &event_uuid, &client_ip, &url])
-        {
-            match value {
-                Field::Missing => return Err(format!("the required field `{name}` is missing")),
-                Field::NotString => {
-                    return Err(format!("the required field `{name}` is not a string"))
-                }
-                Field::Repeated => return Err(format!("the field `{name}` appears twice")),
-                Field::String(_) => {}
-            }
+        let mask_values = needs_masking(raw, redactor);
+        let mut copy = Compactor::new(raw, redactor, MAX_DEPTH, mask_values);
+        // The grammar is checked as the record is copied: what is not
+        // JSON is refused, never written.
+        match copy.record() {
+            Ok(()) => {}
+            Err(Stop::Invalid(problem)) => return Err(problem),
+            Err(Stop::Incomplete) => return Err(invalid("it ends before its object does")),
         }
-        let (Field::String(timestamp), Field::String(event_uuid)) = (timestamp, event_uuid) else {
-            return Err("the required fields are missing".into());
-        };
-        Ok(Self {
-            json: copy.out,
-            event_uuid,
-            at: parse_timestamp(&timestamp).ok(),
-            timestamp,
-        })
+        if copy.at < raw.len() {
+            return Err("data after the record's object".into());
+        }
+        copy.into_record()
+    }
+
+    /// Read the record that `bytes` starts with, when it is whole there and
+    /// sound, nested at most `max_depth` deep: the record, and how many
+    /// bytes it took. `None` when it goes on past `bytes` or breaks the
+    /// schema (for the caller to find its end, then [`RawRecord::read`] it).
+    pub(crate) fn read_prefix(
+        bytes: &[u8],
+        redactor: &Redactor,
+        max_depth: usize,
+    ) -> Option<(Self, usize)> {
+        let mut copy = Compactor::new(bytes, redactor, max_depth, false);
+        copy.record().ok()?;
+        let len = copy.at;
+        let raw = &bytes[..len];
+        if needs_masking(raw, redactor) {
+            // Seldom: copied again, each string checked.
+            copy = Compactor::new(raw, redactor, max_depth, true);
+            copy.record().ok()?;
+        }
+        copy.into_record().ok().map(|record| (record, len))
     }
 
     /// The record as compact JSON, secrets masked.
@@ -105,10 +101,11 @@ impl RawRecord {
         &self.timestamp
     }
 
-    /// The record's `timestamp` as a UTC time; see [`parse_timestamp`].
+    /// The record's `timestamp` as a UTC time; see
+    /// [`parse_timestamp`](crate::audit::parse_timestamp).
     ///
     /// # Errors
-    /// [`Error::InvalidTimestamp`](crate::Error::InvalidTimestamp) when the
+    /// [`Error::InvalidTimestamp`] when the
     /// server sent something else.
     pub fn timestamp_utc(&self) -> Result<DateTime<Utc>> {
         self.at.ok_or_else(|| Error::InvalidTimestamp {
@@ -148,261 +145,11 @@ impl std::fmt::Debug for RawRecord {
     }
 }
 
-/// What the copy found of a required field.
-#[derive(Default)]
-enum Field {
-    #[default]
-    Missing,
-    NotString,
-    Repeated,
-    String(String),
-}
-
-/// The one pass over a record: white space dropped, secrets masked,
-/// required fields read.
-///
-/// Every token is copied as a slice of `text` cut at ASCII delimiters, so
-/// the copy is UTF-8 without checking it again.
-struct Compactor<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    at: usize,
-    out: String,
-    redactor: &'a Redactor,
-    mask_values: bool,
-    required: [Field; 4],
-}
-
-/// Where the copy stands inside a container.
-#[derive(Clone, Copy, PartialEq)]
-enum Open {
-    Object,
-    Array,
-}
-
-impl<'a> Compactor<'a> {
-    fn record(&mut self) -> std::result::Result<(), String> {
-        let mut open: Vec<Open> = Vec::new();
-        let mut expect_key = false;
-        self.skip_space();
-        if self.bytes.get(self.at) != Some(&b'{') {
-            return Err("the record is not an object".into());
-        }
-        loop {
-            self.skip_space();
-            let Some(&byte) = self.bytes.get(self.at) else {
-                break;
-            };
-            if open.is_empty() && !self.out.is_empty() {
-                return Err("data after the record's object".into());
-            }
-            match byte {
-                b'{' | b'[' => {
-                    open.push(if byte == b'{' {
-                        Open::Object
-                    } else {
-                        Open::Array
-                    });
-                    expect_key = byte == b'{';
-                    self.out.push(char::from(byte));
-                    self.at += 1;
-                }
-                b'}' | b']' => {
-                    open.pop();
-                    expect_key = false;
-                    self.out.push(char::from(byte));
-                    self.at += 1;
-                }
-                b',' => {
-                    expect_key = open.last() == Some(&Open::Object);
-                    self.out.push(char::from(byte));
-                    self.at += 1;
-                }
-                b'"' if expect_key => {
-                    expect_key = false;
-                    self.member(open.len() == 1)?;
-                }
-                b'"' => {
-                    let token = self.string_token()?;
-                    self.write_string(token)?;
-                }
-                _ => {
-                    let token = self.scalar_token();
-                    if token.is_empty() {
-                        return Err(format!("unexpected `{}`", char::from(byte)));
-                    }
-                    self.out.push_str(token);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A key, its `:` and its value when the key is a secret field or one
-    /// of the required ones (`top`: a field of the record itself).
-    fn member(&mut self, top: bool) -> std::result::Result<(), String> {
-        let token = self.string_token()?;
-        let key = decode_string(token)?;
-        self.write_string(token)?;
-        self.skip_space();
-        if self.bytes.get(self.at) != Some(&b':') {
-            return Err(format!("no `:` after the key {key:?}"));
-        }
-        self.out.push(':');
-        self.at += 1;
-        self.skip_space();
-        if is_secret_field(&key) {
-            let value = self.value_token()?;
-            if value == "null" {
-                self.out.push_str(value);
-            } else {
-                self.out.push('"');
-                self.out.push_str(REDACTED);
-                self.out.push('"');
-            }
-            return Ok(());
-        }
-        let Some(slot) = REQUIRED.iter().position(|name| top && *name == key) else {
-            return Ok(());
-        };
-        let found = if self.bytes.get(self.at) == Some(&b'"') {
-            let token = self.string_token()?;
-            self.write_string(token)?;
-            if slot < KEPT {
-                // The field as written out: masked like every string.
-                let written = match self.redact(&decode_string(token)?) {
-                    Cow::Borrowed(text) => text.to_owned(),
-                    Cow::Owned(text) => text,
-                };
-                Field::String(written)
-            } else {
-                Field::String(String::new())
-            }
-        } else {
-            Field::NotString
-        };
-        self.required[slot] = match self.required[slot] {
-            Field::Missing => found,
-            _ => Field::Repeated,
-        };
-        Ok(())
-    }
-
-    fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if self.mask_values {
-            self.redactor.text(text)
-        } else {
-            Cow::Borrowed(text)
-        }
-    }
-
-    /// Write a string token: as it is, or masked and encoded again.
-    fn write_string(&mut self, token: &str) -> std::result::Result<(), String> {
-        if self.mask_values {
-            let text = decode_string(token)?;
-            if let Cow::Owned(masked) = self.redactor.text(&text) {
-                let encoded = serde_json::to_string(&masked).map_err(|e| e.to_string())?;
-                self.out.push_str(&encoded);
-                return Ok(());
-            }
-        }
-        self.out.push_str(token);
-        Ok(())
-    }
-
-    fn skip_space(&mut self) {
-        while self
-            .bytes
-            .get(self.at)
-            .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-        {
-            self.at += 1;
-        }
-    }
-
-    /// The string starting at `at`, quotes included; `at` moves past it.
-    fn string_token(&mut self) -> std::result::Result<&'a str, String> {
-        let bytes: &'a [u8] = self.bytes;
-        let start = self.at;
-        let mut i = start + 1;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
-                Some(offset) if bytes[i + offset] == b'\\' => i += offset + 2,
-                Some(offset) => {
-                    self.at = i + offset + 1;
-                    return Ok(&self.text[start..self.at]);
-                }
-                None => return Err("a string does not end".into()),
-            }
-        }
-    }
-
-    /// A number or literal at `at`; `at` moves past it.
-    fn scalar_token(&mut self) -> &'a str {
-        let bytes: &'a [u8] = self.bytes;
-        let start = self.at;
-        while bytes.get(self.at).is_some_and(|b| {
-            !matches!(
-                b,
-                b',' | b'}' | b']' | b':' | b'"' | b'{' | b'[' | b' ' | b'\n' | b'\r' | b'\t'
-            )
-        }) {
-            self.at += 1;
-        }
-        &self.text[start..self.at]
-    }
-
-    /// A whole value at `at` (not written); `at` moves past it.
-    fn value_token(&mut self) -> std::result::Result<&'a str, String> {
-        let bytes: &'a [u8] = self.bytes;
-        let start = self.at;
-        match bytes.get(start) {
-            Some(b'"') => self.string_token(),
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                while let Some(&byte) = bytes.get(self.at) {
-                    match byte {
-                        b'"' => {
-                            self.string_token()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at += 1;
-                                return Ok(&self.text[start..self.at]);
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.at += 1;
-                }
-                Err("an object or array does not end".into())
-            }
-            Some(_) => Ok(self.scalar_token()),
-            None => Err("a value is missing".into()),
-        }
-    }
-}
-
-/// The text of a string token (quotes included).
-fn decode_string(token: &str) -> std::result::Result<Cow<'_, str>, String> {
-    let inner = token
-        .get(1..token.len().saturating_sub(1).max(1))
-        .unwrap_or_default();
-    if !inner.contains('\\') {
-        return Ok(Cow::Borrowed(inner));
-    }
-    serde_json::from_str::<String>(token)
-        .map(Cow::Owned)
-        .map_err(|e| format!("a string is not valid JSON ({e})"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Secret;
+    use crate::REDACTED;
 
     fn read(raw: &str) -> std::result::Result<RawRecord, String> {
         RawRecord::read(raw.as_bytes(), &Redactor::new())
@@ -509,5 +256,87 @@ mod tests {
                 assert_eq!(masked, redactor.json(&value), "{raw}");
             }
         }
+    }
+    /// What the one pass refuses, serde refuses; what it accepts, it copies
+    /// to the same value (white space aside), secrets masked as
+    /// `Redactor::json` masks them.
+    #[test]
+    fn the_grammar_is_checked_as_serde_checks_it() {
+        let invalid_values = [
+            "[1 2]",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{1:2}",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "+1",
+            "tru",
+            "nul",
+            "nulls",
+            "truefalse",
+            "\"\\x\"",
+            "\"\\u12G4\"",
+            "\"\\u12\"",
+            "\"a\tb\"",
+            "\"a\u{1}b\"",
+            "\"open",
+            "[[1]",
+            "{\"a\":[1}",
+            "'single'",
+            "NaN",
+        ];
+        for bad in invalid_values {
+            for field in ["x", "token", "payload"] {
+                let raw = format!(r#"{{{BASE},"{field}":{bad}}}"#);
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&raw).is_err(),
+                    "{raw}"
+                );
+                let error = read(&raw).unwrap_err();
+                assert!(
+                    error.contains("JSON") || error.contains("`:`"),
+                    "{raw}: {error}"
+                );
+            }
+        }
+        let key = "key-0123456789";
+        let valid_values = [
+            r#""\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#.to_owned(),
+            "\"é😀 ünïcødé \u{7f}\"".to_owned(),
+            "[-0, 0.5e+10, 1E-3, -12.25e0, 0, 123456789012345678901234567890]".to_owned(),
+            r#"{"a":{"b":[{"Token":{"c":[1,null]}},{"password":null},{"api-key":"k"}]}}"#
+                .to_owned(),
+            r#"[[],{},"",null,true,false,[[[]]],{"":{"":""}}]"#.to_owned(),
+            format!(r#"{{"{key}":"v","t\u006fken":"{key}","list":["a{key}b"]}}"#),
+            " \n\t[ 1 ,\r\n {\"k\" : \"v\" } ] ".to_owned(),
+        ];
+        let redactor = Redactor::new().with_secret(&Secret::new(key));
+        for good in valid_values {
+            let raw = format!("{{ {BASE} , \"x\" : {good} , \"n\" : null }}");
+            let value: serde_json::Value = serde_json::from_str(&raw).unwrap();
+            for redactor in [Redactor::new(), redactor.clone()] {
+                let record = RawRecord::read(raw.as_bytes(), &redactor).unwrap();
+                let json = record.json();
+                assert!(
+                    !json.contains([' ', '\n', '\t', '\r']) || good.contains("é😀"),
+                    "{json}"
+                );
+                let copied: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert_eq!(copied, redactor.json(&value), "{raw}");
+            }
+        }
+        // Numbers are copied as written, not as serde would print them.
+        let record = read(&format!(r#"{{{BASE},"x":[1E-3,-0,1e999,0.50]}}"#)).unwrap();
+        assert!(
+            record.json().ends_with(r#""x":[1E-3,-0,1e999,0.50]}"#),
+            "{}",
+            record.json()
+        );
     }
 }

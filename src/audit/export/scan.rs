@@ -1,10 +1,14 @@
 //! [`LogsScanner`]: finds the records of `{"logs": [ {...}, {...} ]}` in a
 //! body that arrives in chunks, so memory holds one record at a time, not the
-//! whole response. Whatever lies outside `logs` is skipped as it streams by
+//! whole response. A record that is whole in the bytes at hand when its
+//! first byte is found is read ([`RawRecord::read_prefix`]) in the same pass
+//! that finds its end; one that arrives in pieces is found first, then read.
+//! Whatever lies outside `logs` is skipped as it streams by
 //! (a key longer than a few bytes cannot be `logs`, so it is not kept); one
 //! record larger than [`MAX_RECORD_BYTES`] and nesting deeper than
 //! [`MAX_NESTING`] are errors.
 
+use super::raw::RawRecord;
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 use crate::transport::excerpt;
@@ -21,7 +25,7 @@ const MAX_KEY_BYTES: usize = 64;
 /// An incremental scanner for the audit-log response.
 ///
 /// Feed it chunks with [`LogsScanner::push`], take records out with
-/// [`LogsScanner::next_record`], and call [`LogsScanner::finish`] at the end
+/// [`LogsScanner::next_found`], and call [`LogsScanner::finish`] at the end
 /// of the body to learn whether the document was complete.
 #[derive(Debug, Default)]
 pub(crate) struct LogsScanner {
@@ -67,7 +71,15 @@ impl LogsScanner {
     }
 
     /// The bytes of the next complete record, if one has arrived.
+    #[cfg(test)]
     pub(crate) fn next_record(&mut self) -> Result<Option<&[u8]>> {
+        Ok(self.next_found()?.map(|(raw, _)| raw))
+    }
+
+    /// The bytes of the next complete record, if one has arrived, and the
+    /// record when it was read in the same pass (else the caller reads the
+    /// bytes with [`RawRecord::read`]).
+    pub(crate) fn next_found(&mut self) -> Result<Option<(&[u8], Option<RawRecord>)>> {
         while self.pos < self.buf.len() {
             if self.in_string && !self.escaped {
                 // Inside a string only a quote or a backslash matters: jump there.
@@ -132,6 +144,17 @@ impl LogsScanner {
                         if byte != b'{' {
                             return Err(self.malformed("a log record is not an object"));
                         }
+                        // The nesting the document has room for below here.
+                        let room = MAX_NESTING + 1 - self.open.len();
+                        let read = RawRecord::read_prefix(&self.buf[at..], &self.redactor, room);
+                        if let Some((record, len)) = read {
+                            if len as u64 <= MAX_RECORD_BYTES {
+                                self.open.pop();
+                                self.depth -= 1;
+                                self.pos = at + len;
+                                return Ok(Some((&self.buf[at..at + len], Some(record))));
+                            }
+                        }
                         self.element_start = Some(at);
                     }
                 }
@@ -143,7 +166,7 @@ impl LogsScanner {
                     self.depth -= 1;
                     if self.in_logs && self.depth == 2 {
                         let start = self.element_start.take().unwrap_or(at);
-                        return Ok(Some(&self.buf[start..=at]));
+                        return Ok(Some((&self.buf[start..=at], None)));
                     }
                     if self.in_logs && self.depth == 1 {
                         self.in_logs = false;
@@ -180,7 +203,7 @@ impl LogsScanner {
 
     /// Check, at the end of the body, that the document was whole.
     pub(crate) fn finish(&mut self) -> Result<()> {
-        if self.next_record()?.is_some() {
+        if self.next_found()?.is_some() {
             // Callers drain records before finishing; one left is a bug here.
             return Err(self.malformed("records left unread"));
         }
@@ -361,5 +384,61 @@ mod tests {
         scanner.push(b"{\"deep\": ");
         scanner.push(&vec![b'['; 100_000]);
         assert!(scanner.next_record().is_err());
+    }
+    /// Whatever the chunking, a record read in the pass that finds it is the
+    /// record `RawRecord::read` makes of its bytes; whole in one chunk, it
+    /// is read in that pass.
+    #[test]
+    fn records_read_as_they_are_found_equal_those_read_after() {
+        use crate::Secret;
+        let key = "key-0123456789";
+        let redactor = Redactor::new().with_secret(&Secret::new(key));
+        let base =
+            r#""timestamp":"2026-01-01T00:00:00Z","event_uuid":"u","client_ip":"1","url":"/""#;
+        let records = [
+            format!(r#"{{{base},"n":-12.5e+3,"z":0}}"#),
+            format!(
+                "{{ {base} , \"s\" : \"\\\"\\\\\\/\\b\\u00e9\\ud83d\\ude00 é😀\" , \"t\":true }}"
+            ),
+            format!(
+                r#"{{{base},"payload":{{"list":[{{"Token":{{"a":[1,"{key}"]}}}},null],"password":null}}}}"#
+            ),
+            format!(r#"{{{base},"note":"with {key} inside","k\u0065y":"{key}","e":[[],{{}}]}}"#),
+        ];
+        let body = format!("{{\"logs\":[{}]}}", records.join(" ,\n "));
+        for chunk in [1, 2, 3, 7, 64, 10_000] {
+            let mut scanner = LogsScanner::masking(redactor.clone());
+            let (mut found, mut read_in_pass) = (Vec::new(), 0);
+            for piece in body.as_bytes().chunks(chunk) {
+                scanner.push(piece);
+                while let Some((raw, read)) = scanner.next_found().unwrap() {
+                    let after = RawRecord::read(raw, &redactor).unwrap();
+                    if let Some(record) = read {
+                        assert_eq!(record, after, "chunk {chunk}");
+                        read_in_pass += 1;
+                    }
+                    found.push(after.json().to_owned());
+                }
+            }
+            scanner.finish().unwrap();
+            assert_eq!(found.len(), records.len(), "chunk {chunk}");
+            for (json, raw) in found.iter().zip(&records) {
+                let value: serde_json::Value = serde_json::from_str(raw).unwrap();
+                let copied: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert_eq!(copied, redactor.json(&value), "chunk {chunk}");
+                assert!(!json.contains(key), "{json}");
+            }
+            if chunk == 10_000 {
+                assert_eq!(read_in_pass, records.len());
+            }
+        }
+        // A record that breaks the schema is handed over as bytes, for the
+        // caller to say what breaks it.
+        let mut scanner = LogsScanner::default();
+        scanner.push(format!(r#"{{"logs":[{{{base},"x":[1 2]}}]}}"#).as_bytes());
+        let (raw, read) = scanner.next_found().unwrap().unwrap();
+        assert!(read.is_none());
+        let error = RawRecord::read(raw, &Redactor::new()).unwrap_err();
+        assert!(error.contains("valid JSON"), "{error}");
     }
 }

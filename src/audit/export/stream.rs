@@ -12,7 +12,7 @@ use futures_util::Stream;
 use progenitor_client::ClientInfo;
 
 use super::placement::{self, Placement};
-use super::plan::{Span, SpanPlanner};
+use super::plan::{Span, SpanPlanner, PROBE_FRACTION};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
 use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord};
 use crate::error::{Error, Result};
@@ -58,7 +58,9 @@ impl RawExportStream {
         Self {
             overlap,
             redactor: export.api.inner().redactor().clone(),
-            planner: export.planner(done_until),
+            planner: export
+                .planner(done_until)
+                .reaching(export.overlap.as_secs()),
             placement: Placement::new((export.start, export.end), overlap, unplaced),
             last_record: ((export.start, export.start), 0),
             export,
@@ -122,10 +124,13 @@ impl RawExportStream {
             let Some(span) = self.planner.next_span() else {
                 break;
             };
-            let bound = if SpanPlanner::divisible(span) {
+            let bound = if !SpanPlanner::divisible(span) {
+                u64::MAX
+            } else if self.planner.knows_density() {
                 self.export.max_response_bytes
             } else {
-                u64::MAX
+                // A guess: cut early if it was wrong.
+                self.export.max_response_bytes / PROBE_FRACTION
             };
             let (from, to) = self.reach_of(span);
             let records = WindowRecords::new(self.export.api.clone(), from, to, bound);

@@ -205,18 +205,24 @@ struct Fetch {
 impl Fetch {
     async fn next(&mut self) -> Result<WindowItem> {
         loop {
-            if let Some(raw) = self.scanner.next_record()? {
+            if let Some((raw, read)) = self.scanner.next_found()? {
                 self.position += 1;
-                let record =
-                    RawRecord::read(raw, &self.redactor).map_err(|problem| Error::Decode {
-                        status: None,
-                        excerpt: excerpt(raw, &self.redactor),
-                        error: <serde_json::Error as serde::de::Error>::custom(format!(
-                            "audit-log record {} of the response{} breaks the schema: {problem}",
-                            self.position,
-                            span_text(&self.filter)
-                        )),
-                    })?;
+                let record = match read {
+                    // Read in the pass that found it.
+                    Some(record) => record,
+                    None => {
+                        RawRecord::read(raw, &self.redactor).map_err(|problem| Error::Decode {
+                            status: None,
+                            excerpt: excerpt(raw, &self.redactor),
+                            error: <serde_json::Error as serde::de::Error>::custom(format!(
+                                "audit-log record {} of the response{} breaks the schema: \
+                                 {problem}",
+                                self.position,
+                                span_text(&self.filter)
+                            )),
+                        })?
+                    }
+                };
                 let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
                 if let (Some(from), Some(to), Some(at)) = asked_for {
                     if from <= at && at <= to {
