@@ -14,7 +14,10 @@
 //! (64 MiB by default) is dropped there and its span asked for again in
 //! pieces that fit; the records it had already passed on are not passed on
 //! again. So no response read is larger than the bound, except one of a
-//! single second.
+//! single second. A span asked for before any density is known is read to
+//! an eighth of the bound and asked for again in pieces if it passes that;
+//! spans then aim at 85% of the bound, their reach into the neighbours
+//! included.
 //!
 //! **Records are exact, except that secrets are masked.** Each record is
 //! passed on with the bytes the server sent, white space between tokens
