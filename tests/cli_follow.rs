@@ -268,21 +268,26 @@ fn start_and_wait_for_a_commit(
     extra: &[&str],
 ) -> Child {
     let before = std::fs::read_to_string(state).ok();
-    let child = follow(server, state, dir, extra).spawn().unwrap();
+    let mut child = follow(server, state, dir, extra).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let committed = || {
         let now = std::fs::read_to_string(state).ok();
         let open_bytes = now
             .as_deref()
             .and_then(|text| serde_json::from_str::<Value>(text).ok())
             .and_then(|v| v["output"]["open"]["bytes"].as_u64());
         // Saved by this run (so its signal handlers are in place).
-        if now != before && open_bytes.is_some_and(|b| b > 0) {
-            return child;
+        now != before && open_bytes.is_some_and(|b| b > 0)
+    };
+    while !committed() {
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("no commit was saved");
         }
-        assert!(Instant::now() < deadline, "no commit was saved");
         std::thread::sleep(Duration::from_millis(20));
     }
+    child
 }
 
 #[test]
