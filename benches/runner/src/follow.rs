@@ -10,9 +10,9 @@
 //! child prints `done <records> <polls>` and waits for its stdin to close,
 //! so that its `VmHWM` (peak) is read while it is still alive.
 //!
-//! The figure is the peak; `follow_rss_growth` is the resident set at the
-//! end less the one at a third of the run, once the lag is full: memory that
-//! grows with run time shows there.
+//! The figure is the peak; `follow_rss_growth` is the last resident set
+//! sampled while following less the one at a third of the run, once the lag
+//! is full: memory that grows with run time shows there.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -62,7 +62,6 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
     let mut line = String::new();
     let read = BufReader::new(child.stdout.take().ok_or("no child stdout")?).read_line(&mut line);
     let peak_kib = crate::export::status_kib(&pid, "VmHWM:");
-    let end_kib = crate::export::status_kib(&pid, "VmRSS:");
     drop(child.stdin.take());
     let status = child.wait()?;
     let _ = std::fs::remove_file(&out);
@@ -72,7 +71,12 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
         return Err(format!("the follower failed ({status}): {line:?}").into());
     };
     let peak = peak_kib.ok_or("cannot read VmHWM from /proc (Linux only)")? as f64 / 1024.0;
-    let end = end_kib.ok_or("cannot read VmRSS")? as f64 / 1024.0;
+    // The last sample taken while it was following (by the time it says
+    // `done` the follower is gone and its memory given back).
+    let end = samples
+        .last()
+        .map(|(_, mib)| *mib)
+        .ok_or("cannot read VmRSS from /proc (Linux only)")?;
     let third = samples
         .iter()
         .find(|(t, _)| *t >= secs as f64 / 3.0)
