@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use datafold_sdk::audit::follow::{FollowEvent, FollowState, Follower};
+use datafold_sdk::audit::follow::{Follow, FollowEvent, FollowState, Follower};
 use datafold_sdk::audit::parse_timestamp;
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use datafold_sdk::Client;
@@ -37,6 +37,15 @@ fn client(server: &MockServer) -> Client {
         )
         .build()
         .unwrap()
+}
+
+/// A follow of `server` polling every 100 ms with a lag of `lag_secs`.
+fn follow(server: &MockServer, lag_secs: u64) -> Follow {
+    client(server)
+        .audit_logs()
+        .follow()
+        .interval(Duration::from_millis(100))
+        .lag(Duration::from_secs(lag_secs))
 }
 
 /// What a follower passed on: each `event_uuid` with how often.
@@ -113,13 +122,7 @@ async fn late_commits_within_the_lag_are_read_and_every_record_passed_on_once() 
         .rate(Fault::ResetBeforeHandler, 0.05)
         .retry_after_secs(0);
     let server = live_mock(200.0, late, faults);
-    let mut follower = client(&server)
-        .audit_logs()
-        .follow()
-        .interval(Duration::from_millis(100))
-        .lag(Duration::from_secs(2))
-        .start()
-        .unwrap();
+    let mut follower = follow(&server, 2).start().unwrap();
     let mut seen = Seen::default();
     let started = chrono::Utc::now();
     follow_until(&mut follower, &mut seen, usize::MAX, |to| {
@@ -158,15 +161,8 @@ async fn late_commits_within_the_lag_are_read_and_every_record_passed_on_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_resumed_from_a_state_saved_mid_poll_passes_nothing_twice() {
     let server = live_mock(300.0, Duration::from_millis(500), Faults::new());
-    let follow = || {
-        client(&server)
-            .audit_logs()
-            .follow()
-            .interval(Duration::from_millis(100))
-            .lag(Duration::from_secs(2))
-    };
     let mut seen = Seen::default();
-    let mut follower = follow().start().unwrap();
+    let mut follower = follow(&server, 2).start().unwrap();
     // Stop in the middle of the stream, as a crash would, and keep only the
     // saved state (as JSON, as a file holds it).
     follow_until(&mut follower, &mut seen, 400, |_| false).await;
@@ -176,7 +172,7 @@ async fn a_follower_resumed_from_a_state_saved_mid_poll_passes_nothing_twice() {
 
     let state: FollowState = serde_json::from_str(&saved).unwrap();
     assert!(state.seen() > 0);
-    let mut follower = follow().resume_from(state).start().unwrap();
+    let mut follower = follow(&server, 2).resume_from(state).start().unwrap();
     let resumed = chrono::Utc::now();
     follow_until(&mut follower, &mut seen, usize::MAX, |to| {
         to > resumed + chrono::Duration::seconds(1)
@@ -202,13 +198,7 @@ async fn a_follower_resumed_from_a_state_saved_mid_poll_passes_nothing_twice() {
 async fn records_committed_later_than_the_lag_are_the_ones_missed() {
     // Late by up to 3 s, read back only 1 s: what the docs say is missed.
     let server = live_mock(200.0, Duration::from_secs(3), Faults::new());
-    let mut follower = client(&server)
-        .audit_logs()
-        .follow()
-        .interval(Duration::from_millis(100))
-        .lag(Duration::from_secs(1))
-        .start()
-        .unwrap();
+    let mut follower = follow(&server, 1).start().unwrap();
     let mut seen = Seen::default();
     let started = chrono::Utc::now();
     follow_until(&mut follower, &mut seen, usize::MAX, |to| {
@@ -237,15 +227,8 @@ async fn records_committed_later_than_the_lag_are_the_ones_missed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resuming_with_a_longer_lag_passes_nothing_twice() {
     let server = live_mock(300.0, Duration::from_millis(300), Faults::new());
-    let follow = |lag: u64| {
-        client(&server)
-            .audit_logs()
-            .follow()
-            .interval(Duration::from_millis(100))
-            .lag(Duration::from_secs(lag))
-    };
     let mut seen = Seen::default();
-    let mut follower = follow(1).start().unwrap();
+    let mut follower = follow(&server, 1).start().unwrap();
     let started = chrono::Utc::now();
     follow_until(&mut follower, &mut seen, usize::MAX, |to| {
         to > started + chrono::Duration::seconds(4)
@@ -254,7 +237,7 @@ async fn resuming_with_a_longer_lag_passes_nothing_twice() {
     let state = follower.state();
     drop(follower);
     // The longer lag reaches back over records passed on and forgotten.
-    let mut follower = follow(4).resume_from(state).start().unwrap();
+    let mut follower = follow(&server, 4).resume_from(state).start().unwrap();
     let resumed = chrono::Utc::now();
     follow_until(&mut follower, &mut seen, usize::MAX, |to| {
         to > resumed + chrono::Duration::seconds(1)

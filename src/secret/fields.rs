@@ -23,20 +23,26 @@ const fn is_separator(byte: u8) -> bool {
     matches!(byte, b'_' | b'-')
 }
 
+/// How many bytes of `name` are not separators.
+const fn letters(name: &str) -> usize {
+    let bytes = name.as_bytes();
+    let (mut letters, mut j) = (0, 0);
+    while j < bytes.len() {
+        if !is_separator(bytes[j]) {
+            letters += 1;
+        }
+        j += 1;
+    }
+    letters
+}
+
 /// The length of the shortest name in [`SECRET_FIELDS`] without separators:
 /// a shorter key is none of them.
 const SHORTEST_FIELD: usize = {
     let mut shortest = usize::MAX;
     let mut i = 0;
     while i < SECRET_FIELDS.len() {
-        let bytes = SECRET_FIELDS[i].as_bytes();
-        let (mut letters, mut j) = (0, 0);
-        while j < bytes.len() {
-            if !is_separator(bytes[j]) {
-                letters += 1;
-            }
-            j += 1;
-        }
+        let letters = letters(SECRET_FIELDS[i]);
         if letters < shortest {
             shortest = letters;
         }
@@ -81,14 +87,7 @@ const LONGEST_FIELD: usize = {
     let mut longest = 0;
     let mut i = 0;
     while i < SECRET_FIELDS.len() {
-        let bytes = SECRET_FIELDS[i].as_bytes();
-        let (mut letters, mut j) = (0, 0);
-        while j < bytes.len() {
-            if !is_separator(bytes[j]) {
-                letters += 1;
-            }
-            j += 1;
-        }
+        let letters = letters(SECRET_FIELDS[i]);
         if letters > longest {
             longest = letters;
         }
