@@ -235,8 +235,14 @@ fn rotated_zstd_files_decompress_to_the_records_and_verbose_reports_each_poll() 
     let out = dir.join("out");
     std::fs::create_dir(&out).unwrap();
     let extra = ["--compress", "zstd", "--rotate-every", "300ms", "-v"];
+    let started = chrono::Utc::now();
     let child = follow(&server, &state, &out, &extra).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+    // Polling for two seconds of traffic: about twenty polls.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while watermark(&state).is_none_or(|w| w < started + chrono::Duration::seconds(2)) {
+        assert!(Instant::now() < deadline, "the follow did not poll");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     signal(&child, libc::SIGTERM);
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(0), "{stderr}");

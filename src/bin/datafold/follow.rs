@@ -128,6 +128,9 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         }
         other => other.into(),
     })?;
+    // Listening before anything is saved: a SIGTERM after the first save
+    // is a clean stop, never the default kill.
+    let mut stop = Box::pin(shutdown());
     let mut out = Output::open(
         args.output_dir.as_deref(),
         rotation,
@@ -141,7 +144,6 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         Err(OutputError::Failed(e)) => return Err(e),
     }
 
-    let mut stop = Box::pin(shutdown());
     let mut since_save = 0u64;
     let stopped = loop {
         let event = {
@@ -371,25 +373,30 @@ fn human_short(d: Duration) -> String {
 }
 
 /// Resolves on SIGINT or SIGTERM (never, when no handler can be installed).
-async fn shutdown() {
-    let ctrl_c = Box::pin(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    });
+/// The handlers are installed when this is called, not when it is first
+/// polled.
+fn shutdown() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
-        let term = Box::pin(async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    term.recv().await;
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        let wait = |listener: std::io::Result<Signal>| async move {
+            match listener {
+                Ok(mut listener) => {
+                    listener.recv().await;
                 }
                 Err(_) => std::future::pending::<()>().await,
             }
-        });
-        futures_util::future::select(ctrl_c, term).await;
+        };
+        let interrupt = Box::pin(wait(signal(SignalKind::interrupt())));
+        let terminate = Box::pin(wait(signal(SignalKind::terminate())));
+        async move {
+            futures_util::future::select(interrupt, terminate).await;
+        }
     }
     #[cfg(not(unix))]
-    ctrl_c.await;
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
