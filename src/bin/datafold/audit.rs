@@ -50,17 +50,7 @@ impl Range {
     /// `(start, end)`; `default_since` when no bound was given.
     fn resolve(&self, default_since: Duration) -> CliResult<(DateTime<Utc>, DateTime<Utc>)> {
         let now = Utc::now();
-        let ago = |d: Duration| {
-            chrono::Duration::from_std(d)
-                .ok()
-                .and_then(|d| now.checked_sub_signed(d))
-                .ok_or_else(|| {
-                    CliError::usage(format!(
-                        "--since {} reaches before the start of time",
-                        crate::time::human(d)
-                    ))
-                })
-        };
+        let ago = |d: Duration| since_ago(now, d);
         let (start, end) = match (self.since, self.start) {
             (Some(since), _) => (ago(since)?, now),
             (None, Some(start)) => (start, self.end.unwrap_or(now)),
@@ -73,6 +63,19 @@ impl Range {
         }
         Ok((start, end))
     }
+}
+
+/// `--since d`: the time `d` before `now`.
+pub fn since_ago(now: DateTime<Utc>, d: Duration) -> CliResult<DateTime<Utc>> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--since {} reaches before the start of time",
+                crate::time::human(d)
+            ))
+        })
 }
 
 #[derive(Args, Debug)]

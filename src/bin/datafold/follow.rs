@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use futures_util::future::Either;
 
-use crate::audit::CompressFlag;
+use crate::audit::{since_ago, CompressFlag};
 use crate::follow_output::{Output, OutputError, Position, Rotation};
 use crate::output;
 use crate::time::{human, parse_duration};
@@ -112,13 +112,7 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         Some(state) => follow = follow.resume_from(state),
         None => {
             if let Some(since) = args.since {
-                let since = chrono::Duration::from_std(since)
-                    .ok()
-                    .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
-                    .ok_or_else(|| {
-                        CliError::usage(format!("--since {} is too long ago", human(since)))
-                    })?;
-                follow = follow.since(since);
+                follow = follow.since(since_ago(chrono::Utc::now(), since)?);
             }
         }
     }
@@ -368,7 +362,7 @@ fn human_short(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{}ms", d.as_millis())
     } else {
-        human(Duration::from_secs(d.as_secs()))
+        human(d)
     }
 }
 

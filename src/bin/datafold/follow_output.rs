@@ -107,6 +107,26 @@ struct Writing {
     writer: FrameWriter<BufWriter<Hashed>>,
 }
 
+impl Writing {
+    /// Write on into `hashed`, in frames of `compression`.
+    fn new(
+        name: String,
+        partial: PathBuf,
+        opened: DateTime<Utc>,
+        hashed: Hashed,
+        compression: Compression,
+    ) -> CliResult<Self> {
+        let writer = FrameWriter::new(BufWriter::new(hashed), compression)
+            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
+        Ok(Self {
+            name,
+            partial,
+            opened,
+            writer,
+        })
+    }
+}
+
 /// A file and what has been written to it: length and running digest.
 struct Hashed {
     file: File,
@@ -285,14 +305,7 @@ impl Rotating {
             bytes: 0,
             digest: Sha256::new(),
         };
-        let writer = FrameWriter::new(BufWriter::new(hashed), self.rotation.compression)
-            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
-        Ok(Writing {
-            name,
-            partial,
-            opened,
-            writer,
-        })
+        Writing::new(name, partial, opened, hashed, self.rotation.compression)
     }
 
     /// Continue the file a state file left open, cut back to its commit.
@@ -324,14 +337,14 @@ impl Rotating {
             bytes: saved.bytes,
             digest,
         };
-        let writer = FrameWriter::new(BufWriter::new(hashed), self.rotation.compression)
-            .map_err(|e| write_failed(&partial.display().to_string(), e))?;
-        self.open = Some(Writing {
-            name: saved.name,
+        let compression = self.rotation.compression;
+        self.open = Some(Writing::new(
+            saved.name,
             partial,
-            opened: saved.opened,
-            writer,
-        });
+            saved.opened,
+            hashed,
+            compression,
+        )?);
         Ok(())
     }
 
@@ -387,23 +400,41 @@ fn partial_path(dir: &Path, name: &str) -> PathBuf {
 
 /// The sequence number after the highest `audit-<seq>-…` in `dir`.
 fn next_free_seq(dir: &Path) -> CliResult<u64> {
+    let files = numbered_files(dir)?;
+    Ok(files.iter().map(|file| file.seq + 1).max().unwrap_or(0))
+}
+
+/// A file of a follow in its directory: `audit-<seq>-…`, or the hidden
+/// `.audit-<seq>-….partial` of a file not closed yet.
+struct Numbered {
+    path: PathBuf,
+    seq: u64,
+    hidden: bool,
+}
+
+/// Every file of a follow in `dir`.
+fn numbered_files(dir: &Path) -> CliResult<Vec<Numbered>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         CliError::other(format!("cannot read the directory {}: {e}", dir.display()))
     })?;
-    let mut next = 0;
+    let mut files = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let name = name.trim_start_matches('.');
-        if let Some(seq) = name
+        let seq = name
+            .trim_start_matches('.')
             .strip_prefix("audit-")
             .and_then(|rest| rest.split('-').next())
-            .and_then(|seq| seq.parse::<u64>().ok())
-        {
-            next = next.max(seq + 1);
+            .and_then(|seq| seq.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            files.push(Numbered {
+                path: entry.path(),
+                seq,
+                hidden: name.starts_with(".audit-") && name.ends_with(".partial"),
+            });
         }
     }
-    Ok(next)
+    Ok(files)
 }
 
 /// Refuse to start a new state in a directory holding another run's hidden
@@ -429,23 +460,11 @@ fn refuse_foreign_hidden(dir: &Path) -> CliResult {
 
 /// The hidden `.audit-<seq>-….partial` files in `dir`, with their numbers.
 fn hidden_files(dir: &Path) -> CliResult<Vec<(PathBuf, u64)>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        CliError::other(format!("cannot read the directory {}: {e}", dir.display()))
-    })?;
-    let mut hidden = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let numbered = name
-            .strip_prefix(".audit-")
-            .filter(|_| name.ends_with(".partial"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(n) = numbered {
-            hidden.push((entry.path(), n));
-        }
-    }
-    Ok(hidden)
+    let files = numbered_files(dir)?.into_iter();
+    Ok(files
+        .filter(|f| f.hidden)
+        .map(|f| (f.path, f.seq))
+        .collect())
 }
 
 /// Remove the hidden files of a run that stopped before its state recorded
