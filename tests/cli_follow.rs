@@ -461,3 +461,39 @@ fn to_stdout_each_record_is_one_json_line_and_a_graceful_restart_repeats_none() 
     assert!(!first.is_empty() && !second.is_empty());
     assert_exactly_the_truth(&server, &counts);
 }
+
+#[test]
+fn planted_symbolic_links_are_refused_and_nothing_is_written_through_them() {
+    let server = live_mock(50.0, Faults::new());
+    let dir = scratch("follow", "symlinks");
+    let (out, elsewhere) = (dir.join("out"), dir.join("elsewhere"));
+    std::fs::create_dir(&out).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    let victim = elsewhere.join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+
+    // The state file, its lock file, and the output directory, each a link.
+    let state_link = dir.join("state-link.json");
+    std::os::unix::fs::symlink(&victim, &state_link).unwrap();
+    let lock_link_state = dir.join("locked.json");
+    std::os::unix::fs::symlink(&victim, dir.join("locked.json.lock")).unwrap();
+    let dir_link = dir.join("out-link");
+    std::os::unix::fs::symlink(&elsewhere, &dir_link).unwrap();
+    let runs = [
+        follow(&server, &state_link, &out, &[]),
+        follow(&server, &lock_link_state, &out, &[]),
+        follow(&server, &dir.join("fresh.json"), &dir_link, &[]),
+    ];
+    for mut command in runs {
+        let (code, stderr) = finish(command.spawn().unwrap());
+        assert_eq!(code, Some(5), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let in_elsewhere: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
+    assert_eq!(
+        in_elsewhere.len(),
+        1,
+        "nothing was written through the links"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
