@@ -497,3 +497,133 @@ fn planted_symbolic_links_are_refused_and_nothing_is_written_through_them() {
     );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
+
+/// Run a follow until it has committed into an open file, then kill it: the
+/// state records the open file.
+fn state_with_an_open_file(server: &MockServer, state: &Path, out: &Path) -> Value {
+    let child = start_and_wait_for_a_commit(server, state, out, &["--rotate-every", "1h"]);
+    signal(&child, libc::SIGKILL);
+    finish(child);
+    serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap()
+}
+
+fn save_state(state: &Path, value: &Value) {
+    std::fs::write(state, serde_json::to_vec(value).unwrap()).unwrap();
+}
+
+#[test]
+fn a_state_naming_a_file_outside_the_directory_is_refused_and_nothing_is_touched() {
+    let server = live_mock(100.0, Faults::new());
+    let dir = scratch("follow", "escape");
+    let state = dir.join("state.json");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let saved = state_with_an_open_file(&server, &state, &out);
+    let partial_before = std::fs::read_dir(&out).unwrap().count();
+
+    // Files beside the directory that the tampered names point at.
+    let beside = dir.join("v.partial");
+    std::fs::write(&beside, "not the follow's").unwrap();
+    let absolute = dir.join("abs");
+    std::fs::write(&absolute, "not the follow's either").unwrap();
+    let empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    for name in [
+        "/../v".to_owned(),
+        "./../v".to_owned(),
+        absolute.display().to_string(),
+        "audit-000000-x.jsonl".to_owned(),
+    ] {
+        let mut tampered = saved.clone();
+        tampered["output"]["open"]["name"] = Value::from(name.clone());
+        tampered["output"]["open"]["bytes"] = Value::from(0);
+        tampered["output"]["open"]["sha256"] = Value::from(empty_sha);
+        save_state(&state, &tampered);
+        let (code, stderr) = finish(follow(&server, &state, &out, &[]).spawn().unwrap());
+        assert_eq!(code, Some(5), "{name}: {stderr}");
+        assert!(
+            stderr.contains("does not belong to this follow"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&beside).unwrap(),
+        "not the follow's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&absolute).unwrap(),
+        "not the follow's either"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), partial_before);
+
+    // A file number that would wrap, or leave the names' sort order.
+    for seq in [u64::MAX, 1_000_001] {
+        let mut tampered = saved.clone();
+        tampered["output"]["seq"] = Value::from(seq);
+        tampered["output"]["open"] = Value::Null;
+        save_state(&state, &tampered);
+        let (code, stderr) = finish(follow(&server, &state, &out, &[]).spawn().unwrap());
+        assert_eq!(code, Some(5), "{seq}: {stderr}");
+        assert!(stderr.contains("file number"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), partial_before);
+}
+
+#[test]
+fn a_file_numbered_past_the_last_in_the_directory_is_refused_not_wrapped() {
+    let server = live_mock(50.0, Faults::new());
+    let dir = scratch("follow", "wrap");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let planted = out.join(format!("audit-{}-20261127T000000Z.jsonl", u64::MAX));
+    std::fs::write(&planted, "").unwrap();
+    let (code, stderr) = finish(
+        follow(&server, &dir.join("state.json"), &out, &[])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("numbered past"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn a_missing_output_dir_is_created_private_and_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = live_mock(100.0, Faults::new());
+    let dir = scratch("follow", "newdir");
+    let state = dir.join("state.json");
+    let out = dir.join("newdir");
+    let child = start_and_wait_for_a_commit(&server, &state, &out, &[]);
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    assert!(
+        !records_in(&out).1.is_empty(),
+        "the follow wrote its files there"
+    );
+}
+
+#[test]
+fn a_hidden_entry_that_is_a_directory_is_refused_as_input_and_left_alone() {
+    let server = live_mock(100.0, Faults::new());
+    let dir = scratch("follow", "hidden-dir");
+    let state = dir.join("state.json");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let child = start_and_wait_for_a_commit(&server, &state, &out, &[]);
+    signal(&child, libc::SIGTERM);
+    assert_eq!(finish(child).0, Some(0));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let seq = saved["output"]["seq"].as_u64().unwrap();
+    let odd = out.join(format!(".audit-{seq:06}-20261127T000000Z.jsonl.partial"));
+    std::fs::create_dir(&odd).unwrap();
+    let (code, stderr) = finish(follow(&server, &state, &out, &[]).spawn().unwrap());
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(stderr.contains("--output-dir"), "{stderr}");
+    assert!(!stderr.contains("--output "), "{stderr}");
+    assert!(odd.is_dir(), "left where it was");
+}

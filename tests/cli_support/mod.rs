@@ -11,8 +11,13 @@ use serde_json::Value;
 
 /// `datafold` with a clean environment: `key` in `DATAFOLD_API_KEY`, `host`
 /// in `DATAFOLD_HOST`, no `DATAFOLD_APIKEY` or `COLUMNS`, no stdin.
+///
+/// `DATAFOLD_TEST_BIN`, when set, names another `datafold` binary to run
+/// (an older build, to see a new test fail before its fix).
 pub fn datafold(key: &str, host: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_datafold"));
+    let binary = std::env::var_os("DATAFOLD_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_datafold").into());
+    let mut command = Command::new(binary);
     command
         .env_remove("DATAFOLD_APIKEY")
         .env_remove("COLUMNS")

@@ -84,6 +84,11 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         max_age: args.rotate_every,
         compression: args.compress.into(),
     };
+    // The directory first (created when missing), so that locking it never
+    // creates anything else under its name.
+    if let Some(dir) = &args.output_dir {
+        crate::follow_output::prepare_dir(dir)?;
+    }
     // One run at a time per state file and per directory: a second would
     // cut back or remove the first one's open file.
     let _locks = (

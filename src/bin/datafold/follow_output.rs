@@ -25,6 +25,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{CliError, CliResult};
 
+/// The largest file number: names carry it in six digits, so that they sort
+/// by time. A follow that reaches it stops (a new `--output-dir` and
+/// `--state` go on).
+pub const MAX_SEQ: u64 = 999_999;
+
 /// Where the records go, and how far a restart may trust them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -167,7 +172,7 @@ impl Output {
                 ))),
             };
         };
-        check_dir(dir)?;
+        prepare_dir(dir)?;
         // The directory as the state records it: the same whatever the
         // working directory a run starts in.
         let canonical = std::fs::canonicalize(dir).map_err(|e| {
@@ -204,9 +209,11 @@ impl Output {
                         rotation.compression
                     )));
                 }
+                check_saved(seq, open.as_ref(), rotation.compression)?;
                 (Some(seq), open)
             }
         };
+        refuse_odd_hidden(dir)?;
         let keep = open.as_ref().map(|open| partial_path(dir, &open.name));
         match seq {
             // The state was saved before any file was opened: hidden files
@@ -291,13 +298,16 @@ impl Rotating {
 
     /// A new file for sequence number `self.seq`.
     fn create(&mut self) -> CliResult<Writing> {
+        if self.seq > MAX_SEQ {
+            return Err(CliError::other(format!(
+                "--output-dir {} holds file number {MAX_SEQ}, the last one whose name sorts \
+                 by time: nothing more is written there; go on with a new --output-dir and a \
+                 new --state file (with --since covering the time since the last file closed)",
+                self.dir.display()
+            )));
+        }
         let opened = Utc::now();
-        let name = format!(
-            "audit-{:06}-{}.jsonl{}",
-            self.seq,
-            opened.format("%Y%m%dT%H%M%SZ"),
-            self.rotation.compression.suffix()
-        );
+        let name = file_name(self.seq, opened, self.rotation.compression);
         let partial = partial_path(&self.dir, &name);
         let file = safe_file::create_new(&partial)?;
         let hashed = Hashed {
@@ -393,6 +403,51 @@ impl Rotating {
     }
 }
 
+/// The final name of file number `seq`, opened at `opened`.
+fn file_name(seq: u64, opened: DateTime<Utc>, compression: Compression) -> String {
+    format!(
+        "audit-{seq:06}-{}.jsonl{}",
+        opened.format("%Y%m%dT%H%M%SZ"),
+        compression.suffix()
+    )
+}
+
+/// A state's position names only what this follow would write: a file
+/// number within [`MAX_SEQ`] (or just past it, once the last file closed),
+/// and an open file named exactly as [`file_name`] names file `seq`, with a
+/// SHA-256 digest. Anything else (a path, `..`, another pattern) is a
+/// foreign state: nothing is opened, cut or moved for it.
+fn check_saved(seq: u64, open: Option<&OpenFile>, compression: Compression) -> CliResult {
+    if seq > MAX_SEQ + 1 || (open.is_some() && seq > MAX_SEQ) {
+        return Err(not_this_job(format!(
+            "it records file number {seq}, past the last this follow writes ({MAX_SEQ})"
+        )));
+    }
+    let Some(open) = open else {
+        return Ok(());
+    };
+    let expected = file_name(seq, open.opened, compression);
+    if open.name != expected {
+        return Err(not_this_job(format!(
+            "it records an open file {:?}, a name this follow would not write (it would be \
+             {expected:?})",
+            open.name
+        )));
+    }
+    let hex = |s: &str| {
+        s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(&open.sha256) {
+        return Err(not_this_job(format!(
+            "its digest of {:?} is not a SHA-256 in hex",
+            open.name
+        )));
+    }
+    Ok(())
+}
+
 /// The hidden name a file is written under until it is closed.
 fn partial_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.partial"))
@@ -401,7 +456,18 @@ fn partial_path(dir: &Path, name: &str) -> PathBuf {
 /// The sequence number after the highest `audit-<seq>-…` in `dir`.
 fn next_free_seq(dir: &Path) -> CliResult<u64> {
     let files = numbered_files(dir)?;
-    Ok(files.iter().map(|file| file.seq + 1).max().unwrap_or(0))
+    let Some(last) = files.iter().max_by_key(|file| file.seq) else {
+        return Ok(0);
+    };
+    if last.seq > MAX_SEQ {
+        return Err(CliError::input(format!(
+            "--output-dir {} holds {}, numbered past the last file number a follow writes \
+             ({MAX_SEQ}): it is not a follow's file; move it away, or give another --output-dir",
+            dir.display(),
+            last.path.display()
+        )));
+    }
+    Ok(last.seq + 1)
 }
 
 /// A file of a follow in its directory: `audit-<seq>-…`, or the hidden
@@ -410,6 +476,8 @@ struct Numbered {
     path: PathBuf,
     seq: u64,
     hidden: bool,
+    /// A regular file (not a directory, link, FIFO…).
+    regular: bool,
 }
 
 /// Every file of a follow in `dir`.
@@ -431,6 +499,7 @@ fn numbered_files(dir: &Path) -> CliResult<Vec<Numbered>> {
                 path: entry.path(),
                 seq,
                 hidden: name.starts_with(".audit-") && name.ends_with(".partial"),
+                regular: entry.file_type().is_ok_and(|t| t.is_file()),
             });
         }
     }
@@ -479,8 +548,30 @@ fn remove_uncommitted(dir: &Path, seq: u64, keep: Option<&Path>) -> CliResult {
     Ok(())
 }
 
-/// `--output-dir` must be an existing directory, not a symbolic link.
-fn check_dir(dir: &Path) -> CliResult {
+/// Refuse a directory whose hidden follow files include one that is not a
+/// regular file (a directory, a link): a follow neither writes nor removes
+/// such a thing.
+fn refuse_odd_hidden(dir: &Path) -> CliResult {
+    match numbered_files(dir)?
+        .into_iter()
+        .find(|f| f.hidden && !f.regular)
+    {
+        None => Ok(()),
+        Some(odd) => Err(CliError::input(format!(
+            "--output-dir {} holds {}, which has the name of a follow's unfinished file but is \
+             not a regular file (a directory or a link); move it away, or give another \
+             --output-dir",
+            dir.display(),
+            odd.path.display()
+        ))),
+    }
+}
+
+/// `--output-dir` must be a directory, not a symbolic link; a missing one
+/// is created (readable by this user only, like a state's directory).
+/// Nothing else is created: where it cannot be a directory, nothing is left
+/// behind.
+pub fn prepare_dir(dir: &Path) -> CliResult {
     match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(CliError::input(format!(
@@ -488,8 +579,32 @@ fn check_dir(dir: &Path) -> CliResult {
              directory",
             dir.display()
         ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(dir),
         Err(e) => Err(CliError::input(format!(
-            "--output-dir {}: {e}; create the directory first",
+            "--output-dir {}: {e}; give a directory this user may write in",
+            dir.display()
+        ))),
+    }
+}
+
+fn create_dir(dir: &Path) -> CliResult {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        CliError::input(format!(
+            "--output-dir {} does not exist and cannot be created: {e}; create it, or give a \
+             directory this user may write in",
+            dir.display()
+        ))
+    })?;
+    // The new directory must be the one asked for, not a link put there
+    // meanwhile.
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        _ => Err(CliError::input(format!(
+            "--output-dir {} changed while it was created; give a directory",
             dir.display()
         ))),
     }
