@@ -627,3 +627,146 @@ fn a_hidden_entry_that_is_a_directory_is_refused_as_input_and_left_alone() {
     assert!(!stderr.contains("--output "), "{stderr}");
     assert!(odd.is_dir(), "left where it was");
 }
+
+/// A server answering every audit-log request with `body(n)` for its n-th
+/// connection (Content-Length, one request a connection).
+fn scripted_server(body: impl Fn(usize) -> String + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request = vec![0; length];
+            let _ = reader.read_exact(&mut request);
+            let body = body(n);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn bad_bodies_and_unreadable_records_do_not_stop_it_and_are_set_aside_once() {
+    let base = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let record = |id: &str, timestamp: Value| {
+        serde_json::json!({
+            "timestamp": timestamp, "event_uuid": id, "client_ip": "10.0.0.1", "url": "/x",
+            "client_secret": "hunter2-never-shown",
+        })
+        .to_string()
+    };
+    let url = scripted_server(move |n| {
+        let goods: Vec<String> = (0..5)
+            .map(|i| {
+                let at = base + chrono::Duration::milliseconds(i);
+                record(&format!("good-{i}"), Value::from(at.to_rfc3339()))
+            })
+            .collect();
+        if n == 0 {
+            // Broken mid-stream: brackets that do not close what they open.
+            return format!("{{\"logs\":[{},{}]]", goods[0], goods[1]);
+        }
+        let mut records = goods;
+        records.insert(2, record("bad-number", Value::from(1_764_000_000)));
+        records.push(record("bad-time", Value::from("not a time")));
+        format!("{{\"logs\":[{}]}}", records.join(","))
+    });
+    let dir = scratch("follow", "bad-bodies");
+    let (state, out) = (dir.join("state.json"), dir.join("out"));
+    let rejected = out.join("rejected");
+    std::fs::create_dir(&out).unwrap();
+    let mut command = datafold("k", &url);
+    command
+        .args([
+            "--retries",
+            "0",
+            "audit-logs",
+            "follow",
+            "--interval",
+            "100ms",
+        ])
+        .args(["--lag", "60s", "-v", "--state"])
+        .arg(&state)
+        .arg("--output-dir")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    while count(&rejected) < 2 {
+        if child.try_wait().unwrap().is_some() {
+            panic!("it stopped: {:?}", finish(child));
+        }
+        if Instant::now() >= deadline {
+            signal(&child, libc::SIGKILL);
+            panic!("not set aside: {:?}", finish(child));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A few more polls: nothing set aside or failed again.
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning: a poll failed"), "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot be read (").count(),
+        2,
+        "each set aside once, said at the default level: {stderr}"
+    );
+    assert!(stderr.contains("set aside as unreadable"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let (counts, _) = records_in(&out);
+    let mut ids: Vec<_> = counts.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    ids.sort();
+    let expected: Vec<(String, u32)> = (0..5).map(|i| (format!("good-{i}"), 1)).collect();
+    let expected: Vec<(&str, u32)> = expected.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    assert_eq!(
+        ids, expected,
+        "every readable record once, no unreadable one"
+    );
+
+    let mut kept: Vec<Value> = std::fs::read_dir(&rejected)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    kept.sort_by_key(|v| v["event_uuid"].as_str().unwrap().to_owned());
+    assert_eq!(kept[0]["event_uuid"], "bad-number");
+    assert_eq!(kept[0]["record"]["timestamp"], 1_764_000_000);
+    assert_eq!(kept[0]["record"]["client_secret"], "[REDACTED]");
+    assert!(kept[0]["problem"].as_str().unwrap().contains("timestamp"));
+    assert_eq!(kept[1]["event_uuid"], "bad-time");
+    assert_eq!(kept[1]["record"]["timestamp"], "not a time");
+
+    // A restart with the state sets nothing aside again.
+    let child = command.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("cannot be read ("), "{stderr}");
+    assert_eq!(count(&rejected), 2);
+    let (after, _) = records_in(&out);
+    assert!(
+        after.len() == 5 && after.values().all(|n| *n == 1),
+        "{after:?}"
+    );
+}

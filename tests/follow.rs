@@ -96,6 +96,9 @@ async fn follow_until(
                 }
             }
             FollowEvent::PollFailed { .. } => seen.failed_polls += 1,
+            FollowEvent::Rejected(unreadable) => {
+                panic!("the mock's records are readable: {unreadable:?}")
+            }
         }
     }
 }

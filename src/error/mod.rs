@@ -217,6 +217,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A follower's poll was still reading its responses at its deadline
+    /// ([`Follow::poll_deadline`](crate::audit::follow::Follow::poll_deadline)):
+    /// a server that keeps sending without ending. The follower tries again
+    /// with smaller windows.
+    #[error("the audit-log poll for {range} was still reading after {}s: the server keeps sending without ending its answer", .after.as_secs())]
+    PollDeadline {
+        /// The time range the poll asked for.
+        range: String,
+        /// How long it had been reading.
+        after: Duration,
+    },
+
     /// The response was not what the API describes.
     #[error("could not decode Datafold's response{}: {error}; the body starts with: {excerpt:?}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
     Decode {
@@ -499,6 +511,7 @@ impl Error {
             Error::Redirect { .. } => "Redirect",
             Error::ResponseTooLarge { .. } => "ResponseTooLarge",
             Error::Inconsistent { .. } => "Inconsistent",
+            Error::PollDeadline { .. } => "PollDeadline",
             Error::Decode { .. } => "Decode",
             Error::Output { .. } => "Output",
             Error::UnsafeFile { .. } => "UnsafeFile",

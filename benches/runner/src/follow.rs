@@ -127,6 +127,9 @@ pub fn child(url: &str, secs: u64, out: &std::path::Path) -> Result<(), BoxError
                     polls += 1;
                 }
                 FollowEvent::PollFailed { error, .. } => return Err(error.into()),
+                FollowEvent::Rejected(unreadable) => {
+                    return Err(format!("the mock sent an unreadable record: {unreadable:?}").into())
+                }
             }
         }
         Ok::<_, BoxError>((records, polls))

@@ -113,7 +113,7 @@ mod placement;
 mod plan;
 mod raw;
 mod scan;
-mod stream;
+pub(crate) mod stream;
 mod window;
 mod write;
 
@@ -125,7 +125,7 @@ use progenitor_client::ClientInfo;
 
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
-pub use raw::RawRecord;
+pub use raw::{RawRecord, UnreadableRecord};
 pub use scan::MAX_RECORD_BYTES;
 pub use stream::{ExportStream, RawExportStream};
 pub use window::PREFETCH_BYTES;
@@ -195,6 +195,8 @@ pub struct AuditExport {
     max_response_bytes: u64,
     resume: Option<Checkpoint>,
     progress: Option<ProgressFn>,
+    /// Read as a feed ([`AuditExport::feed`]).
+    feed: bool,
 }
 
 /// The export's settings and its host: not the client's internals (its
@@ -280,7 +282,20 @@ impl AuditExport {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             resume: None,
             progress: None,
+            feed: false,
         }
+    }
+
+    /// Read as a follower's poll does: a record that cannot be read is
+    /// yielded as [`UnreadableRecord`] for the caller to decide on, instead
+    /// of ending the export; and no response is read past
+    /// [`AuditExport::max_response_bytes`], whatever it holds (the export
+    /// otherwise reads on through a response that is mostly records outside
+    /// its filter, or one whose span cannot be cut): a poll that meets such
+    /// a response fails and is tried again.
+    pub(crate) fn feed(mut self) -> Self {
+        self.feed = true;
+        self
     }
 
     /// Call `report` as a written export ([`AuditExport::write_to`],

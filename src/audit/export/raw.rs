@@ -134,6 +134,132 @@ impl RawRecord {
     }
 }
 
+/// A record the server sent that cannot be passed on as one: it is not
+/// JSON, breaks the schema (a required field missing or not a string), or
+/// has a `timestamp` that cannot be read as a time. A
+/// [`Follower`](crate::audit::follow::Follower) sets such a record aside
+/// ([`FollowEvent::Rejected`](crate::audit::follow::FollowEvent::Rejected))
+/// after polls keep failing on it; see the [follow docs](crate::audit::follow).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnreadableRecord {
+    problem: String,
+    json: Option<String>,
+    event_uuid: Option<String>,
+    key: String,
+    bytes: usize,
+    excerpt: String,
+}
+
+impl UnreadableRecord {
+    /// The record in `raw` that cannot be read, and why: its JSON kept
+    /// (compacted, secrets masked) when it is JSON.
+    pub(crate) fn of_bytes(raw: &[u8], redactor: &Redactor, problem: String) -> Self {
+        let mut copy = Compactor::new(raw, redactor, MAX_DEPTH, true);
+        let (json, event_uuid) = match copy.record() {
+            Ok(()) if raw[copy.at..].iter().all(u8::is_ascii_whitespace) => copy.into_lenient(),
+            _ => (None, None),
+        };
+        let key = key_of(json.as_deref().map_or(raw, str::as_bytes));
+        Self {
+            problem,
+            excerpt: crate::transport::excerpt(
+                json.as_deref().map_or(raw, str::as_bytes),
+                redactor,
+            ),
+            json,
+            event_uuid,
+            key,
+            bytes: raw.len(),
+        }
+    }
+
+    /// A record that is JSON and has the required fields, but whose
+    /// `timestamp` cannot be read.
+    pub(crate) fn of_timestamp(record: RawRecord, redactor: &Redactor) -> Self {
+        let problem = format!(
+            "its timestamp {:?} cannot be read as a time",
+            crate::error::clip(&redactor.text(&record.timestamp), 80)
+        );
+        Self {
+            problem,
+            excerpt: crate::transport::excerpt(record.json.as_bytes(), redactor),
+            key: key_of(record.json.as_bytes()),
+            bytes: record.json.len(),
+            event_uuid: Some(record.event_uuid),
+            json: Some(record.json),
+        }
+    }
+
+    /// Why it cannot be read.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+
+    /// Its JSON, compacted and with secrets masked, when it is JSON; `None`
+    /// when it is not (its bytes are not kept: what is not JSON cannot be
+    /// masked field by field).
+    pub fn json(&self) -> Option<&str> {
+        self.json.as_deref()
+    }
+
+    /// Its `event_uuid`, when it has one as a string.
+    pub fn event_uuid(&self) -> Option<&str> {
+        self.event_uuid.as_deref()
+    }
+
+    /// What identifies it across responses: `sha256:` and the SHA-256 (in
+    /// hex) of its compact JSON, or of its bytes when it is not JSON. A
+    /// corrected record with the same `event_uuid` has another key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Its length as received, in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether it was empty (it never is: a record is at least `{}`).
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// The error a poll that met it fails with.
+    pub(crate) fn error(&self, attempts_left: u32) -> Error {
+        Error::Decode {
+            status: None,
+            excerpt: self.excerpt.clone(),
+            error: <serde_json::Error as serde::de::Error>::custom(format!(
+                "an audit-log record{} cannot be read: {}; it is set aside (not written) if the \
+                 next {attempts_left} poll{} cannot read it either",
+                self.event_uuid
+                    .as_deref()
+                    .map(|id| format!(" ({id:?})"))
+                    .unwrap_or_default(),
+                self.problem,
+                if attempts_left == 1 { "" } else { "s" }
+            )),
+        }
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+fn key_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+}
+
+impl std::fmt::Debug for UnreadableRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnreadableRecord")
+            .field("event_uuid", &self.event_uuid)
+            .field("problem", &self.problem)
+            .field("key", &self.key)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for RawRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Masked already; the JSON itself can be long.

@@ -14,7 +14,7 @@ use progenitor_client::ClientInfo;
 use super::placement::{self, Placement};
 use super::plan::{Span, SpanPlanner, PROBE_FRACTION};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
-use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord};
+use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord, UnreadableRecord};
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 
@@ -132,13 +132,14 @@ impl RawExportStream {
                 // A guess: cut early if it was wrong.
                 self.export.max_response_bytes / PROBE_FRACTION
             };
-            let (from, to) = self.reach_of(span);
-            let records = WindowRecords::new(self.export.api.clone(), from, to, bound);
+            let feed = self.export.feed.then_some(self.export.max_response_bytes);
+            let records =
+                WindowRecords::new(self.export.api.clone(), self.reach_of(span), bound, feed);
             self.open.push_back(OpenWindow::new(span, records));
         }
     }
 
-    fn fail(&mut self, error: Error) -> Poll<Option<Result<RawExportEvent>>> {
+    fn fail<T>(&mut self, error: Error) -> Poll<Option<Result<T>>> {
         self.finished = true;
         Poll::Ready(Some(Err(error)))
     }
@@ -190,11 +191,35 @@ impl RawExportStream {
     }
 }
 
+/// What a feed's export stream yields ([`RawExportStream::poll_item`]).
+pub(crate) enum FeedItem {
+    Event(RawExportEvent),
+    /// A record that cannot be read (only from an export read as a feed).
+    Unreadable(UnreadableRecord),
+}
+
 impl Stream for RawExportStream {
     type Item = Result<RawExportEvent>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        Poll::Ready(match std::task::ready!(this.poll_item(cx)) {
+            None => None,
+            Some(Ok(FeedItem::Event(event))) => Some(Ok(event)),
+            Some(Err(error)) => Some(Err(error)),
+            // Not yielded unless the export is read as a feed.
+            Some(Ok(FeedItem::Unreadable(unreadable))) => {
+                this.finished = true;
+                Some(Err(unreadable.error(0)))
+            }
+        })
+    }
+}
+
+impl RawExportStream {
+    /// The next event, or (read as a feed) unreadable record.
+    pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<FeedItem>>> {
+        let this = self;
         loop {
             if this.finished {
                 return Poll::Ready(None);
@@ -227,7 +252,9 @@ impl Stream for RawExportStream {
                                 1
                             };
                             this.last_record = (span, position);
-                            return Poll::Ready(Some(Ok(RawExportEvent::Record(record))));
+                            return Poll::Ready(Some(Ok(FeedItem::Event(RawExportEvent::Record(
+                                record,
+                            )))));
                         }
                         Ok(None) => {}
                         Err(error) => return this.fail(error),
@@ -237,8 +264,13 @@ impl Stream for RawExportStream {
                     this.requests += stats.requests;
                     this.largest_response = this.largest_response.max(stats.body_bytes);
                     if let Some(checkpoint) = this.window_complete(span, stats.body_bytes) {
-                        return Poll::Ready(Some(Ok(RawExportEvent::WindowDone(checkpoint))));
+                        return Poll::Ready(Some(Ok(FeedItem::Event(RawExportEvent::WindowDone(
+                            checkpoint,
+                        )))));
                     }
+                }
+                Some(Ok(WindowItem::Unreadable(unreadable))) => {
+                    return Poll::Ready(Some(Ok(FeedItem::Unreadable(unreadable))));
                 }
                 Some(Ok(WindowItem::TooLarge(stats))) => {
                     this.requests += stats.requests;

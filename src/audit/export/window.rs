@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use progenitor_client::ClientInfo;
 
-use super::raw::RawRecord;
+use super::raw::{RawRecord, UnreadableRecord};
 use super::scan::LogsScanner;
 use crate::audit::endpoint::AUDIT_LOGS;
 use crate::error::{Error, Result};
@@ -82,6 +82,9 @@ impl OpenWindow {
 pub(crate) enum WindowItem {
     /// The next record of the body.
     Record(RawRecord),
+    /// The next record of the body, which cannot be read (only when the
+    /// window is read as a feed).
+    Unreadable(UnreadableRecord),
     /// The body ended: every record has been yielded.
     Complete(ResponseStats),
     /// The body passed the size bound: the request was dropped, and only the
@@ -136,12 +139,13 @@ pub(crate) struct WindowRecords {
 impl WindowRecords {
     /// The request for `[from, to]`, read until its body passes
     /// `bound_bytes` (then [`WindowItem::TooLarge`]); `u64::MAX` reads it
-    /// whole.
+    /// whole. With `feed` (`Some(cap)`), unreadable records are yielded as
+    /// such, and a body past `cap` bytes is an error whatever it holds.
     pub(crate) fn new(
         api: generated::Client,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
         bound_bytes: u64,
+        feed: Option<u64>,
     ) -> Self {
         let filter = ApiDownloadAuditLogs {
             start_date: Some(from),
@@ -154,6 +158,7 @@ impl WindowRecords {
             redactor,
             filter,
             bound_bytes,
+            feed,
             stats: ResponseStats::default(),
             asked_for_bytes: 0,
             position: 0,
@@ -166,7 +171,9 @@ impl WindowRecords {
                 Err(error) => return Some((Err(error), None)),
             };
             match fetch.next().await {
-                Ok(item @ WindowItem::Record(_)) => Some((Ok(item), Some(Ok(fetch)))),
+                Ok(item @ (WindowItem::Record(_) | WindowItem::Unreadable(_))) => {
+                    Some((Ok(item), Some(Ok(fetch))))
+                }
                 // The last item: the request is dropped with `fetch`.
                 Ok(item) => Some((Ok(item), None)),
                 // An error ends the window's stream.
@@ -192,6 +199,8 @@ struct Fetch {
     redactor: Redactor,
     scanner: LogsScanner,
     bound_bytes: u64,
+    /// Read as a feed: the hard cap on a body.
+    feed: Option<u64>,
     stats: ResponseStats,
     /// Bytes of the current response's records that lie in the filter.
     asked_for_bytes: u64,
@@ -207,43 +216,56 @@ impl Fetch {
         loop {
             if let Some((raw, read)) = self.scanner.next_found()? {
                 self.position += 1;
-                let record = match read {
+                let item = match read {
                     // Read in the pass that found it.
-                    Some(record) => record,
-                    None => {
-                        RawRecord::read(raw, &self.redactor).map_err(|problem| Error::Decode {
-                            status: None,
-                            excerpt: excerpt(raw, &self.redactor),
-                            error: <serde_json::Error as serde::de::Error>::custom(format!(
-                                "audit-log record {} of the response{} breaks the schema: \
-                                 {problem}",
-                                self.position,
-                                span_text(&self.filter)
-                            )),
-                        })?
-                    }
+                    Some(record) => WindowItem::Record(record),
+                    None => match RawRecord::read(raw, &self.redactor) {
+                        Ok(record) => WindowItem::Record(record),
+                        Err(problem) if self.feed.is_some() => WindowItem::Unreadable(
+                            UnreadableRecord::of_bytes(raw, &self.redactor, problem),
+                        ),
+                        Err(problem) => {
+                            return Err(Error::Decode {
+                                status: None,
+                                excerpt: excerpt(raw, &self.redactor),
+                                error: <serde_json::Error as serde::de::Error>::custom(format!(
+                                    "audit-log record {} of the response{} breaks the schema: \
+                                     {problem}",
+                                    self.position,
+                                    span_text(&self.filter)
+                                )),
+                            })
+                        }
+                    },
                 };
-                let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
-                if let (Some(from), Some(to), Some(at)) = asked_for {
-                    if from <= at && at <= to {
-                        self.asked_for_bytes += record.json().len() as u64;
+                let id = match &item {
+                    WindowItem::Record(record) => {
+                        let asked_for = (self.filter.start_date, self.filter.end_date, record.at());
+                        if let (Some(from), Some(to), Some(at)) = asked_for {
+                            if from <= at && at <= to {
+                                self.asked_for_bytes += record.json().len() as u64;
+                            }
+                        }
+                        record.event_uuid()
                     }
-                }
+                    WindowItem::Unreadable(unreadable) => unreadable.key(),
+                    _ => "",
+                };
                 if self.position < self.yielded {
                     continue;
                 }
                 if self.position == self.yielded {
                     // The record passed on last before the body broke: the
                     // repeated response must agree, or positions mean nothing.
-                    if self.last_uuid.as_deref() != Some(record.event_uuid()) {
-                        return Err(self.changed(record.event_uuid()));
+                    if self.last_uuid.as_deref() != Some(id) {
+                        return Err(self.changed(id));
                     }
                     continue;
                 }
                 self.yielded += 1;
-                self.last_uuid = Some(record.event_uuid().to_owned());
+                self.last_uuid = Some(id.to_owned());
                 self.call.progressed();
-                return Ok(WindowItem::Record(record));
+                return Ok(item);
             }
             match self.call.read().await? {
                 Read::Started => {
@@ -263,6 +285,13 @@ impl Fetch {
                 }
                 Read::Chunk(chunk) => {
                     let bytes = self.stats.body_bytes + chunk.len() as u64;
+                    if let Some(cap) = self.feed.filter(|cap| bytes > *cap) {
+                        return Err(Error::ResponseTooLarge {
+                            what: format!("the audit-log response{}", span_text(&self.filter)),
+                            limit: cap,
+                            advice: "the poll is tried again, its windows cut smaller".into(),
+                        });
+                    }
                     if bytes > self.bound_bytes {
                         if self.asked_for_bytes.saturating_mul(2) >= self.stats.body_bytes {
                             // Not read: the window is asked for again in pieces.

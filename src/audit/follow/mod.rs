@@ -28,14 +28,30 @@
 //! where they are sparse, up to a day), one poll after the other, so that the ids it remembers
 //! stay bounded.
 //!
-//! **Failures.** A poll that fails in a way a later poll may not (the
-//! connection, a timeout, 429, 5xx; a body that changed between attempts, up
-//! to 5 polls in a row) yields [`FollowEvent::PollFailed`] and is tried again
-//! after a back-off (the interval, doubling up to 5 minutes or the interval
-//! if longer); the records it passed on before failing are not passed on
-//! again. Any other error (authentication, a refused request, an answer that
-//! is not the API's, a record that breaks the schema) is returned as `Err`:
-//! retrying cannot fix it.
+//! **Failures.** A poll that fails in a way a later poll may not yields
+//! [`FollowEvent::PollFailed`] and is tried again after a back-off (the
+//! interval, doubling up to 5 minutes or the interval if longer); the
+//! records it passed on before failing are not passed on again. That is
+//! every failure but those retrying cannot fix: authentication, a refused
+//! request or configuration, and (after 5 polls in a row) answers that keep
+//! changing between attempts; those are returned as `Err`. A body that is
+//! not JSON, or breaks off, fails the poll; so does one still arriving after
+//! [`Follow::poll_deadline`] or past [`Follow::max_response_bytes`] (a server
+//! that sends without end): the next polls then reach less far past the
+//! watermark, and the export cuts its windows smaller.
+//!
+//! **Unreadable records.** A record that is not JSON, breaks the schema (a
+//! required field missing, a numeric `timestamp`) or has a `timestamp` that
+//! cannot be read as a time fails the poll that meets it, so that a body
+//! damaged once is simply read again (after the interval, without
+//! back-off). The third poll in a row that meets
+//! it sets it aside: it yields [`FollowEvent::Rejected`] with the record
+//! ([`UnreadableRecord`]: why, and its JSON with secrets masked when it is
+//! JSON), never as a [`FollowEvent::Record`], and goes on. Its key (a
+//! SHA-256 of its JSON) is kept in the [`FollowState`], so the same record
+//! is set aside once, across restarts, for the last
+//! [`MAX_REJECTED`] such records; a corrected copy (another body, the same
+//! `event_uuid`) is read as any record.
 //!
 //! **Changing the lag.** A follower resumed with a longer lag than the state
 //! was saved with reads no earlier than the old lag reached: records before
@@ -67,6 +83,9 @@
 //!         FollowEvent::PollFailed { error, retry_in } => {
 //!             eprintln!("poll failed ({error}); again in {retry_in:?}")
 //!         }
+//!         FollowEvent::Rejected(unreadable) => {
+//!             eprintln!("set aside: {}", unreadable.problem())
+//!         }
 //!     }
 //! }
 //! # }
@@ -74,15 +93,17 @@
 
 mod state;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use progenitor_client::ClientInfo;
 use tokio::time::Instant;
 
-pub use state::FollowState;
+pub use super::export::UnreadableRecord;
+pub use state::{FollowState, MAX_REJECTED};
 
+use super::export::stream::FeedItem;
 use super::export::{AuditExport, RawExportEvent, RawExportStream, RawRecord};
 use crate::error::{Error, Result};
 use crate::generated;
@@ -104,11 +125,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const CATCH_UP_FIRST: i64 = 600;
 const CATCH_UP_MIN: i64 = 60;
 const CATCH_UP_MAX: i64 = 86_400;
-/// How long after its poll's end a record whose timestamp cannot be read is
-/// remembered: any later request that reaches back to where the server
-/// placed it (up to the export's one-minute overlap past the poll's end, and
-/// requests reach a minute before their range) still finds it remembered.
-const UNREADABLE_KEPT: chrono::Duration = chrono::Duration::seconds(120);
+/// How many polls in a row meet an unreadable record before it is set
+/// aside.
+pub const UNREADABLE_ATTEMPTS: u32 = 3;
+/// The shortest deadline of a poll unless told otherwise: 10 minutes (or
+/// 20 times the client's timeout, if longer).
+const MIN_POLL_DEADLINE: Duration = Duration::from_secs(600);
 /// The most polls in a row that may fail with [`Error::Inconsistent`]
 /// before it is taken as lasting (a body that changed between attempts is
 /// worth another poll; a server that keeps placing records out of their
@@ -131,6 +153,7 @@ pub struct Follow {
     since: Option<DateTime<Utc>>,
     resume: Option<FollowState>,
     max_response_bytes: u64,
+    poll_deadline: Option<Duration>,
 }
 
 impl Follow {
@@ -142,7 +165,19 @@ impl Follow {
             since: None,
             resume: None,
             max_response_bytes: super::export::DEFAULT_MAX_RESPONSE_BYTES,
+            poll_deadline: None,
         }
+    }
+
+    /// The longest a poll may read its responses before it fails
+    /// ([`Error::PollDeadline`]) and is tried again with smaller windows:
+    /// what bounds a server that keeps sending (each wait is bounded by the
+    /// client's timeout already). Default: 10 minutes, or 20 times
+    /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout) if longer;
+    /// at least a second.
+    pub fn poll_deadline(mut self, deadline: Duration) -> Self {
+        self.poll_deadline = Some(deadline);
+        self
     }
 
     /// How long from the start of one poll to the start of the next, while
@@ -174,7 +209,8 @@ impl Follow {
     }
 
     /// The most bytes of body one response is read to; see
-    /// [`AuditExport::max_response_bytes`].
+    /// [`AuditExport::max_response_bytes`]. A follower never reads a
+    /// response past it: one that goes on fails the poll.
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
         self.max_response_bytes = bytes;
         self
@@ -198,6 +234,14 @@ impl Follow {
             return invalid(format!(
                 "the follow lag ({:?}) must be at least a second and at most 7 days",
                 self.lag
+            ));
+        }
+        let poll_deadline = self.poll_deadline.unwrap_or_else(|| {
+            MIN_POLL_DEADLINE.max(self.api.inner().timeout().saturating_mul(20))
+        });
+        if poll_deadline < Duration::from_secs(1) {
+            return invalid(format!(
+                "the follow poll deadline ({poll_deadline:?}) must be at least a second"
             ));
         }
         let host = self.api.baseurl().to_owned();
@@ -229,6 +273,8 @@ impl Follow {
             step: chrono::Duration::seconds(CATCH_UP_FIRST),
             failures: 0,
             inconsistent: 0,
+            poll_deadline,
+            attempts: HashMap::new(),
         })
     }
 }
@@ -249,6 +295,11 @@ pub enum FollowEvent {
         /// When the follower polls again.
         retry_in: Duration,
     },
+    /// A record that cannot be read was set aside after
+    /// [`UNREADABLE_ATTEMPTS`] polls met it: keep it somewhere for a
+    /// person to look at; it is not passed on as a record, nor yielded
+    /// again (see the [module docs](self)).
+    Rejected(UnreadableRecord),
 }
 
 /// One completed poll.
@@ -272,6 +323,11 @@ pub struct PollReport {
     pub out_of_range: u64,
     /// How far the new watermark is behind this machine's clock.
     pub behind: Duration,
+    /// Records set aside as unreadable ([`FollowEvent::Rejected`]).
+    pub rejected: u64,
+    /// Polls that failed ([`FollowEvent::PollFailed`]) since the previous
+    /// poll completed.
+    pub failed_polls: u32,
     /// `event_uuid`s remembered for the polls to come.
     pub remembered: usize,
 }
@@ -296,6 +352,9 @@ pub struct Follower {
     failures: u32,
     /// Of those, failed with [`Error::Inconsistent`].
     inconsistent: u32,
+    poll_deadline: Duration,
+    /// Polls in a row that met each unreadable record, by its key.
+    attempts: HashMap<String, u32>,
 }
 
 /// The poll in progress.
@@ -308,6 +367,7 @@ struct Poll {
     opened: Instant,
     records: u64,
     repeated: u64,
+    rejected: u64,
 }
 
 impl std::fmt::Debug for Poll {
@@ -338,31 +398,40 @@ impl Follower {
                 }
                 continue;
             };
-            match poll.stream.next().await {
-                Some(Ok(RawExportEvent::Record(record))) => {
+            let deadline = poll.opened + self.poll_deadline;
+            let item = std::future::poll_fn(|cx| poll.stream.poll_item(cx));
+            let item = match tokio::time::timeout_at(deadline, item).await {
+                Ok(item) => item,
+                Err(_) => Some(Err(Error::PollDeadline {
+                    range: format!("{}..{}", poll.from, poll.to),
+                    after: self.poll_deadline,
+                })),
+            };
+            match item {
+                Some(Ok(FeedItem::Event(RawExportEvent::Record(record)))) => {
                     if self.seen.contains(record.event_uuid()) {
                         poll.repeated += 1;
                         continue;
                     }
-                    let at = record.at().unwrap_or(poll.to + UNREADABLE_KEPT);
+                    let Some(at) = record.at() else {
+                        let redactor = self.api.inner().redactor().clone();
+                        let unreadable = UnreadableRecord::of_timestamp(record, &redactor);
+                        if let Some(event) = self.unreadable(unreadable) {
+                            return event;
+                        }
+                        continue;
+                    };
                     self.seen.insert(record.event_uuid(), at);
                     poll.records += 1;
                     return Ok(FollowEvent::Record(record));
                 }
-                Some(Ok(RawExportEvent::WindowDone(_))) => {}
-                Some(Err(error)) => {
-                    self.poll = None;
-                    if matches!(error, Error::Inconsistent { .. }) {
-                        self.inconsistent += 1;
+                Some(Ok(FeedItem::Unreadable(unreadable))) => {
+                    if let Some(event) = self.unreadable(unreadable) {
+                        return event;
                     }
-                    if !may_pass(&error) || self.inconsistent >= MAX_INCONSISTENT {
-                        return Err(error);
-                    }
-                    self.failures = self.failures.saturating_add(1);
-                    let retry_in = self.backoff();
-                    self.next_poll_at = Instant::now() + retry_in;
-                    return Ok(FollowEvent::PollFailed { error, retry_in });
                 }
+                Some(Ok(FeedItem::Event(RawExportEvent::WindowDone(_)))) => {}
+                Some(Err(error)) => return self.poll_failed(error),
                 None => {
                     if let Some(done) = self.poll.take() {
                         return Ok(FollowEvent::Polled(self.close_poll(done)));
@@ -370,6 +439,62 @@ impl Follower {
                 }
             }
         }
+    }
+
+    /// What to do with a record of the poll in progress that cannot be
+    /// read: skip it (set aside already), set it aside, or fail the poll.
+    fn unreadable(&mut self, unreadable: UnreadableRecord) -> Option<Result<FollowEvent>> {
+        let poll = self.poll.as_mut()?;
+        if self.seen.is_rejected(unreadable.key()) {
+            poll.repeated += 1;
+            return None;
+        }
+        if self.attempts.len() > 1024 {
+            self.attempts.clear();
+        }
+        let attempts = self
+            .attempts
+            .entry(unreadable.key().to_owned())
+            .or_insert(0);
+        *attempts += 1;
+        if *attempts >= UNREADABLE_ATTEMPTS {
+            self.attempts.remove(unreadable.key());
+            self.seen.reject(unreadable.key());
+            poll.rejected += 1;
+            return Some(Ok(FollowEvent::Rejected(unreadable)));
+        }
+        let error = unreadable.error(UNREADABLE_ATTEMPTS - *attempts);
+        // The server answers: read again at the usual pace, no back-off.
+        self.poll = None;
+        self.failures = self.failures.saturating_add(1);
+        self.next_poll_at = Instant::now() + self.interval;
+        Some(Ok(FollowEvent::PollFailed {
+            error,
+            retry_in: self.interval,
+        }))
+    }
+
+    /// End the poll in progress with `error`: a failed poll, tried again
+    /// after a back-off, or (when retrying cannot fix it) the error.
+    fn poll_failed(&mut self, error: Error) -> Result<FollowEvent> {
+        self.poll = None;
+        if matches!(error, Error::Inconsistent { .. }) {
+            self.inconsistent += 1;
+        }
+        if !may_pass(&error) || self.inconsistent >= MAX_INCONSISTENT {
+            return Err(error);
+        }
+        if matches!(
+            error,
+            Error::ResponseTooLarge { .. } | Error::PollDeadline { .. }
+        ) {
+            // Reach less far past the watermark next time.
+            self.step = (self.step / 2).max(chrono::Duration::seconds(1));
+        }
+        self.failures = self.failures.saturating_add(1);
+        let retry_in = self.backoff();
+        self.next_poll_at = Instant::now() + retry_in;
+        Ok(FollowEvent::PollFailed { error, retry_in })
     }
 
     /// Where the follower stands: save it once the records passed on so far
@@ -398,6 +523,7 @@ impl Follower {
         }
         let stream = AuditExport::new(self.api.clone(), from, to)
             .max_response_bytes(self.max_response_bytes)
+            .feed()
             .raw_events()?;
         Ok(Some(Poll {
             stream,
@@ -407,13 +533,15 @@ impl Follower {
             opened: Instant::now(),
             records: 0,
             repeated: 0,
+            rejected: 0,
         }))
     }
 
     /// Move the watermark to the end of the completed poll.
     fn close_poll(&mut self, poll: Poll) -> PollReport {
-        self.failures = 0;
+        let failed_polls = std::mem::take(&mut self.failures);
         self.inconsistent = 0;
+        self.attempts.clear();
         self.watermark = poll.to;
         if let Some(from) = poll.to.checked_sub_signed(self.lag) {
             self.seen_from = self.seen_from.max(from);
@@ -440,6 +568,8 @@ impl Follower {
             requests: poll.stream.requests(),
             out_of_range: poll.stream.out_of_range(),
             behind: (Utc::now() - poll.to).to_std().unwrap_or_default(),
+            rejected: poll.rejected,
+            failed_polls,
             remembered: self.seen.len(),
         }
     }
@@ -455,14 +585,21 @@ impl Follower {
     }
 }
 
-/// Whether a later poll may succeed where this one failed.
+/// Whether a later poll may succeed where this one failed: all but
+/// authentication and what this side asked for or was configured with.
 fn may_pass(error: &Error) -> bool {
-    matches!(
+    !matches!(
         error,
-        Error::Connection { .. }
-            | Error::Timeout { .. }
-            | Error::RateLimited { .. }
-            | Error::Server(_)
-            | Error::Inconsistent { .. }
+        Error::MissingApiKey
+            | Error::InvalidConfig { .. }
+            | Error::InsecureHost { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Unauthorized(_)
+            | Error::Forbidden(_)
+            | Error::BadRequest(_)
+            | Error::Validation { .. }
+            | Error::FollowState { .. }
+            | Error::Output { .. }
+            | Error::UnsafeFile { .. }
     )
 }

@@ -1,7 +1,7 @@
 //! [`FollowState`]: where a [`Follower`](super::Follower) stands, to save and
 //! resume from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,10 +39,19 @@ pub struct FollowState {
     /// given up, under the shorter lag).
     seen_from: DateTime<Utc>,
     /// `event_uuid`s passed on, with their times (microseconds since the
-    /// epoch; a record whose timestamp cannot be read counts at the end of
-    /// the poll that read it).
+    /// epoch).
     seen: Vec<(String, i64)>,
+    /// The keys ([`UnreadableRecord::key`](crate::audit::export::UnreadableRecord::key))
+    /// of records set aside as unreadable, oldest first: never passed on,
+    /// nor set aside again. At most [`MAX_REJECTED`].
+    #[serde(default)]
+    rejected: Vec<String>,
 }
+
+/// The most records set aside as unreadable that a follower remembers
+/// (the oldest are forgotten first: one the server still returns after
+/// that is set aside again).
+pub const MAX_REJECTED: usize = 10_000;
 
 impl FollowState {
     pub(crate) fn new(
@@ -64,6 +73,7 @@ impl FollowState {
             watermark,
             seen_from,
             seen: ids,
+            rejected: seen.rejected_order.iter().map(|k| k.to_string()).collect(),
         }
     }
 
@@ -80,6 +90,11 @@ impl FollowState {
     /// How many `event_uuid`s the state remembers.
     pub fn seen(&self) -> usize {
         self.seen.len()
+    }
+
+    /// How many records set aside as unreadable the state remembers.
+    pub fn rejected(&self) -> usize {
+        self.rejected.len()
     }
 
     /// Check that this state is one this SDK wrote for `host`, and give its
@@ -117,6 +132,9 @@ impl FollowState {
         for (id, at) in self.seen {
             seen.ids.insert(id.into_boxed_str(), at);
         }
+        for key in self.rejected {
+            seen.reject(&key);
+        }
         Ok((self.watermark, self.seen_from, seen))
     }
 }
@@ -130,9 +148,31 @@ fn refused(problem: String) -> Error {
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     ids: HashMap<Box<str>, i64>,
+    /// Keys of records set aside as unreadable, and their order.
+    rejected: HashSet<Box<str>>,
+    rejected_order: VecDeque<Box<str>>,
 }
 
 impl Seen {
+    /// Whether the record with this key was set aside already.
+    pub(crate) fn is_rejected(&self, key: &str) -> bool {
+        self.rejected.contains(key)
+    }
+
+    /// Remember that the record with this key was set aside (forgetting the
+    /// oldest beyond [`MAX_REJECTED`]).
+    pub(crate) fn reject(&mut self, key: &str) {
+        if !self.rejected.insert(key.into()) {
+            return;
+        }
+        self.rejected_order.push_back(key.into());
+        while self.rejected_order.len() > MAX_REJECTED {
+            if let Some(oldest) = self.rejected_order.pop_front() {
+                self.rejected.remove(&oldest);
+            }
+        }
+    }
+
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.ids.contains_key(id)
     }
@@ -178,6 +218,7 @@ mod tests {
         assert!(seen.contains("a") && seen.contains("b") && !seen.contains("c"));
 
         let other = back.clone().open("https://other.example").unwrap_err();
+        assert_eq!(back.rejected(), 0);
         assert!(other.to_string().contains("another host"), "{other}");
         let mut newer = back;
         newer.version = 2;
@@ -197,5 +238,36 @@ mod tests {
         seen.forget_before(at(7));
         assert_eq!(seen.len(), 3);
         assert!(seen.contains("id7") && !seen.contains("id6"));
+    }
+}
+
+#[cfg(test)]
+mod rejected_tests {
+    use super::*;
+
+    #[test]
+    fn set_aside_records_are_kept_across_a_save_and_bounded() {
+        let mut seen = Seen::default();
+        for i in 0..MAX_REJECTED + 5 {
+            seen.reject(&format!("sha256:{i}"));
+        }
+        seen.reject("sha256:9"); // again: no change
+        let at = DateTime::from_timestamp(100, 0).unwrap();
+        let state = FollowState::new("h", at, at, &seen);
+        assert_eq!(state.rejected(), MAX_REJECTED);
+        let json = serde_json::to_string(&state).unwrap();
+        let (_, _, back) = serde_json::from_str::<FollowState>(&json)
+            .unwrap()
+            .open("h")
+            .unwrap();
+        // The oldest five were forgotten, the rest kept in order.
+        assert!(!back.is_rejected("sha256:4") && back.is_rejected("sha256:5"));
+        assert!(back.is_rejected(&format!("sha256:{}", MAX_REJECTED + 4)));
+        // A state saved before this field existed reads as none set aside.
+        let older = json.replace(r#","rejected":[]"#, "");
+        let mut value: serde_json::Value = serde_json::from_str(&older).unwrap();
+        value.as_object_mut().unwrap().remove("rejected");
+        let old: FollowState = serde_json::from_value(value).unwrap();
+        assert_eq!(old.rejected(), 0);
     }
 }

@@ -63,6 +63,9 @@ pub struct FollowArgs {
     /// Compress each file
     #[arg(long, value_name = "HOW", value_enum, default_value_t = CompressFlag::None, requires = "output_dir")]
     compress: CompressFlag,
+    /// Keep records that cannot be read here [default: DIR/rejected with --output-dir]
+    #[arg(long, value_name = "DIR")]
+    rejected_dir: Option<PathBuf>,
 }
 
 /// The state file: whose it is, where the output stands, and the follower.
@@ -181,6 +184,11 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
                     ));
                 }
             }
+            Ok(FollowEvent::Rejected(unreadable)) => {
+                if let Err(e) = set_aside(&args, &unreadable, global.quiet) {
+                    break Stopped::Output(OutputError::Failed(e));
+                }
+            }
             Ok(FollowEvent::PollFailed { error, retry_in }) => {
                 if !global.quiet {
                     output::note(&format!(
@@ -225,6 +233,63 @@ enum Stopped {
     Api(datafold_sdk::Error),
     /// Writing failed.
     Output(OutputError),
+}
+
+/// Where records that cannot be read are kept: `--rejected-dir`, or
+/// `rejected` in `--output-dir`.
+fn rejected_dir(args: &FollowArgs) -> Option<PathBuf> {
+    args.rejected_dir
+        .clone()
+        .or_else(|| args.output_dir.as_ref().map(|dir| dir.join("rejected")))
+}
+
+/// Keep a record that cannot be read as `<rejected dir>/<sha256>.json`
+/// (one JSON object: when, why, its `event_uuid` and its JSON, secrets
+/// masked, or `null` when it is not JSON), written atomically before the
+/// state that records the decision; say so on stderr either way. The name
+/// is the record's key, so a record set aside again after a crash replaces
+/// its own file.
+fn set_aside(
+    args: &FollowArgs,
+    unreadable: &datafold_sdk::audit::follow::UnreadableRecord,
+    quiet: bool,
+) -> CliResult {
+    let id = unreadable
+        .event_uuid()
+        .map(|id| format!(" {:?}", id.chars().take(80).collect::<String>()))
+        .unwrap_or_default();
+    let Some(dir) = rejected_dir(args) else {
+        if !quiet {
+            output::note(&format!(
+                "error: an audit-log record{id} cannot be read ({}) and is not written; give \
+                 --rejected-dir DIR to keep such records",
+                unreadable.problem()
+            ));
+        }
+        return Ok(());
+    };
+    crate::follow_output::prepare_dir_for(&dir, "--rejected-dir")?;
+    let hex = unreadable.key().trim_start_matches("sha256:");
+    let path = dir.join(format!("{hex}.json"));
+    let string = |text: &str| serde_json::Value::from(text).to_string();
+    let body = format!(
+        "{{\"set_aside_at\":{},\"problem\":{},\"event_uuid\":{},\"bytes\":{},\"record\":{}}}\n",
+        string(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        string(unreadable.problem()),
+        unreadable.event_uuid().map_or("null".into(), string),
+        unreadable.len(),
+        unreadable.json().unwrap_or("null"),
+    );
+    safe_file::write_atomically(&path, body.as_bytes())?;
+    if !quiet {
+        output::note(&format!(
+            "error: an audit-log record{id} cannot be read ({}); it is not written, and kept in \
+             {}",
+            unreadable.problem(),
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Make the records durable, then save the state (then close the open file
@@ -348,9 +413,20 @@ fn lock(_path: &std::path::Path, _flag: &str) -> CliResult<()> {
 
 /// One line per poll, for `-v`.
 fn poll_line(report: &PollReport) -> String {
+    let mut extra = String::new();
+    if report.rejected > 0 {
+        extra.push_str(&format!(", {} set aside as unreadable", report.rejected));
+    }
+    if report.failed_polls > 0 {
+        extra.push_str(&format!(
+            ", after {} failed poll{}",
+            report.failed_polls,
+            if report.failed_polls == 1 { "" } else { "s" }
+        ));
+    }
     format!(
         "poll {} to {}: {} new record{}, {} repeated, {} request{}, {} behind now, {} ids \
-         remembered",
+         remembered{extra}",
         report.from.format("%Y-%m-%dT%H:%M:%SZ"),
         report.to.format("%Y-%m-%dT%H:%M:%SZ"),
         report.records,

@@ -572,29 +572,34 @@ fn refuse_odd_hidden(dir: &Path) -> CliResult {
 /// Nothing else is created: where it cannot be a directory, nothing is left
 /// behind.
 pub fn prepare_dir(dir: &Path) -> CliResult {
+    prepare_dir_for(dir, "--output-dir")
+}
+
+/// As [`prepare_dir`], for the directory of `flag`.
+pub fn prepare_dir_for(dir: &Path, flag: &str) -> CliResult {
     match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(CliError::input(format!(
-            "--output-dir {} is not a directory (a symbolic link is not followed); give a \
+            "{flag} {} is not a directory (a symbolic link is not followed); give a \
              directory",
             dir.display()
         ))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(dir, flag),
         Err(e) => Err(CliError::input(format!(
-            "--output-dir {}: {e}; give a directory this user may write in",
+            "{flag} {}: {e}; give a directory this user may write in",
             dir.display()
         ))),
     }
 }
 
-fn create_dir(dir: &Path) -> CliResult {
+fn create_dir(dir: &Path, flag: &str) -> CliResult {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(|e| {
         CliError::input(format!(
-            "--output-dir {} does not exist and cannot be created: {e}; create it, or give a \
+            "{flag} {} does not exist and cannot be created: {e}; create it, or give a \
              directory this user may write in",
             dir.display()
         ))
@@ -604,7 +609,7 @@ fn create_dir(dir: &Path) -> CliResult {
     match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
         _ => Err(CliError::input(format!(
-            "--output-dir {} changed while it was created; give a directory",
+            "{flag} {} changed while it was created; give a directory",
             dir.display()
         ))),
     }

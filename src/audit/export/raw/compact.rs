@@ -100,6 +100,18 @@ impl<'a> Compactor<'a> {
         }
     }
 
+    /// The copy, and the `event_uuid` it found, whatever the other
+    /// required fields: what is kept of a record that is JSON but breaks
+    /// the schema.
+    pub(super) fn into_lenient(self) -> (Option<String>, Option<String>) {
+        let [_, event_uuid, _, _] = self.required;
+        let event_uuid = match event_uuid {
+            Field::String(id) => Some(id),
+            _ => None,
+        };
+        (String::from_utf8(self.out).ok(), event_uuid)
+    }
+
     /// The record read: its required fields checked.
     pub(super) fn into_record(self) -> std::result::Result<RawRecord, String> {
         let [timestamp, event_uuid, client_ip, url] = self.required;
