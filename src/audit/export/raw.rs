@@ -224,20 +224,26 @@ impl UnreadableRecord {
         self.bytes == 0
     }
 
-    /// The error a poll that met it fails with.
-    pub(crate) fn error(&self, attempts_left: u32) -> Error {
+    /// The error of a poll that met it, when `attempts_left` more polls may
+    /// meet it before it is set aside (`None`: an export, which stops).
+    pub(crate) fn error(&self, attempts_left: Option<u32>) -> Error {
+        let then = match attempts_left {
+            Some(n) => format!(
+                "; it is set aside (not written) if the next {n} poll{} cannot read it either",
+                if n == 1 { "" } else { "s" }
+            ),
+            None => String::new(),
+        };
         Error::Decode {
             status: None,
             excerpt: self.excerpt.clone(),
             error: <serde_json::Error as serde::de::Error>::custom(format!(
-                "an audit-log record{} cannot be read: {}; it is set aside (not written) if the \
-                 next {attempts_left} poll{} cannot read it either",
+                "an audit-log record{} cannot be read: {}{then}",
                 self.event_uuid
                     .as_deref()
                     .map(|id| format!(" ({id:?})"))
                     .unwrap_or_default(),
                 self.problem,
-                if attempts_left == 1 { "" } else { "s" }
             )),
         }
     }

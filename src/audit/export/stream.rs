@@ -210,7 +210,7 @@ impl Stream for RawExportStream {
             // Not yielded unless the export is read as a feed.
             Some(Ok(FeedItem::Unreadable(unreadable))) => {
                 this.finished = true;
-                Some(Err(unreadable.error(0)))
+                Some(Err(unreadable.error(None)))
             }
         })
     }

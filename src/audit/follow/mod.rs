@@ -463,7 +463,7 @@ impl Follower {
             poll.rejected += 1;
             return Some(Ok(FollowEvent::Rejected(unreadable)));
         }
-        let error = unreadable.error(UNREADABLE_ATTEMPTS - *attempts);
+        let error = unreadable.error(Some(UNREADABLE_ATTEMPTS - *attempts));
         // The server answers: read again at the usual pace, no back-off.
         self.poll = None;
         self.failures = self.failures.saturating_add(1);
