@@ -709,7 +709,18 @@ fn bad_bodies_and_unreadable_records_do_not_stop_it_and_are_set_aside_once() {
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let count = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    // Rejected files by their final names (not a temporary file being
+    // written).
+    let count = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                !name.starts_with('.') && name.ends_with(".json")
+            })
+            .count()
+        })
+    };
     while count(&rejected) < 2 {
         if child.try_wait().unwrap().is_some() {
             panic!("it stopped: {:?}", finish(child));
@@ -762,11 +773,35 @@ fn bad_bodies_and_unreadable_records_do_not_stop_it_and_are_set_aside_once() {
     signal(&child, libc::SIGTERM);
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains("cannot be read ("), "{stderr}");
+    assert!(!stderr.contains("cannot be read"), "{stderr}");
+    assert!(!stderr.contains("a poll failed"), "{stderr}");
+    assert!(stderr.contains("poll "), "polls completed: {stderr}");
     assert_eq!(count(&rejected), 2);
     let (after, _) = records_in(&out);
     assert!(
         after.len() == 5 && after.values().all(|n| *n == 1),
         "{after:?}"
     );
+}
+
+#[test]
+fn an_unusable_rejected_dir_is_refused_at_the_start() {
+    let server = live_mock(50.0, Faults::new());
+    let dir = scratch("follow", "rejected-dir");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for rejected in [file.clone(), file.join("below")] {
+        let mut command = follow(&server, &dir.join("state.json"), &out, &[]);
+        command.arg("--rejected-dir").arg(&rejected);
+        let (code, stderr) = finish(command.spawn().unwrap());
+        assert_eq!(code, Some(5), "{stderr}");
+        assert!(stderr.contains("--rejected-dir"), "{stderr}");
+        assert!(
+            stderr.to_lowercase().contains("not a directory"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }

@@ -314,3 +314,156 @@ fn a_poll_deadline_under_a_second_is_refused() {
         .unwrap_err();
     assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn elements_that_are_not_objects_are_set_aside_and_records_after_them_read() {
+    let base = Utc::now();
+    let server = Hostile::start(move |mut conn: Conn| async move {
+        let body = format!(
+            "{{\"logs\":[{}, 5 ,null,\"a string\",[1,{{\"x\":2}}],{}]}}",
+            good(0, base),
+            good(1, base)
+        );
+        respond(&mut conn.stream, 200, "application/json", &body).await;
+    })
+    .await;
+    let mut follower = follower(&server.url, None).start().unwrap();
+    let mut yielded = Yielded::default();
+    run(&mut follower, 3, &mut yielded).await;
+    assert_goods_once(&yielded, 2);
+    // Not objects: set aside by their bytes' digest, their bytes not kept.
+    let mut lengths: Vec<_> = yielded.rejected.iter().map(|r| r.len()).collect();
+    lengths.sort();
+    assert_eq!(lengths, [1, 4, 10, 11], "{yielded:?}");
+    for rejected in &yielded.rejected {
+        assert!(rejected.problem().contains("not an object"), "{rejected:?}");
+        assert!(rejected.json().is_none() && rejected.event_uuid().is_none());
+    }
+    // Two polls failed on them, then one set them all aside at once.
+    assert_eq!(yielded.failed.len(), 2, "{yielded:?}");
+}
+
+#[tokio::test]
+async fn a_readable_copy_of_an_unreadable_record_in_the_same_poll_is_passed_on() {
+    let base = Utc::now();
+    let server = Hostile::start(move |mut conn: Conn| async move {
+        let records = [hostile::record("good-0", "not a time"), good(0, base)];
+        respond(&mut conn.stream, 200, "application/json", &logs(&records)).await;
+    })
+    .await;
+    let mut follower = follower(&server.url, None).start().unwrap();
+    let mut yielded = Yielded::default();
+    run(&mut follower, 3, &mut yielded).await;
+    assert_goods_once(&yielded, 1);
+    assert_eq!(yielded.rejected.len(), 1, "{yielded:?}");
+}
+
+#[tokio::test]
+async fn a_client_without_a_timeout_follows_without_panicking() {
+    let server = Hostile::start(move |mut conn: Conn| async move {
+        respond(&mut conn.stream, 200, "application/json", "{\"logs\":[]}").await;
+    })
+    .await;
+    let client = Client::builder()
+        .api_key(TEST_KEY)
+        .host(&server.url)
+        .timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let mut follower = client
+        .audit_logs()
+        .follow()
+        .interval(Duration::from_millis(100))
+        .start()
+        .unwrap();
+    let event = follower.next().await.unwrap();
+    assert!(matches!(event, FollowEvent::Polled(_)), "{event:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_host_stops_the_first_poll_and_a_later_404_is_retried() {
+    // Answers 404 on its first connection: a host that is not the API.
+    let server = Hostile::start(move |mut conn: Conn| async move {
+        let body = if conn.index == 0 || conn.index == 2 {
+            respond(&mut conn.stream, 404, "text/html", "<h1>no</h1>").await;
+            return;
+        } else {
+            logs(&[])
+        };
+        respond(&mut conn.stream, 200, "application/json", &body).await;
+    })
+    .await;
+    let mut follower = follower(&server.url, None).start().unwrap();
+    let error = follower.next().await.unwrap_err();
+    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    // Once a poll has completed, a 404 (a proxy during a deploy) is a
+    // failed poll.
+    let mut follower = follower_resumed(&server.url, follower.state());
+    let mut yielded = Yielded::default();
+    run(&mut follower, 2, &mut yielded).await;
+    assert_eq!(yielded.failed.len(), 1, "{yielded:?}");
+}
+
+/// Records over ten minutes: a sparse first half, then 20 records a second
+/// of about 1 KB each (6 MB), served as a real server does: those in the
+/// range asked for.
+async fn burst_server(now: DateTime<Utc>) -> Hostile {
+    let pad = "x".repeat(900);
+    let mut records = Vec::new();
+    for s in 0..300 {
+        let at = now - chrono::Duration::seconds(600 - s);
+        records.push((at, hostile::record(&format!("s{s}"), &at.to_rfc3339())));
+    }
+    for s in 0..299 {
+        for k in 0..20 {
+            let at =
+                now - chrono::Duration::seconds(300 - s) + chrono::Duration::milliseconds(k * 40);
+            let mut json: serde_json::Value =
+                serde_json::from_str(&hostile::record(&format!("d{s}-{k}"), &at.to_rfc3339()))
+                    .unwrap();
+            json["p"] = pad.clone().into();
+            records.push((at, json.to_string()));
+        }
+    }
+    let records = Arc::new(records);
+    Hostile::start(move |mut conn: Conn| {
+        let records = records.clone();
+        async move {
+            let query: serde_json::Value =
+                serde_json::from_slice(&conn.request.body).unwrap_or_default();
+            let at = |k: &str| {
+                query[k]
+                    .as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|d| d.with_timezone(&Utc))
+            };
+            let (from, to) = (at("start_date"), at("end_date"));
+            let kept: Vec<String> = records
+                .iter()
+                .filter(|(t, _)| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t <= e))
+                .map(|(_, r)| r.clone())
+                .collect();
+            respond(&mut conn.stream, 200, "application/json", &logs(&kept)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_dense_burst_is_cut_into_windows_under_the_cap_not_failed() {
+    let now = Utc::now();
+    let server = burst_server(now).await;
+    let mut follower = client(&server.url)
+        .audit_logs()
+        .follow()
+        .interval(Duration::from_millis(100))
+        .lag(Duration::from_secs(630))
+        .max_response_bytes(1 << 20)
+        .start()
+        .unwrap();
+    let mut yielded = Yielded::default();
+    run(&mut follower, 1, &mut yielded).await;
+    assert!(yielded.failed.is_empty(), "{:?}", yielded.failed.first());
+    assert_eq!(yielded.records.len(), 300 + 299 * 20);
+    assert!(yielded.records.values().all(|n| *n == 1));
+}

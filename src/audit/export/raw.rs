@@ -195,9 +195,9 @@ impl UnreadableRecord {
         &self.problem
     }
 
-    /// Its JSON, compacted and with secrets masked, when it is JSON; `None`
-    /// when it is not (its bytes are not kept: what is not JSON cannot be
-    /// masked field by field).
+    /// Its JSON, compacted and with secrets masked, when it is a JSON
+    /// object; `None` when it is not (its bytes are not kept: what is not
+    /// an object cannot be masked field by field).
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }
@@ -241,7 +241,7 @@ impl UnreadableRecord {
                 "an audit-log record{} cannot be read: {}{then}",
                 self.event_uuid
                     .as_deref()
-                    .map(|id| format!(" ({id:?})"))
+                    .map(|id| format!(" ({:?})", crate::error::clip(id, 80)))
                     .unwrap_or_default(),
                 self.problem,
             )),

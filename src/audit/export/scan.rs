@@ -54,6 +54,12 @@ pub(crate) struct LogsScanner {
     done: bool,
     /// What excerpts in errors must not show (the API key).
     redactor: Redactor,
+    /// Elements of `logs` that are not objects are found too (for the
+    /// caller to set aside), not an error.
+    lenient: bool,
+    /// The element at `element_start` is a scalar (not an object, array
+    /// or string): it ends before the next `,`, `]` or white space.
+    scalar: bool,
 }
 
 impl LogsScanner {
@@ -61,6 +67,16 @@ impl LogsScanner {
     pub(crate) fn masking(redactor: Redactor) -> Self {
         Self {
             redactor,
+            ..Self::default()
+        }
+    }
+
+    /// As [`LogsScanner::masking`], finding elements of `logs` that are not
+    /// objects as well (a follower sets them aside).
+    pub(crate) fn lenient(redactor: Redactor) -> Self {
+        Self {
+            redactor,
+            lenient: true,
             ..Self::default()
         }
     }
@@ -102,6 +118,16 @@ impl LogsScanner {
             let byte = self.buf[self.pos];
             let at = self.pos;
             self.pos += 1;
+            if self.scalar {
+                if byte == b',' || byte == b']' || byte.is_ascii_whitespace() {
+                    // The scalar ends here: this byte is read again next.
+                    self.scalar = false;
+                    self.pos = at;
+                    let start = self.element_start.take().unwrap_or(at);
+                    return Ok(Some((&self.buf[start..at], None)));
+                }
+                continue;
+            }
             if self.in_string {
                 if self.escaped {
                     self.escaped = false;
@@ -109,6 +135,12 @@ impl LogsScanner {
                     self.escaped = true;
                 } else if byte == b'"' {
                     self.in_string = false;
+                    if self.lenient && self.in_logs && self.depth == 2 {
+                        if let Some(start) = self.element_start.take() {
+                            // A string where a record belongs.
+                            return Ok(Some((&self.buf[start..=at], None)));
+                        }
+                    }
                     if std::mem::take(&mut self.depth1_string) {
                         self.last_string = match self.string_start.take() {
                             Some(start) => self.buf[start..at].to_vec(),
@@ -124,6 +156,9 @@ impl LogsScanner {
             match byte {
                 b'"' => {
                     self.in_string = true;
+                    if self.lenient && self.in_logs && self.depth == 2 {
+                        self.element_start = Some(at);
+                    }
                     if self.depth == 1 {
                         self.depth1_string = true;
                         self.string_start = Some(at + 1);
@@ -142,7 +177,13 @@ impl LogsScanner {
                         self.seen_logs = true;
                     } else if self.in_logs && self.depth == 3 {
                         if byte != b'{' {
-                            return Err(self.malformed("a log record is not an object"));
+                            if !self.lenient {
+                                return Err(self.malformed("a log record is not an object"));
+                            }
+                            // An array where a record belongs: found whole
+                            // when it closes.
+                            self.element_start = Some(at);
+                            continue;
                         }
                         // The nesting the document has room for below here.
                         let room = MAX_NESTING + 1 - self.open.len();
@@ -181,7 +222,12 @@ impl LogsScanner {
                         && !other.is_ascii_whitespace()
                         && other != b',' =>
                 {
-                    return Err(self.malformed("a log record is not an object"));
+                    if !self.lenient {
+                        return Err(self.malformed("a log record is not an object"));
+                    }
+                    // A number or literal where a record belongs.
+                    self.scalar = true;
+                    self.element_start = Some(at);
                 }
                 _ => {}
             }
@@ -440,5 +486,44 @@ mod tests {
         assert!(read.is_none());
         let error = RawRecord::read(raw, &Redactor::new()).unwrap_err();
         assert!(error.contains("valid JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_lenient_scanner_finds_elements_that_are_not_objects() {
+        let body = r#"{"logs":[{"a":1}, 5 ,null,"s\"q",[1,{"x":[2]}],{"b":2}]}"#;
+        for chunk in [1, 3, body.len()] {
+            let mut scanner = LogsScanner::lenient(Redactor::new());
+            let mut found = Vec::new();
+            for piece in body.as_bytes().chunks(chunk) {
+                scanner.push(piece);
+                while let Some((raw, _)) = scanner.next_found().unwrap() {
+                    found.push(String::from_utf8(raw.to_vec()).unwrap());
+                }
+            }
+            scanner.finish().unwrap();
+            assert_eq!(
+                found,
+                [
+                    r#"{"a":1}"#,
+                    "5",
+                    "null",
+                    r#""s\"q""#,
+                    r#"[1,{"x":[2]}]"#,
+                    r#"{"b":2}"#
+                ],
+                "chunks of {chunk}"
+            );
+        }
+        // Not lenient: the same body is an error.
+        let mut strict = LogsScanner::masking(Redactor::new());
+        strict.push(body.as_bytes());
+        let mut result = Ok(None);
+        for _ in 0..3 {
+            result = strict.next_found().map(|f| f.map(|(raw, _)| raw.to_vec()));
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(result.is_err());
     }
 }

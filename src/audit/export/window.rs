@@ -154,7 +154,7 @@ impl WindowRecords {
         let redactor = api.inner().redactor().clone();
         let fetch = StreamedCall::get_json(&api, AUDIT_LOGS, &filter).map(|call| Fetch {
             call,
-            scanner: LogsScanner::masking(redactor.clone()),
+            scanner: scanner(&redactor, feed.is_some()),
             redactor,
             filter,
             bound_bytes,
@@ -218,9 +218,9 @@ impl Fetch {
                 self.position += 1;
                 let item = match read {
                     // Read in the pass that found it.
-                    Some(record) => WindowItem::Record(record),
+                    Some(record) => self.readable(record),
                     None => match RawRecord::read(raw, &self.redactor) {
-                        Ok(record) => WindowItem::Record(record),
+                        Ok(record) => self.readable(record),
                         Err(problem) if self.feed.is_some() => WindowItem::Unreadable(
                             UnreadableRecord::of_bytes(raw, &self.redactor, problem),
                         ),
@@ -277,7 +277,7 @@ impl Fetch {
                             "audit-log body broke off; reading the window again past the records kept"
                         );
                     }
-                    self.scanner = LogsScanner::masking(self.redactor.clone());
+                    self.scanner = scanner(&self.redactor, self.feed.is_some());
                     self.position = 0;
                     self.stats.requests += 1;
                     self.stats.body_bytes = 0;
@@ -285,13 +285,6 @@ impl Fetch {
                 }
                 Read::Chunk(chunk) => {
                     let bytes = self.stats.body_bytes + chunk.len() as u64;
-                    if let Some(cap) = self.feed.filter(|cap| bytes > *cap) {
-                        return Err(Error::ResponseTooLarge {
-                            what: format!("the audit-log response{}", span_text(&self.filter)),
-                            limit: cap,
-                            advice: "the poll is tried again, its windows cut smaller".into(),
-                        });
-                    }
                     if bytes > self.bound_bytes {
                         if self.asked_for_bytes.saturating_mul(2) >= self.stats.body_bytes {
                             // Not read: the window is asked for again in pieces.
@@ -301,6 +294,16 @@ impl Fetch {
                         // records, or a server ignoring the filter): pieces
                         // would be as large, so this one is read whole.
                         self.bound_bytes = u64::MAX;
+                    }
+                    // A feed reads no body past its cap, even one that
+                    // cannot be cut or is mostly not asked for.
+                    let uncut = self.bound_bytes == u64::MAX;
+                    if let Some(cap) = self.feed.filter(|cap| uncut && bytes > *cap) {
+                        return Err(Error::ResponseTooLarge {
+                            what: format!("the audit-log response{}", span_text(&self.filter)),
+                            limit: cap,
+                            advice: "the poll is tried again, its windows cut smaller".into(),
+                        });
                     }
                     self.stats.body_bytes = bytes;
                     self.scanner.push(&chunk);
@@ -312,6 +315,16 @@ impl Fetch {
                 },
             }
         }
+    }
+
+    /// A record read whole: read as a feed, one whose timestamp cannot be
+    /// read is unreadable (it never reaches placement, so that a readable
+    /// copy with its `event_uuid` is passed on as usual).
+    fn readable(&self, record: RawRecord) -> WindowItem {
+        if self.feed.is_some() && record.at().is_none() {
+            return WindowItem::Unreadable(UnreadableRecord::of_timestamp(record, &self.redactor));
+        }
+        WindowItem::Record(record)
     }
 
     /// The error for a repeated request that returned other records than
@@ -329,6 +342,15 @@ impl Fetch {
                 self.last_uuid.as_deref().unwrap_or_default(),
             ),
         }
+    }
+}
+
+/// The scanner of one response: lenient when read as a feed.
+fn scanner(redactor: &Redactor, feed: bool) -> LogsScanner {
+    if feed {
+        LogsScanner::lenient(redactor.clone())
+    } else {
+        LogsScanner::masking(redactor.clone())
     }
 }
 

@@ -33,25 +33,27 @@
 //! interval, doubling up to 5 minutes or the interval if longer); the
 //! records it passed on before failing are not passed on again. That is
 //! every failure but those retrying cannot fix: authentication, a refused
-//! request or configuration, and (after 5 polls in a row) answers that keep
+//! request or configuration, answers that are not the API's (404, a
+//! redirect elsewhere, another status) before any poll of this run has
+//! completed (a wrong host), and (after 5 polls in a row) answers that keep
 //! changing between attempts; those are returned as `Err`. A body that is
 //! not JSON, or breaks off, fails the poll; so does one still arriving after
 //! [`Follow::poll_deadline`] or past [`Follow::max_response_bytes`] (a server
 //! that sends without end): the next polls then reach less far past the
 //! watermark, and the export cuts its windows smaller.
 //!
-//! **Unreadable records.** A record that is not JSON, breaks the schema (a
-//! required field missing, a numeric `timestamp`) or has a `timestamp` that
-//! cannot be read as a time fails the poll that meets it, so that a body
-//! damaged once is simply read again (after the interval, without
-//! back-off). The third poll in a row that meets
-//! it sets it aside: it yields [`FollowEvent::Rejected`] with the record
-//! ([`UnreadableRecord`]: why, and its JSON with secrets masked when it is
-//! JSON), never as a [`FollowEvent::Record`], and goes on. Its key (a
-//! SHA-256 of its JSON) is kept in the [`FollowState`], so the same record
-//! is set aside once, across restarts, for the last
-//! [`MAX_REJECTED`] such records; a corrected copy (another body, the same
-//! `event_uuid`) is read as any record.
+//! **Unreadable records.** A record that is not JSON (or not an object),
+//! breaks the schema (a required field missing, a numeric `timestamp`) or
+//! has a `timestamp` that cannot be read as a time fails the poll that meets
+//! it, so that a body damaged once is simply read again (after the interval,
+//! without back-off). Once two polls in a row have failed that way, the
+//! next sets aside every unreadable record it meets: it yields
+//! [`FollowEvent::Rejected`] with the record ([`UnreadableRecord`]: why,
+//! and its JSON with secrets masked when it is JSON), never a
+//! [`FollowEvent::Record`], and goes on. Its key (a SHA-256 of its JSON) is
+//! kept in the [`FollowState`], so the same record is set aside once,
+//! across restarts, for the last [`MAX_REJECTED`] such records; a corrected
+//! copy (another body, the same `event_uuid`) is read as any record.
 //!
 //! **Changing the lag.** A follower resumed with a longer lag than the state
 //! was saved with reads no earlier than the old lag reached: records before
@@ -93,7 +95,6 @@
 
 mod state;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -125,8 +126,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const CATCH_UP_FIRST: i64 = 600;
 const CATCH_UP_MIN: i64 = 60;
 const CATCH_UP_MAX: i64 = 86_400;
-/// How many polls in a row meet an unreadable record before it is set
-/// aside.
+/// The poll that sets unreadable records aside: the third in a row to meet
+/// one (the two before it failed on unreadable records).
 pub const UNREADABLE_ATTEMPTS: u32 = 3;
 /// The shortest deadline of a poll unless told otherwise: 10 minutes (or
 /// 20 times the client's timeout, if longer).
@@ -274,7 +275,8 @@ impl Follow {
             failures: 0,
             inconsistent: 0,
             poll_deadline,
-            attempts: HashMap::new(),
+            unreadable_streak: 0,
+            completed_any: false,
         })
     }
 }
@@ -295,10 +297,10 @@ pub enum FollowEvent {
         /// When the follower polls again.
         retry_in: Duration,
     },
-    /// A record that cannot be read was set aside after
-    /// [`UNREADABLE_ATTEMPTS`] polls met it: keep it somewhere for a
-    /// person to look at; it is not passed on as a record, nor yielded
-    /// again (see the [module docs](self)).
+    /// A record that cannot be read was set aside, by the
+    /// [`UNREADABLE_ATTEMPTS`]th poll in a row to meet unreadable records:
+    /// keep it somewhere for a person to look at; it is not passed on as a
+    /// record, nor yielded again (see the [module docs](self)).
     Rejected(UnreadableRecord),
 }
 
@@ -353,8 +355,13 @@ pub struct Follower {
     /// Of those, failed with [`Error::Inconsistent`].
     inconsistent: u32,
     poll_deadline: Duration,
-    /// Polls in a row that met each unreadable record, by its key.
-    attempts: HashMap<String, u32>,
+    /// Polls in a row (since the last completed one) that failed on an
+    /// unreadable record.
+    unreadable_streak: u32,
+    /// Whether a poll of this run completed: until one has, answers that
+    /// are not the API's (404, a redirect elsewhere, another status) are
+    /// taken for a wrong host and returned.
+    completed_any: bool,
 }
 
 /// The poll in progress.
@@ -398,14 +405,17 @@ impl Follower {
                 }
                 continue;
             };
-            let deadline = poll.opened + self.poll_deadline;
             let item = std::future::poll_fn(|cx| poll.stream.poll_item(cx));
-            let item = match tokio::time::timeout_at(deadline, item).await {
-                Ok(item) => item,
-                Err(_) => Some(Err(Error::PollDeadline {
-                    range: format!("{}..{}", poll.from, poll.to),
-                    after: self.poll_deadline,
-                })),
+            // A deadline past the end of time is none.
+            let item = match poll.opened.checked_add(self.poll_deadline) {
+                None => item.await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, item).await {
+                    Ok(item) => item,
+                    Err(_) => Some(Err(Error::PollDeadline {
+                        range: format!("{}..{}", poll.from, poll.to),
+                        after: self.poll_deadline,
+                    })),
+                },
             };
             match item {
                 Some(Ok(FeedItem::Event(RawExportEvent::Record(record)))) => {
@@ -449,21 +459,15 @@ impl Follower {
             poll.repeated += 1;
             return None;
         }
-        if self.attempts.len() > 1024 {
-            self.attempts.clear();
-        }
-        let attempts = self
-            .attempts
-            .entry(unreadable.key().to_owned())
-            .or_insert(0);
-        *attempts += 1;
-        if *attempts >= UNREADABLE_ATTEMPTS {
-            self.attempts.remove(unreadable.key());
+        if self.unreadable_streak + 1 >= UNREADABLE_ATTEMPTS {
+            // Polls in a row failed on unreadable records: this one sets
+            // aside every one it meets.
             self.seen.reject(unreadable.key());
             poll.rejected += 1;
             return Some(Ok(FollowEvent::Rejected(unreadable)));
         }
-        let error = unreadable.error(Some(UNREADABLE_ATTEMPTS - *attempts));
+        self.unreadable_streak += 1;
+        let error = unreadable.error(Some(UNREADABLE_ATTEMPTS - self.unreadable_streak));
         // The server answers: read again at the usual pace, no back-off.
         self.poll = None;
         self.failures = self.failures.saturating_add(1);
@@ -481,7 +485,12 @@ impl Follower {
         if matches!(error, Error::Inconsistent { .. }) {
             self.inconsistent += 1;
         }
-        if !may_pass(&error) || self.inconsistent >= MAX_INCONSISTENT {
+        let wrong_host = !self.completed_any
+            && matches!(
+                error,
+                Error::NotFound(_) | Error::Redirect { .. } | Error::UnexpectedStatus(_)
+            );
+        if wrong_host || !may_pass(&error) || self.inconsistent >= MAX_INCONSISTENT {
             return Err(error);
         }
         if matches!(
@@ -541,7 +550,8 @@ impl Follower {
     fn close_poll(&mut self, poll: Poll) -> PollReport {
         let failed_polls = std::mem::take(&mut self.failures);
         self.inconsistent = 0;
-        self.attempts.clear();
+        self.unreadable_streak = 0;
+        self.completed_any = true;
         self.watermark = poll.to;
         if let Some(from) = poll.to.checked_sub_signed(self.lag) {
             self.seen_from = self.seen_from.max(from);

@@ -92,6 +92,9 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
     if let Some(dir) = &args.output_dir {
         crate::follow_output::prepare_dir(dir)?;
     }
+    if let Some(dir) = rejected_dir(&args) {
+        crate::follow_output::check_dir_for(&dir, "--rejected-dir")?;
+    }
     // One run at a time per state file and per directory: a second would
     // cut back or remove the first one's open file.
     let _locks = (

@@ -575,6 +575,28 @@ pub fn prepare_dir(dir: &Path) -> CliResult {
     prepare_dir_for(dir, "--output-dir")
 }
 
+/// Check, without creating anything, that the directory of `flag` is a
+/// directory, or can be created where it is missing (its parent is a
+/// directory): so that a run fails at its start, not hours later.
+pub fn check_dir_for(dir: &Path, flag: &str) -> CliResult {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = safe_file::parent_dir(dir);
+            match std::fs::metadata(parent) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                _ => Err(CliError::input(format!(
+                    "{flag} {}: its parent {} is not a directory; give a directory this user \
+                     may write in",
+                    dir.display(),
+                    parent.display()
+                ))),
+            }
+        }
+        _ => prepare_dir_for(dir, flag),
+    }
+}
+
 /// As [`prepare_dir`], for the directory of `flag`.
 pub fn prepare_dir_for(dir: &Path, flag: &str) -> CliResult {
     match std::fs::symlink_metadata(dir) {
