@@ -85,10 +85,13 @@ pub fn create_new(path: &Path) -> Result<File> {
 }
 
 /// Open the existing regular file at `path` to read it, without following a
-/// symbolic link.
+/// symbolic link, and check on the open handle that it is the regular file
+/// that was inspected. A FIFO or device is never opened (it could block).
 ///
 /// # Errors
-/// As [`open_to_update`], except that a read-only file is fine.
+/// [`Error::InputFile`] for a symbolic link, a non-regular file, one
+/// replaced while it was opened, or one that cannot be opened (it does not
+/// exist, for one).
 pub fn open_to_read(path: &Path) -> Result<File> {
     open_existing(path, false)
 }
@@ -107,11 +110,18 @@ pub fn open_to_update(path: &Path) -> Result<File> {
 }
 
 fn open_existing(path: &Path, write: bool) -> Result<File> {
-    let before = fs::symlink_metadata(path).map_err(|e| io_failure("open", path, e))?;
-    check_kind(path, &before)?;
-    if write {
-        refuse_read_only(path, &before)?;
+    let before = fs::symlink_metadata(path).map_err(|e| {
+        if write {
+            io_failure("open", path, e)
+        } else {
+            read_failure(path, e)
+        }
+    })?;
+    if !write {
+        return open_input(path, &before);
     }
+    check_kind(path, &before)?;
+    refuse_read_only(path, &before)?;
     let file = open_options(true, write)
         .open(path)
         .map_err(|e| refusal_or_failure("open", path, e))?;
@@ -195,18 +205,21 @@ pub fn remove(path: &Path) -> Result<()> {
 /// `cap` bytes of it.
 ///
 /// # Errors
-/// As [`open_to_read`]; [`Error::UnsafeFile`] when the file is longer than
-/// `cap`.
+/// As [`open_to_read`]; [`Error::InputFile`] when the file is longer than
+/// `cap`, or reading it fails.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
     let file = open_to_read(path)?;
     let mut contents = Vec::new();
     file.take(cap.saturating_add(1))
         .read_to_end(&mut contents)
-        .map_err(|e| io_failure("read", path, e))?;
+        .map_err(|e| read_failure(path, e))?;
     if contents.len() as u64 > cap {
-        return Err(unsafe_file(
+        return Err(input_file(
             path,
-            format!("it is longer than {cap} bytes, more than such a file can be"),
+            format!(
+                "it is longer than {cap} bytes, more than such a file can be; give the right \
+                 file"
+            ),
         ));
     }
     Ok(contents)
@@ -257,6 +270,71 @@ fn open_options(read: bool, write: bool) -> OpenOptions {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     options
+}
+
+/// Open the file `inspected` describes to read it: a regular file, not
+/// through a symbolic link, still the same file once open.
+fn open_input(path: &Path, inspected: &fs::Metadata) -> Result<File> {
+    let refused = |metadata: &fs::Metadata| {
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            Some("it is a symbolic link, which is not followed; give the path of the file itself")
+        } else if kind.is_dir() {
+            Some("it is a directory; give the path of a file")
+        } else if !kind.is_file() {
+            Some(
+                "it is not a regular file (a FIFO, device or socket, which could block or never \
+                 end); give the path of a regular file",
+            )
+        } else {
+            None
+        }
+    };
+    if let Some(reason) = refused(inspected) {
+        return Err(input_file(path, reason.into()));
+    }
+    let file = open_options(true, false).open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return input_file(
+                path,
+                "it is a symbolic link, which is not followed; give the path of the file itself"
+                    .into(),
+            );
+        }
+        read_failure(path, e)
+    })?;
+    let opened = file.metadata().map_err(|e| read_failure(path, e))?;
+    if let Some(reason) = refused(&opened) {
+        return Err(input_file(path, reason.into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (opened.dev(), opened.ino()) != (inspected.dev(), inspected.ino()) {
+            return Err(input_file(
+                path,
+                "it was replaced while it was being opened; check who else writes there".into(),
+            ));
+        }
+    }
+    Ok(file)
+}
+
+fn input_file(path: &Path, reason: String) -> Error {
+    Error::InputFile {
+        path: PathBuf::from(path),
+        reason,
+    }
+}
+
+fn read_failure(path: &Path, error: io::Error) -> Error {
+    let hint = match error.kind() {
+        io::ErrorKind::NotFound => "check the path",
+        io::ErrorKind::PermissionDenied => "check that this user may read it",
+        _ => "check the file and the disk",
+    };
+    input_file(path, format!("{error}; {hint}"))
 }
 
 /// A symbolic link or a non-regular file is never written.

@@ -687,3 +687,42 @@ fn from_file_refuses_an_unknown_or_mistyped_field_with_its_line() {
     );
     assert_eq!(server.stored_integrations(), before, "nothing was sent");
 }
+
+#[cfg(unix)]
+#[test]
+fn files_that_cannot_be_read_say_so_and_an_unsafe_export_output_is_refused_input() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "unreadable");
+    // A desired-state file over its 1 MiB cap.
+    let big = write(&dir, "big.yaml", &format!("# {}\n", "x".repeat(1 << 20)));
+    // A ${file:...} secret that is a FIFO (never opened: it could block).
+    let fifo = dir.join("secret.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let with_fifo = write(
+        &dir,
+        "fifo.yaml",
+        &EXAMPLE.replace("${env:HIGHTOUCH_TOKEN}", "${file:secret.fifo}"),
+    );
+    for (file, says) in [(&big, "longer than"), (&with_fifo, "not a regular file")] {
+        let (code, stdout, stderr) = bi(&server, &["plan", "-f", path(file)]);
+        assert_eq!(code, 5, "{stdout}{stderr}");
+        assert!(
+            stderr.contains("cannot read") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("write"), "{stderr}");
+    }
+
+    // `bi export -o` a symbolic link: an unsafe output file, exit 5.
+    let victim = write(&dir, "victim", "untouched");
+    let link = dir.join("link.yaml");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let (code, _, stderr) = bi(&server, &["export", "-o", path(&link)]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}

@@ -644,3 +644,93 @@ fn compressed_output_to_a_terminal_is_refused() {
     assert!(text.contains("not to a terminal"), "{text}");
     assert!(server.request_log().is_empty(), "no request was sent");
 }
+
+#[test]
+fn a_partial_file_without_its_checkpoint_is_refused_and_kept() {
+    let server = slow_mock();
+    let dir = scratch("no-checkpoint");
+    for name in ["audit.jsonl", "audit.jsonl.gz", "audit.jsonl.zst"] {
+        let out = dir.join(name);
+        interrupt_once_checkpointed(
+            datafold(&server)
+                .args(export_args(&server))
+                .arg("-o")
+                .arg(&out),
+            &out,
+            windows_done_at_least(2),
+        );
+        std::fs::remove_file(sibling(&out, ".checkpoint")).unwrap();
+        let partial = std::fs::read(sibling(&out, ".partial")).unwrap();
+        assert!(!partial.is_empty());
+        server.clear_request_log();
+
+        // --resume, with the range flags or without: refused, nothing touched.
+        for with_range in [true, false] {
+            let mut command = datafold(&server);
+            if with_range {
+                command.args(export_args(&server));
+            } else {
+                command.args(["audit-logs", "export"]);
+            }
+            let (code, stderr) = run(command.args(["--resume", "-o"]).arg(&out));
+            assert_eq!(code, 5, "{name}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{name}.partial")) && stderr.contains("cannot be resumed"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("--restart"), "{stderr}");
+        }
+        // Without --resume: the advice is not --resume, which cannot work.
+        let (code, stderr) = run(datafold(&server)
+            .args(export_args(&server))
+            .arg("-o")
+            .arg(&out));
+        assert_eq!(code, 5, "{stderr}");
+        assert!(stderr.contains("cannot be resumed"), "{stderr}");
+        assert!(!stderr.contains("rerun with --resume"), "{stderr}");
+
+        assert!(server.request_log().is_empty(), "no request was sent");
+        assert_eq!(std::fs::read(sibling(&out, ".partial")).unwrap(), partial);
+        assert!(!out.exists());
+
+        // --restart starts over, as it says.
+        let (code, stderr) = run(datafold(&server)
+            .args(export_args(&server))
+            .args(["--restart", "-o"])
+            .arg(&out));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(out.exists() && !sibling(&out, ".partial").exists());
+    }
+}
+
+#[test]
+fn the_sdk_refuses_to_resume_a_partial_file_without_its_checkpoint() {
+    let server = slow_mock();
+    let dir = scratch("sdk-no-checkpoint");
+    let (out, partial) = sdk_export_interrupted(&server, &dir, Compression::Gzip);
+    std::fs::remove_file(sibling(&out, ".checkpoint")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime
+        .block_on(sdk_export(&server).write_compressed_to_file(
+            ExportFormat::JsonLines,
+            Compression::Gzip,
+            &out,
+            IfInterrupted::Resume,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Checkpoint {
+                refusal: CheckpointRefusal::NoCheckpoint,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("IfInterrupted::Restart"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(sibling(&out, ".partial")).unwrap(), partial);
+}

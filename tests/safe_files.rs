@@ -543,7 +543,43 @@ fn hard_linked_and_symlinked_files_are_not_opened_for_update() {
     std::os::unix::fs::symlink(&victim, &soft).unwrap();
     assert_eq!(refused_path(safe_file::open_to_update(&hard)), hard);
     assert_eq!(refused_path(safe_file::open_to_update(&soft)), soft);
-    assert_eq!(refused_path(safe_file::open_to_read(&soft)), soft);
+    match safe_file::open_to_read(&soft) {
+        Err(Error::InputFile { path, reason }) => {
+            assert_eq!(path, soft);
+            assert!(reason.contains("symbolic link"), "{reason}");
+        }
+        other => panic!("expected a refusal to read, got {other:?}"),
+    }
     assert_eq!(refused_path(safe_file::create_new(&soft)), soft);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn files_that_cannot_be_read_say_so_never_refusing_to_write() {
+    let dir = scratch("reads");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'x'; 2048]).unwrap();
+    let cases = [
+        (safe_file::read_capped(&fifo, 1024), "not a regular file"),
+        (safe_file::read_capped(&big, 1024), "longer than 1024 bytes"),
+        (safe_file::read_capped(&dir, 1024), "directory"),
+        (
+            safe_file::read_capped(&dir.join("missing"), 1024),
+            "check the path",
+        ),
+    ];
+    for (result, says) in cases {
+        let error = result.unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, Error::InputFile { .. }), "{error:?}");
+        assert!(message.starts_with("cannot read "), "{message}");
+        assert!(message.contains(says), "{message}");
+        assert!(!message.contains("write"), "{message}");
+    }
 }

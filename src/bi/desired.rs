@@ -140,7 +140,7 @@ impl Desired {
             }],
         };
         let bytes = crate::safe_file::read_capped(path, MAX_DESIRED_FILE_BYTES)
-            .map_err(|e| unreadable(format!("cannot read it: {e}")))?;
+            .map_err(|e| unreadable(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?;
         let is_json = path
             .extension()

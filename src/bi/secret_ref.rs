@@ -49,10 +49,8 @@ impl SecretRef {
                     Some(dir) if path.is_relative() => dir.join(path),
                     _ => path.clone(),
                 };
-                let bytes =
-                    crate::safe_file::read_capped(&path, MAX_SECRET_FILE_BYTES).map_err(|e| {
-                        AsCodeError::Secret(format!("cannot read the secret file: {e}"))
-                    })?;
+                let bytes = crate::safe_file::read_capped(&path, MAX_SECRET_FILE_BYTES)
+                    .map_err(|e| AsCodeError::Secret(e.to_string()))?;
                 let text = String::from_utf8(bytes).map_err(|_| {
                     AsCodeError::Secret(format!("{} is not UTF-8 text", path.display()))
                 })?;

@@ -262,6 +262,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file the SDK was asked to read (a state, a checkpoint, a
+    /// desired-state file, a `${file:…}` secret) cannot be read safely or at
+    /// all: a symbolic link, not a regular file (a FIFO or device could
+    /// block or never end), larger than such a file can be, or missing.
+    /// Nothing was read from it; see [`crate::safe_file`].
+    #[error("cannot read {}: {reason}", path.display())]
+    InputFile {
+        /// The path.
+        path: std::path::PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// An export into a file was refused before anything was requested or
     /// written, because of what an interrupted run left beside it.
     #[error("{problem}; {}", refusal.hint())]
@@ -300,6 +313,10 @@ pub enum CheckpointRefusal {
     /// wrong type, another format version, or edited or damaged (its seal
     /// does not match its other fields).
     Unreadable,
+    /// An interrupted run's partial output is there without its checkpoint:
+    /// nothing vouches for what it holds, so it cannot be resumed (and is not
+    /// removed unasked).
+    NoCheckpoint,
     /// The checkpoint's `field` does not match: the export's identity (`host`,
     /// `start`, `end`, `window_secs`, `overlap_secs`, `output_format`), its
     /// plan (`windows_done`, `records_done`) or the partial output it vouches
@@ -319,6 +336,10 @@ impl CheckpointRefusal {
             }
             CheckpointRefusal::Unreadable => {
                 "pass IfInterrupted::Restart to discard the interrupted export and start over"
+            }
+            CheckpointRefusal::NoCheckpoint => {
+                "pass IfInterrupted::Restart to discard the partial file and start over, or \
+                 move it away"
             }
             _ => {
                 "resume with the interrupted export's settings, or pass IfInterrupted::Restart \
@@ -515,6 +536,7 @@ impl Error {
             Error::Decode { .. } => "Decode",
             Error::Output { .. } => "Output",
             Error::UnsafeFile { .. } => "UnsafeFile",
+            Error::InputFile { .. } => "InputFile",
             Error::Checkpoint { .. } => "Checkpoint",
             Error::FollowState { .. } => "FollowState",
             Error::InvalidTimestamp { .. } => "InvalidTimestamp",

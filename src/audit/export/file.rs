@@ -33,9 +33,10 @@ pub enum IfInterrupted {
     Refuse,
     /// Continue it: its checkpoint must be as it was saved (its seal
     /// matches), belong to this export (host, range, window, overlap,
-    /// format) and match the partial file, or nothing is written. With a
-    /// partial file but no checkpoint, no window was completed, and the
-    /// export starts over. With neither, it starts afresh.
+    /// format) and match the partial file, or nothing is written. A partial
+    /// file without its checkpoint is refused
+    /// ([`CheckpointRefusal::NoCheckpoint`]) and left as it is: nothing
+    /// vouches for it. With neither, it starts afresh.
     Resume,
     /// Discard the partial file and checkpoint, and start over.
     Restart,
@@ -186,7 +187,22 @@ impl AuditExport {
                 })
             }
             IfInterrupted::Restart => None,
-            IfInterrupted::Resume => files.load_checkpoint()?,
+            IfInterrupted::Resume => match files.load_checkpoint()? {
+                // What the partial file holds is vouched for by nothing: it
+                // is neither continued nor removed.
+                None if partial_there => {
+                    return Err(Error::Checkpoint {
+                        refusal: CheckpointRefusal::NoCheckpoint,
+                        problem: format!(
+                            "{} has no checkpoint ({} is missing), so the interrupted export \
+                             cannot be resumed",
+                            files.partial.display(),
+                            files.checkpoint.display()
+                        ),
+                    })
+                }
+                saved => saved,
+            },
         };
         let (export, file, already) = match saved {
             Some(saved) => self.reopen(&files, format, compression, saved, partial_there)?,

@@ -559,9 +559,9 @@ fn resumed_export(
         .map_err(|error| file_failure(error, files))?;
     let Some(saved) = saved else {
         if files.interrupted() {
-            // A partial file without a checkpoint holds no completed window:
-            // write_to_file starts it over, with the flags as given.
-            return from_flags(client, args);
+            // A partial file without its checkpoint: nothing says what it
+            // holds, so it is neither continued nor removed.
+            return Err(no_checkpoint(files));
         }
         return Err(CliError::usage(format!(
             "nothing to resume: there is no {}; run without --resume to start an export",
@@ -617,16 +617,32 @@ fn interrupted(files: &ExportFiles) -> CliError {
     CliError::interrupted(message)
 }
 
+/// A partial file without its checkpoint: it cannot be resumed; say how
+/// to start over.
+fn no_checkpoint(files: &ExportFiles) -> CliError {
+    CliError::input(format!(
+        "{} is an interrupted export without its checkpoint ({} is missing), so it cannot be \
+         resumed; to start over, rerun with --restart (it discards that file) or move the file \
+         away (--resume continues it only with its checkpoint back in place)",
+        files.partial().display(),
+        files.checkpoint().display()
+    ))
+}
+
 /// Failures of an export into a file, with next steps in flags.
 fn file_failure(error: Error, files: &ExportFiles) -> CliError {
     match error {
         Error::Checkpoint {
             refusal: CheckpointRefusal::Interrupted,
             ..
-        } => CliError::input(format!(
+        } if files.checkpoint().exists() => CliError::input(format!(
             "an interrupted export of {} exists: rerun with --resume, or --restart to discard it",
             files.output().display()
         )),
+        Error::Checkpoint {
+            refusal: CheckpointRefusal::Interrupted | CheckpointRefusal::NoCheckpoint,
+            ..
+        } => no_checkpoint(files),
         Error::Checkpoint {
             refusal:
                 CheckpointRefusal::Mismatch {

@@ -263,8 +263,9 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     );
     text.push_str(&body);
     match &args.output {
+        // An unsafe --output is refused input (exit 5), a failed write exit 1.
         Some(path) => datafold_sdk::safe_file::write_atomically(path, text.as_bytes())
-            .map_err(|e| CliError::other(format!("cannot write the export: {e}")))?,
+            .map_err(CliError::from)?,
         None => output::stdout(&text)?,
     }
     if !skipped.is_empty() {

@@ -154,6 +154,7 @@ fn describe(error: &Error, run: &Invocation) -> (u8, String) {
         | Error::InvalidRequest { .. }
         | Error::InvalidConfig { .. }
         | Error::UnsafeFile { .. }
+        | Error::InputFile { .. }
         | Error::Checkpoint { .. } => (5, error.to_string()),
         Error::Timeout { .. } => (7, timed_out(run)),
         Error::Connection { error: inner, .. } => (7, connection_failed(error, inner, run)),
