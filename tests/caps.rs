@@ -15,12 +15,7 @@ use hostile::{endless, head, record, respond, Hostile};
 const MIB: u64 = 1024 * 1024;
 
 fn client(url: &str) -> Client {
-    Client::builder()
-        .api_key(TEST_KEY)
-        .host(url)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    common::client_for(url)
 }
 
 /// An audit-log body of about `total` bytes of records, without a

@@ -17,17 +17,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::TEST_KEY;
 use datafold_sdk::audit::follow::{FollowEvent, FollowState, Follower, UnreadableRecord};
-use datafold_sdk::{Client, Error, RetryPolicy};
+use datafold_sdk::{Client, Error};
 use hostile::{endless, head, respond, Conn, Hostile};
 use tokio::io::AsyncWriteExt;
 
 fn client(url: &str) -> Client {
-    Client::builder()
-        .api_key(TEST_KEY)
-        .host(url)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    common::client_for(url)
 }
 
 /// A follower of `url` polling every 100 ms with a 30 s lag (records stay

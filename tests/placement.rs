@@ -7,20 +7,15 @@ mod common;
 mod hostile;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{CaptureServer, Reply, TEST_KEY};
+use common::{CaptureServer, Reply};
 use datafold_sdk::audit::export::{ExportEvent, ExportFormat};
-use datafold_sdk::{Client, RetryPolicy};
+use datafold_sdk::Client;
 use futures_util::StreamExt;
 use hostile::{respond, Hostile};
 use serde_json::json;
 
 fn client(url: &str) -> Client {
-    Client::builder()
-        .api_key(TEST_KEY)
-        .host(url)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    common::client_for(url)
 }
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {

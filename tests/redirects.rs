@@ -9,7 +9,7 @@ mod hostile;
 use std::time::Duration;
 
 use common::{CaptureServer, Reply, TEST_KEY};
-use datafold_sdk::{types, Client, Error, RedirectReason, RetryPolicy};
+use datafold_sdk::{types, Client, Error, RedirectReason};
 use hostile::{redirect, respond, Hostile};
 use serde_json::json;
 
@@ -24,12 +24,7 @@ fn looker() -> types::builder::LookerDataSourceConfig {
 }
 
 fn client(url: &str) -> Client {
-    Client::builder()
-        .api_key(TEST_KEY)
-        .host(url)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    common::client_for(url)
 }
 
 /// `host:port` of a base URL, as error messages show it.

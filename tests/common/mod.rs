@@ -165,13 +165,19 @@ impl CaptureServer {
     /// A client for this server with a fixed test key and no retries (the
     /// retry tests configure their own).
     pub fn client(&self) -> datafold_sdk::Client {
-        datafold_sdk::Client::builder()
-            .api_key(TEST_KEY)
-            .host(&self.url)
-            .retry_policy(datafold_sdk::RetryPolicy::none())
-            .build()
-            .expect("client for the capture server")
+        client_for(&self.url)
     }
+}
+
+/// A client for a test server at `url`, with the test key and no
+/// retries.
+pub fn client_for(url: &str) -> datafold_sdk::Client {
+    datafold_sdk::Client::builder()
+        .api_key(TEST_KEY)
+        .host(url)
+        .retry_policy(datafold_sdk::RetryPolicy::none())
+        .build()
+        .expect("client for a test server")
 }
 
 /// A loopback URL where nothing listens: connections are refused.
