@@ -175,7 +175,8 @@ impl Follow {
     /// what bounds a server that keeps sending (each wait is bounded by the
     /// client's timeout already). Default: 10 minutes, or 20 times
     /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout) if longer;
-    /// at least a second.
+    /// at least a second. It counts from the poll's start, the time the
+    /// caller takes between calls of [`Follower::next`] included.
     pub fn poll_deadline(mut self, deadline: Duration) -> Self {
         self.poll_deadline = Some(deadline);
         self
@@ -273,6 +274,7 @@ impl Follow {
             next_poll_at: Instant::now(),
             step: chrono::Duration::seconds(CATCH_UP_FIRST),
             failures: 0,
+            failed_polls: 0,
             inconsistent: 0,
             poll_deadline,
             unreadable_streak: 0,
@@ -350,8 +352,11 @@ pub struct Follower {
     next_poll_at: Instant,
     /// The longest range of one poll while catching up.
     step: chrono::Duration,
-    /// Polls failed in a row.
+    /// Polls failed in a row, for the back-off (not those that met an
+    /// unreadable record: the server answered).
     failures: u32,
+    /// Polls failed since the last completed one, for its report.
+    failed_polls: u32,
     /// Of those, failed with [`Error::Inconsistent`].
     inconsistent: u32,
     poll_deadline: Duration,
@@ -470,7 +475,7 @@ impl Follower {
         let error = unreadable.error(Some(UNREADABLE_ATTEMPTS - self.unreadable_streak));
         // The server answers: read again at the usual pace, no back-off.
         self.poll = None;
-        self.failures = self.failures.saturating_add(1);
+        self.failed_polls = self.failed_polls.saturating_add(1);
         self.next_poll_at = Instant::now() + self.interval;
         Some(Ok(FollowEvent::PollFailed {
             error,
@@ -501,6 +506,7 @@ impl Follower {
             self.step = (self.step / 2).max(chrono::Duration::seconds(1));
         }
         self.failures = self.failures.saturating_add(1);
+        self.failed_polls = self.failed_polls.saturating_add(1);
         let retry_in = self.backoff();
         self.next_poll_at = Instant::now() + retry_in;
         Ok(FollowEvent::PollFailed { error, retry_in })
@@ -548,7 +554,8 @@ impl Follower {
 
     /// Move the watermark to the end of the completed poll.
     fn close_poll(&mut self, poll: Poll) -> PollReport {
-        let failed_polls = std::mem::take(&mut self.failures);
+        self.failures = 0;
+        let failed_polls = std::mem::take(&mut self.failed_polls);
         self.inconsistent = 0;
         self.unreadable_streak = 0;
         self.completed_any = true;

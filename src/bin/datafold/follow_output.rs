@@ -627,9 +627,14 @@ fn create_dir(dir: &Path, flag: &str) -> CliResult {
         ))
     })?;
     // The new directory must be the one asked for, not a link put there
-    // meanwhile.
+    // meanwhile; its entry in its parent survives a crash.
     match std::fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) if meta.is_dir() => safe_file::sync_dir(safe_file::parent_dir(dir)).map_err(|e| {
+            CliError::other(format!(
+                "cannot sync the directory of {}: {e}",
+                dir.display()
+            ))
+        }),
         _ => Err(CliError::input(format!(
             "{flag} {} changed while it was created; give a directory",
             dir.display()
