@@ -153,6 +153,7 @@ pub struct Follow {
     lag: Duration,
     since: Option<DateTime<Utc>>,
     resume: Option<FollowState>,
+    passed_on: Vec<(String, DateTime<Utc>)>,
     max_response_bytes: u64,
     poll_deadline: Option<Duration>,
 }
@@ -165,6 +166,7 @@ impl Follow {
             lag: DEFAULT_LAG,
             since: None,
             resume: None,
+            passed_on: Vec::new(),
             max_response_bytes: super::export::DEFAULT_MAX_RESPONSE_BYTES,
             poll_deadline: None,
         }
@@ -201,6 +203,25 @@ impl Follow {
     /// reads from `since − lag`. Default: now.
     pub fn since(mut self, since: DateTime<Utc>) -> Self {
         self.since = Some(since);
+        self
+    }
+
+    /// Without a state to resume from: records passed on already by other
+    /// means, as `(event_uuid, timestamp)`, that the first polls must not
+    /// pass on again. This is how a follower takes over from a backfill
+    /// without a gap or a repeat: give [`Follow::since`] the newest
+    /// timestamp the backfill wrote, and here every record it wrote within
+    /// the lag before that (older ones are ignored: no poll reads them).
+    /// The first poll then reads from `since − lag`, and passes on only
+    /// what the backfill missed, records committed late around its end
+    /// among them.
+    pub fn passed_on<I, S>(mut self, records: I) -> Self
+    where
+        I: IntoIterator<Item = (S, DateTime<Utc>)>,
+        S: Into<String>,
+    {
+        self.passed_on
+            .extend(records.into_iter().map(|(id, at)| (id.into(), at)));
         self
     }
 
@@ -258,7 +279,13 @@ impl Follow {
                         "the follow start ({since}) less the lag is before 1970; start later"
                     ));
                 };
-                (since, from, Seen::default())
+                let mut seen = Seen::default();
+                for (id, at) in &self.passed_on {
+                    if *at >= from {
+                        seen.insert(id, *at);
+                    }
+                }
+                (since, from, seen)
             }
         };
         Ok(Follower {

@@ -33,6 +33,9 @@ enum Cause {
     Local { code: u8, message: String },
     /// Returned by the SDK; described when printed, with the [`Invocation`].
     Sdk(Box<Error>),
+    /// An SDK error that ended a run for a reason of the CLI's: its code,
+    /// and the reason before its message.
+    After { reason: String, error: Box<Error> },
 }
 
 /// Result of a CLI step.
@@ -62,6 +65,11 @@ impl CliError {
         Self::local(1, message)
     }
 
+    /// The network failed us (exit 7).
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::local(7, message)
+    }
+
     /// Wrong use of the command line (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Self::local(2, message)
@@ -78,6 +86,15 @@ impl CliError {
         Self::local(130, message)
     }
 
+    /// `error` ended the run because of `reason` (which says so before the
+    /// error's own message): the error's exit code.
+    pub fn after(reason: impl Into<String>, error: Error) -> Self {
+        Self(Cause::After {
+            reason: reason.into(),
+            error: Box::new(error),
+        })
+    }
+
     fn local(code: u8, message: impl Into<String>) -> Self {
         Self(Cause::Local {
             code,
@@ -90,6 +107,10 @@ impl CliError {
         match &self.0 {
             Cause::Local { code, message } => (*code, message.clone()),
             Cause::Sdk(error) => describe(error, invocation),
+            Cause::After { reason, error } => {
+                let (code, message) = describe(error, invocation);
+                (code, format!("{reason}; the last failure: {message}"))
+            }
         }
     }
 }

@@ -9,9 +9,11 @@
 //! written after the last saved state are written again after a crash (at
 //! least once); with `--output-dir`, exactly once.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use datafold_sdk::audit::follow::{FollowEvent, FollowState, PollReport};
 use datafold_sdk::safe_file;
@@ -20,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use futures_util::future::Either;
 
 use crate::audit::{since_ago, CompressFlag};
+use crate::follow_hooks::{Hook, OnClose};
+use crate::follow_metrics::Metrics;
 use crate::follow_output::{Output, OutputError, Position, Rotation};
-use crate::output;
 use crate::time::{human, parse_duration};
 use crate::{CliError, CliResult, Global};
 
@@ -40,9 +43,12 @@ pub struct FollowArgs {
     /// How far each poll reaches back, for records committed late
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     lag: Duration,
-    /// Without a state, start this long ago [default: now]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    since: Option<Duration>,
+    /// Without a state, start at TIME or this long ago [default: now]
+    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_since)]
+    since: Option<Since>,
+    /// Without a state, go on from where a finished `export --output FILE` ends
+    #[arg(long, value_name = "FILE", conflicts_with = "since")]
+    after_export: Option<PathBuf>,
     /// Keep the position in FILE, to resume from after a restart
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
@@ -63,9 +69,47 @@ pub struct FollowArgs {
     /// Compress each file
     #[arg(long, value_name = "HOW", value_enum, default_value_t = CompressFlag::None, requires = "output_dir")]
     compress: CompressFlag,
+    /// Run CMD with each closed file's path ({} or last); end CMD with ';'
+    #[arg(
+        long,
+        value_name = "CMD",
+        num_args = 1..,
+        value_terminator = ";",
+        allow_hyphen_values = true,
+        requires = "output_dir"
+    )]
+    on_close: Option<Vec<String>>,
+    /// Kill a run of --on-close after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m", requires = "on_close")]
+    on_close_timeout: Duration,
     /// Keep records that cannot be read here [default: DIR/rejected with --output-dir]
     #[arg(long, value_name = "DIR")]
     rejected_dir: Option<PathBuf>,
+    /// Serve /metrics and /healthz on [HOST:]PORT (loopback unless a HOST is given)
+    #[arg(long, value_name = "ADDR", value_parser = crate::follow_metrics::parse_addr)]
+    metrics_addr: Option<SocketAddr>,
+    /// /healthz fails after this long without a successful poll [default: 3 intervals, at least 1m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "metrics_addr")]
+    unhealthy_after: Option<Duration>,
+    /// Exit (code 6 or 7) after this long without a successful poll [default: never]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_outage: Option<Duration>,
+}
+
+/// `--since`: a time, or a duration before now.
+#[derive(Debug, Clone, Copy)]
+enum Since {
+    At(DateTime<Utc>),
+    Ago(Duration),
+}
+
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Ok(ago) = parse_duration(text) {
+        return Ok(Since::Ago(ago));
+    }
+    crate::time::parse_time(text).map(Since::At).map_err(|_| {
+        format!("{text:?} is neither a duration (90s, 15m, 2h) nor a time (2026-11-01T12:00:00Z)")
+    })
 }
 
 /// The state file: whose it is, where the output stands, and the follower.
@@ -76,7 +120,15 @@ struct StateFile {
     follow: FollowState,
 }
 
+/// Where this run starts, for its first log line.
+enum Start {
+    Resumed,
+    AfterExport { records: u64, taken_over: usize },
+    Fresh,
+}
+
 pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
+    crate::log::use_lines();
     let client = global.client()?;
     let saved = match &args.state {
         Some(path) => load_state(path)?,
@@ -111,22 +163,42 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         Some(state) => (Some(state.output), Some(state.follow)),
         None => (None, None),
     };
-    if resume.is_some() && args.since.is_some() && !global.quiet {
-        output::note("note: --since is not used: the --state file says where to go on from");
+    if resume.is_some() && (args.since.is_some() || args.after_export.is_some()) {
+        tracing::info!(
+            "--since and --after-export are not used: the --state file says where to go on from"
+        );
     }
     let mut follow = client
         .audit_logs()
         .follow()
         .interval(args.interval)
         .lag(args.lag);
-    match resume {
-        Some(state) => follow = follow.resume_from(state),
-        None => {
-            if let Some(since) = args.since {
-                follow = follow.since(since_ago(chrono::Utc::now(), since)?);
-            }
+    let start = match resume {
+        Some(state) => {
+            follow = follow.resume_from(state);
+            Start::Resumed
         }
-    }
+        None => match (&args.after_export, args.since) {
+            (Some(file), _) => {
+                let handoff = crate::follow_handoff::read(file, args.lag)?;
+                let taken_over = handoff.passed_on.len();
+                follow = follow.since(handoff.since).passed_on(handoff.passed_on);
+                Start::AfterExport {
+                    records: handoff.records,
+                    taken_over,
+                }
+            }
+            (None, Some(Since::At(at))) => {
+                follow = follow.since(at);
+                Start::Fresh
+            }
+            (None, Some(Since::Ago(ago))) => {
+                follow = follow.since(since_ago(Utc::now(), ago)?);
+                Start::Fresh
+            }
+            (None, None) => Start::Fresh,
+        },
+    };
     let mut follower = follow.start().map_err(|e| match e {
         datafold_sdk::Error::FollowState { problem } => {
             CliError::input(format!("the --state file cannot be used: {problem}"))
@@ -142,19 +214,61 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
         position,
         args.state.is_some(),
     )?;
+    let metrics = Metrics::new(follower.watermark());
+    let listening = match args.metrics_addr {
+        Some(addr) => {
+            let bound = args
+                .unhealthy_after
+                .unwrap_or_else(|| args.interval.saturating_mul(3).max(Duration::from_secs(60)));
+            Some(crate::follow_metrics::serve(addr, metrics.clone(), bound).await?)
+        }
+        None => None,
+    };
+    let on_close = args.on_close.clone().map(|command| {
+        OnClose::start(Hook {
+            command,
+            timeout: args.on_close_timeout,
+            hidden_vars: vec![
+                global.api_key_env.clone(),
+                datafold_sdk::API_KEY_VAR.to_owned(),
+                datafold_sdk::API_KEY_FALLBACK_VAR.to_owned(),
+            ],
+            metrics: Some(metrics.clone()),
+        })
+    });
+    let run = Run {
+        args: &args,
+        metrics: &metrics,
+        on_close: on_close.as_ref(),
+    };
+    log_start(&args, &start, &follower, listening);
     // A state from the start: any file opened later is one it can account
     // for, and a --state path that cannot be written fails now.
-    match save(&args, &mut out, &follower, false) {
+    match run.save(&mut out, &follower, false) {
         Ok(()) | Err(OutputError::Closed) => {}
         Err(OutputError::Failed(e)) => return Err(e),
     }
 
     let mut since_save = 0u64;
+    // A record is late when an earlier read covered its time: every record
+    // before the watermark, except in a fresh start's first poll (which
+    // reads the lag before the start for the first time).
+    let mut first_read = matches!(start, Start::Fresh);
+    let mut last_failure: Option<datafold_sdk::Error> = None;
+    let mut outage_from = tokio::time::Instant::now();
     let stopped = loop {
         let event = {
             let next = std::pin::pin!(follower.next());
-            match futures_util::future::select(stop.as_mut(), next).await {
-                Either::Left(((), _)) => break Stopped::Signal,
+            let outage = std::pin::pin!(async {
+                match args.max_outage {
+                    Some(max) => tokio::time::sleep_until(outage_from + max).await,
+                    None => std::future::pending().await,
+                }
+            });
+            let interrupt = futures_util::future::select(stop.as_mut(), outage);
+            match futures_util::future::select(interrupt, next).await {
+                Either::Left((Either::Left(_), _)) => break Stopped::Signal,
+                Either::Left((Either::Right(_), _)) => break Stopped::Outage,
                 Either::Right((event, _)) => event,
             }
         };
@@ -163,68 +277,215 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
                 if let Err(e) = out.record(record.json()) {
                     break Stopped::Output(e);
                 }
+                Metrics::add(&metrics.records_written, 1);
+                Metrics::add(&metrics.bytes_written, record.json().len() as u64 + 1);
+                if !first_read
+                    && record
+                        .timestamp_utc()
+                        .is_ok_and(|at| at < follower.watermark())
+                {
+                    Metrics::add(&metrics.late_records, 1);
+                }
                 since_save += 1;
                 if since_save >= SAVE_EVERY_RECORDS {
                     since_save = 0;
-                    if let Err(e) = save(&args, &mut out, &follower, false) {
+                    if let Err(e) = run.save(&mut out, &follower, false) {
                         break Stopped::Output(e);
                     }
                 }
             }
             Ok(FollowEvent::Polled(report)) => {
                 since_save = 0;
-                if let Err(e) = save(&args, &mut out, &follower, false) {
+                if let Err(e) = run.save(&mut out, &follower, false) {
                     break Stopped::Output(e);
                 }
-                if global.verbose > 0 && !global.quiet {
-                    output::note(&poll_line(&report));
-                }
-                if report.out_of_range > 0 && !global.quiet {
-                    output::note(&format!(
-                        "warning: {} records Datafold returned have timestamps outside the range \
-                         asked for (without a zone, in server-local time?) and were not written",
-                        report.out_of_range
-                    ));
+                outage_from = tokio::time::Instant::now();
+                first_read = false;
+                last_failure = None;
+                metrics.polled(report.to, report.behind);
+                Metrics::add(&metrics.duplicates_dropped, report.repeated);
+                tracing::debug!("{}", poll_line(&report));
+                if report.out_of_range > 0 {
+                    tracing::warn!(
+                        records = report.out_of_range,
+                        "records Datafold returned have timestamps outside the range asked for \
+                         (without a zone, in server-local time?) and were not written"
+                    );
                 }
             }
             Ok(FollowEvent::Rejected(unreadable)) => {
-                if let Err(e) = set_aside(&args, &unreadable, global.quiet) {
+                Metrics::add(&metrics.quarantined, 1);
+                if let Err(e) = set_aside(&args, &unreadable) {
                     break Stopped::Output(OutputError::Failed(e));
                 }
             }
             Ok(FollowEvent::PollFailed { error, retry_in }) => {
-                if !global.quiet {
-                    output::note(&format!(
-                        "warning: a poll failed ({error}); polling again in {}",
-                        human(retry_in)
-                    ));
-                }
+                metrics.failed(&error);
+                tracing::warn!(
+                    retry_in = %human(retry_in),
+                    "a poll failed ({error}); polling again in {}",
+                    human(retry_in)
+                );
+                last_failure = Some(error);
             }
             Err(error) => break Stopped::Api(error),
         }
     };
-    match stopped {
+    let watermark = |follower: &datafold_sdk::audit::follow::Follower| {
+        follower
+            .watermark()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let saved = args.state.is_some();
+    let result = match stopped {
         // What was written is kept and the state says so; the open file is
         // closed, so that it is visible under its final name.
-        Stopped::Signal => match save(&args, &mut out, &follower, true) {
-            Ok(()) | Err(OutputError::Closed) => Ok(()),
+        Stopped::Signal => match run.save(&mut out, &follower, true) {
+            Ok(()) | Err(OutputError::Closed) => {
+                tracing::info!(
+                    reason = "signal",
+                    watermark = %watermark(&follower),
+                    state_saved = saved,
+                    "follow stopped by a signal"
+                );
+                Ok(())
+            }
             Err(OutputError::Failed(e)) => Err(e),
         },
+        // No poll succeeded for --max-outage: the same, then the exit code
+        // of the last failure (the network's, when none has ended yet).
+        Stopped::Outage => {
+            let max = args.max_outage.unwrap_or_default();
+            let reason = format!(
+                "no poll has succeeded for {} (--max-outage); the state is saved, and a restart \
+                 goes on from it",
+                human(max)
+            );
+            match run.save(&mut out, &follower, true) {
+                Ok(()) | Err(OutputError::Closed) => {
+                    tracing::info!(
+                        reason = "max-outage",
+                        watermark = %watermark(&follower),
+                        state_saved = saved,
+                        "follow stopped: no successful poll for {}",
+                        human(max)
+                    );
+                    Err(match last_failure {
+                        Some(error) => CliError::after(reason, error),
+                        None => CliError::network(format!(
+                            "{reason}; the poll in progress had not finished"
+                        )),
+                    })
+                }
+                Err(OutputError::Failed(e)) => Err(e),
+            }
+        }
         // The output is fine: keep what was written.
         Stopped::Api(error) => {
-            if save(&args, &mut out, &follower, false).is_err() && !global.quiet {
-                output::note(
-                    "warning: the state could not be saved; a restart writes the records since \
-                     the last save again",
+            let saved = run.save(&mut out, &follower, false).is_ok();
+            if !saved {
+                tracing::warn!(
+                    "the state could not be saved; a restart writes the records since the last \
+                     save again"
                 );
             }
+            tracing::info!(
+                reason = "error",
+                watermark = %watermark(&follower),
+                state_saved = saved && args.state.is_some(),
+                "follow stopped by an error retrying cannot fix"
+            );
             Err(error.into())
         }
         // What was written since the last save may not have arrived: the
         // state stays where it was, and a restart writes those records
         // again. `follow | head` closing the pipe is not a failure.
-        Stopped::Output(OutputError::Closed) => Ok(()),
+        Stopped::Output(OutputError::Closed) => {
+            tracing::info!(
+                reason = "stdout closed",
+                watermark = %watermark(&follower),
+                "follow stopped: its reader closed stdout"
+            );
+            Ok(())
+        }
         Stopped::Output(OutputError::Failed(e)) => Err(e),
+    };
+    if let Some(on_close) = on_close {
+        on_close.finish().await;
+    }
+    result
+}
+
+/// The first line of a run: where it starts, and what it writes to.
+fn log_start(
+    args: &FollowArgs,
+    start: &Start,
+    follower: &datafold_sdk::audit::follow::Follower,
+    listening: Option<SocketAddr>,
+) {
+    let from = follower
+        .watermark()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let output = args
+        .output_dir
+        .as_ref()
+        .map_or("stdout".to_owned(), |d| d.display().to_string());
+    let metrics = listening.map_or("off".to_owned(), |a| format!("http://{a}/metrics"));
+    let lag = human(args.lag);
+    let interval = human(args.interval);
+    match start {
+        Start::Resumed => tracing::info!(
+            watermark = %from, output = %output, interval = %interval, lag = %lag, metrics = %metrics,
+            "follow started: resumed from the --state file"
+        ),
+        Start::AfterExport {
+            records,
+            taken_over,
+        } => tracing::info!(
+            watermark = %from, output = %output, interval = %interval, lag = %lag, metrics = %metrics,
+            export_records = *records, taken_over = *taken_over as u64,
+            "follow started: after the export, from its newest record"
+        ),
+        Start::Fresh => tracing::info!(
+            watermark = %from, output = %output, interval = %interval, lag = %lag, metrics = %metrics,
+            "follow started: fresh, the first poll reads from the lag before the watermark"
+        ),
+    }
+}
+
+/// What the loop's saves need besides the output and the follower.
+struct Run<'a> {
+    args: &'a FollowArgs,
+    metrics: &'a Metrics,
+    on_close: Option<&'a OnClose>,
+}
+
+impl Run<'_> {
+    /// Make the records durable, then save the state (then close the open
+    /// file when it is due, or when `closing`, and save again; then log the
+    /// closed file and hand it to --on-close).
+    fn save(
+        &self,
+        out: &mut Output,
+        follower: &datafold_sdk::audit::follow::Follower,
+        closing: bool,
+    ) -> Result<(), OutputError> {
+        let position = out.commit()?;
+        write_state(self.args, position, follower).map_err(OutputError::Failed)?;
+        if let Some((position, closed)) = out.rotate(closing)? {
+            write_state(self.args, position, follower).map_err(OutputError::Failed)?;
+            Metrics::add(&self.metrics.files_closed, 1);
+            tracing::info!(
+                file = %closed.path.display(),
+                records = closed.records,
+                bytes = closed.bytes,
+                "file closed"
+            );
+            if let Some(on_close) = self.on_close {
+                on_close.closed(closed.path);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +493,8 @@ pub async fn run(args: FollowArgs, global: &Global) -> CliResult {
 enum Stopped {
     /// SIGINT or SIGTERM.
     Signal,
+    /// No successful poll for `--max-outage`.
+    Outage,
     /// An error retrying cannot fix.
     Api(datafold_sdk::Error),
     /// Writing failed.
@@ -255,20 +518,17 @@ fn rejected_dir(args: &FollowArgs) -> Option<PathBuf> {
 fn set_aside(
     args: &FollowArgs,
     unreadable: &datafold_sdk::audit::follow::UnreadableRecord,
-    quiet: bool,
 ) -> CliResult {
     let id = unreadable
         .event_uuid()
         .map(|id| format!(" {:?}", id.chars().take(80).collect::<String>()))
         .unwrap_or_default();
     let Some(dir) = rejected_dir(args) else {
-        if !quiet {
-            output::note(&format!(
-                "error: an audit-log record{id} cannot be read ({}) and is not written; give \
-                 --rejected-dir DIR to keep such records",
-                unreadable.problem()
-            ));
-        }
+        tracing::error!(
+            "an audit-log record{id} cannot be read ({}) and is not written; give \
+             --rejected-dir DIR to keep such records",
+            unreadable.problem()
+        );
         return Ok(());
     };
     crate::follow_output::prepare_dir_for(&dir, "--rejected-dir")?;
@@ -284,30 +544,12 @@ fn set_aside(
         unreadable.json().unwrap_or("null"),
     );
     safe_file::write_atomically(&path, body.as_bytes())?;
-    if !quiet {
-        output::note(&format!(
-            "error: an audit-log record{id} cannot be read ({}); it is not written, and kept in \
-             {}",
-            unreadable.problem(),
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Make the records durable, then save the state (then close the open file
-/// when it is due, or when `closing`, and save again).
-fn save(
-    args: &FollowArgs,
-    out: &mut Output,
-    follower: &datafold_sdk::audit::follow::Follower,
-    closing: bool,
-) -> Result<(), OutputError> {
-    let position = out.commit()?;
-    write_state(args, position, follower).map_err(OutputError::Failed)?;
-    if let Some(position) = out.rotate(closing)? {
-        write_state(args, position, follower).map_err(OutputError::Failed)?;
-    }
+    tracing::error!(
+        kept_in = %path.display(),
+        "an audit-log record{id} cannot be read ({}); it is not written, and kept in {}",
+        unreadable.problem(),
+        path.display()
+    );
     Ok(())
 }
 

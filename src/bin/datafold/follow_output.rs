@@ -60,6 +60,21 @@ pub struct OpenFile {
     pub bytes: u64,
     /// SHA-256 of those bytes, in hex.
     pub sha256: String,
+    /// Records in those bytes (for the log line when it closes; a state of
+    /// an older datafold has none, and counts from the restart).
+    #[serde(default)]
+    pub records: u64,
+}
+
+/// A file that reached its final name.
+#[derive(Debug, Clone)]
+pub struct ClosedFile {
+    /// Where it is now.
+    pub path: PathBuf,
+    /// Its records.
+    pub records: u64,
+    /// Its length, in bytes (compressed, if it is).
+    pub bytes: u64,
 }
 
 /// Why writing the output failed.
@@ -109,6 +124,7 @@ struct Writing {
     name: String,
     partial: PathBuf,
     opened: DateTime<Utc>,
+    records: u64,
     writer: FrameWriter<BufWriter<Hashed>>,
 }
 
@@ -118,6 +134,7 @@ impl Writing {
         name: String,
         partial: PathBuf,
         opened: DateTime<Utc>,
+        records: u64,
         hashed: Hashed,
         compression: Compression,
     ) -> CliResult<Self> {
@@ -127,6 +144,7 @@ impl Writing {
             name,
             partial,
             opened,
+            records,
             writer,
         })
     }
@@ -264,8 +282,8 @@ impl Output {
     }
 
     /// Close the open file if it is due (or if `force`), after a commit;
-    /// returns the new position when one was closed.
-    pub fn rotate(&mut self, force: bool) -> Result<Option<Position>, OutputError> {
+    /// returns the new position and the file when one was closed.
+    pub fn rotate(&mut self, force: bool) -> Result<Option<(Position, ClosedFile)>, OutputError> {
         match self {
             Output::Stdout(_) => Ok(None),
             Output::Files(files) => files.rotate(force),
@@ -290,6 +308,7 @@ impl Rotating {
         let Some(open) = self.open.as_mut() else {
             return Ok(());
         };
+        open.records += 1;
         open.writer
             .write_all(json.as_bytes())
             .and_then(|()| open.writer.write_all(b"\n"))
@@ -315,7 +334,7 @@ impl Rotating {
             bytes: 0,
             digest: Sha256::new(),
         };
-        Writing::new(name, partial, opened, hashed, self.rotation.compression)
+        Writing::new(name, partial, opened, 0, hashed, self.rotation.compression)
     }
 
     /// Continue the file a state file left open, cut back to its commit.
@@ -352,6 +371,7 @@ impl Rotating {
             saved.name,
             partial,
             saved.opened,
+            saved.records,
             hashed,
             compression,
         )?);
@@ -373,13 +393,14 @@ impl Rotating {
             opened: open.opened,
             bytes: hashed.bytes,
             sha256: format!("{:x}", hashed.digest.clone().finalize()),
+            records: open.records,
         };
         Ok(self.position(Some(saved)))
     }
 
     /// After a commit: close the open file when it is full or old enough
     /// (or `force`).
-    fn rotate(&mut self, force: bool) -> Result<Option<Position>, OutputError> {
+    fn rotate(&mut self, force: bool) -> Result<Option<(Position, ClosedFile)>, OutputError> {
         let Some(open) = self.open.as_ref() else {
             return Ok(None);
         };
@@ -393,13 +414,15 @@ impl Rotating {
             return Ok(None);
         };
         let final_name = self.dir.join(&open.name);
-        safe_file::move_into_place(
-            &open.writer.get_ref().get_ref().file,
-            &open.partial,
-            &final_name,
-        )?;
+        let hashed = open.writer.get_ref().get_ref();
+        safe_file::move_into_place(&hashed.file, &open.partial, &final_name)?;
+        let closed = ClosedFile {
+            path: final_name,
+            records: open.records,
+            bytes: hashed.bytes,
+        };
         self.seq += 1;
-        Ok(Some(self.position(None)))
+        Ok(Some((self.position(None), closed)))
     }
 }
 

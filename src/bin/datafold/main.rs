@@ -11,6 +11,9 @@ mod bi_flags;
 mod cli_error;
 mod config_file;
 mod follow;
+mod follow_handoff;
+mod follow_hooks;
+mod follow_metrics;
 mod follow_output;
 mod log;
 mod mock;
@@ -67,6 +70,9 @@ struct Global {
     /// Print nothing on stderr but errors
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Log lines as text or JSON objects
+    #[arg(long, global = true, value_name = "HOW", value_enum, default_value_t = log::LogFormat::Text)]
+    log_format: log::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,8 +95,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    log::init(cli.global.verbose, cli.global.quiet);
+    log::init(cli.global.verbose, cli.global.quiet, cli.global.log_format);
     let invocation = cli.global.invocation();
+    let log_format = cli.global.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,21 +106,25 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             let failure = CliError::other(format!("cannot start the async runtime: {e}"));
-            return fail(&failure, &invocation);
+            return fail(&failure, &invocation, log_format);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => fail(&failure, &invocation),
+        Err(failure) => fail(&failure, &invocation, log_format),
     }
 }
 
 /// Say why on stderr (secrets masked, control characters escaped) and exit.
-fn fail(failure: &CliError, invocation: &Invocation) -> ExitCode {
+fn fail(failure: &CliError, invocation: &Invocation, log_format: log::LogFormat) -> ExitCode {
     let (code, message) = failure.render(invocation);
     // An exit code that reports a result (`bi plan`'s changes pending).
     if !message.is_empty() {
-        output::note(&format!("error: {message}"));
+        if log::uses_lines() {
+            log::final_error(log_format, &message);
+        } else {
+            output::note(&format!("error: {message}"));
+        }
     }
     ExitCode::from(code)
 }

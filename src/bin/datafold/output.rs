@@ -46,6 +46,12 @@ pub fn terminal_text(text: &str) -> String {
     escape_controls(&redactor().text(text), false).into_owned()
 }
 
+/// `text` with secrets masked, nothing escaped (for JSON, which escapes
+/// the rest).
+pub fn masked_text(text: &str) -> String {
+    redactor().text(text).into_owned()
+}
+
 /// A message fit for stderr: like [`terminal_text`], but line breaks kept.
 pub fn message_text(text: &str) -> String {
     escape_controls(&redactor().text(text), true).into_owned()
