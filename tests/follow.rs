@@ -279,3 +279,40 @@ fn a_state_from_another_host_is_refused() {
     );
     assert!(error.to_string().contains("another host"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_passed_on_by_a_backfill_are_not_passed_on_again() {
+    let now = chrono::Utc::now();
+    let server = MockServer::builder()
+        .seed_events(200)
+        .seed_window(now, Duration::from_secs(60))
+        .start()
+        .unwrap();
+    let mut events: Vec<(String, chrono::DateTime<chrono::Utc>)> = server
+        .seeded_audit_events(None, None)
+        .into_iter()
+        .map(|e| (e.event_uuid, parse_timestamp(&e.timestamp).unwrap()))
+        .collect();
+    events.sort_by_key(|(_, at)| *at);
+    // A backfill wrote the first half; the follow starts at its newest.
+    let newest = events[99].1;
+    let (backfill, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|(_, at)| *at <= newest);
+    let mut follower = follow(&server, 120)
+        .since(newest)
+        .passed_on(backfill.clone())
+        .start()
+        .unwrap();
+    let mut seen = Seen::default();
+    follow_until(&mut follower, &mut seen, 10_000, |watermark| {
+        watermark > now
+    })
+    .await;
+    let expected: HashSet<String> = rest.into_iter().map(|(id, _)| id).collect();
+    assert!(seen.doubled().is_empty());
+    assert_eq!(
+        seen.ids(),
+        expected,
+        "exactly what the backfill did not write"
+    );
+    assert!(backfill.iter().all(|(id, _)| !seen.counts.contains_key(id)));
+}

@@ -80,10 +80,6 @@ enum Child {
         url: String,
         out: PathBuf,
     },
-    /// Follow URL for SECS seconds into OUT, print `done <records> <polls>`,
-    /// then wait for stdin to close
-    #[command(hide = true)]
-    FollowChild { url: String, secs: u64, out: PathBuf },
 }
 
 /// Print a result line as soon as it is measured.
@@ -96,7 +92,6 @@ fn main() -> ExitCode {
     if let Some(child) = cli.child {
         let done = match child {
             Child::ExportChild { mode, url, out } => export::child(mode, &url, &out),
-            Child::FollowChild { url, secs, out } => follow::child(&url, secs, &out),
         };
         return match done {
             Ok(()) => ExitCode::SUCCESS,

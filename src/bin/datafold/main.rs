@@ -64,7 +64,7 @@ struct Global {
     /// Retries of failed idempotent calls [default: 2]
     #[arg(long, global = true, value_name = "N")]
     retries: Option<u32>,
-    /// Log to stderr (-v: requests and retries, -vv: more)
+    /// More log lines on stderr (-v: polls, requests, retries; -vv: more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Print nothing on stderr but errors

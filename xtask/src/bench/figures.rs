@@ -24,8 +24,9 @@ pub enum Figure {
     /// Export of 1,000,000 events in one hour to JSON Lines vs one raw
     /// streamed copy of the same range to a file
     ExportVsRaw,
-    /// A follower's resident memory over 90 s of live traffic at 1,000
-    /// events/s (a 20 s lag), peak and growth
+    /// The datafold binary's follow (metrics endpoint on) over 90 s of live
+    /// traffic at 1,000 events/s (a 20 s lag): resident memory, peak and
+    /// growth, and the latency from commit to written record, p50 and p99
     Follow,
 }
 

@@ -39,7 +39,7 @@ const BUILD: &str = "build";
 const HELP: &str = "help";
 
 /// The targets: the line's name, the most it may be, and its unit.
-const TARGETS: [(&str, f64, &str); 8] = [
+const TARGETS: [(&str, f64, &str); 9] = [
     ("audit_decode", 1.05, "sdk/handwritten"),
     ("small_call", 1.10, "sdk/raw"),
     ("export_rss", 64.0, "MiB"),
@@ -47,6 +47,8 @@ const TARGETS: [(&str, f64, &str); 8] = [
     ("export_largest_response", 64.0, "MiB"),
     ("export_vs_raw", 1.5, "export/raw"),
     ("follow_rss", 64.0, "MiB"),
+    // The poll interval the figure runs with (1 s), plus a second.
+    ("follow_latency_p99", 2.0, "s"),
     ("cold_build", 1.3, "sdk/bare"),
 ];
 
@@ -165,6 +167,9 @@ fn measure(options: &Options) -> Result<Vec<Line>, String> {
     if !options.figures.is_empty() {
         let runner = build_runner(&root, &target)?;
         let mut command = Command::new(&runner);
+        if options.figures.contains(&Figure::Follow) {
+            command.env("DATAFOLD_BENCH_CLI", build_cli(&root, &target)?);
+        }
         command.args(options.figures.iter().map(Figure::to_string));
         if options.quick {
             command.arg("--quick");
@@ -202,6 +207,37 @@ fn build_runner(root: &Path, target: &Path) -> Result<PathBuf, String> {
         started.elapsed().as_secs_f64()
     );
     Ok(target.join("release").join("datafold-bench"))
+}
+
+/// Build the `datafold` binary in release mode (for `follow`); its path.
+fn build_cli(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let started = Instant::now();
+    let status = cargo()
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--features",
+            "cli",
+            "--bin",
+            "datafold",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the datafold binary failed ({status}); see cargo's messages above"
+        ));
+    }
+    eprintln!(
+        "bench: datafold built (release) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(target.join("release").join("datafold"))
 }
 
 /// Cores, CPU, memory, toolchain and load: what the figures depend on.
