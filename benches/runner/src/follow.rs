@@ -39,6 +39,9 @@ use crate::handwritten::BoxError;
 use crate::lines::Line;
 use crate::{report, KEY};
 
+/// Each record's `event_uuid` and when its line arrived.
+type Arrivals = Vec<(String, DateTime<Utc>)>;
+
 /// Live events a second.
 const RATE: f64 = 1_000.0;
 /// The poll interval the follower runs with, in seconds.
@@ -80,7 +83,7 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
         .spawn()?;
     let pid = child.id().to_string();
     // Each record's event_uuid and the moment its line arrived.
-    let arrivals: Arc<Mutex<Vec<(String, DateTime<Utc>)>>> = Arc::default();
+    let arrivals: Arc<Mutex<Arrivals>> = Arc::default();
     let sink = arrivals.clone();
     let stdout = child.stdout.take().ok_or("no child stdout")?;
     let reader = std::thread::spawn(move || {
