@@ -85,8 +85,13 @@ pub struct FollowArgs {
     /// Keep records that cannot be read here [default: DIR/rejected with --output-dir]
     #[arg(long, value_name = "DIR")]
     rejected_dir: Option<PathBuf>,
-    /// Serve /metrics and /healthz on [HOST:]PORT (loopback unless a HOST is given)
-    #[arg(long, value_name = "ADDR", value_parser = crate::follow_metrics::parse_addr)]
+    // Help text as an attribute: rustdoc would read `[HOST:]` as a link.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = crate::follow_metrics::parse_addr,
+        help = "Serve /metrics and /healthz on [HOST:]PORT (loopback unless a HOST is given)"
+    )]
     metrics_addr: Option<SocketAddr>,
     /// /healthz fails after this long without a successful poll [default: 3 intervals, at least 1m]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "metrics_addr")]
