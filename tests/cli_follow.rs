@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use cli_support::{datafold, scratch};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use follow_support::{
-    assert_exactly_the_truth, drain, finish, follow, live_mock, records_in, scripted_server,
-    signal, watermark, LAG_SECS,
+    assert_exactly_the_truth, drain, finish, follow, follow_scripted, live_mock, records_in,
+    scripted_server, signal, watermark, LAG_SECS,
 };
 use serde_json::Value;
 
@@ -533,22 +533,9 @@ fn bad_bodies_and_unreadable_records_do_not_stop_it_and_are_set_aside_once() {
     let (state, out) = (dir.join("state.json"), dir.join("out"));
     let rejected = out.join("rejected");
     std::fs::create_dir(&out).unwrap();
-    let mut command = datafold("k", &url);
-    command
-        .args([
-            "--retries",
-            "0",
-            "audit-logs",
-            "follow",
-            "--interval",
-            "100ms",
-        ])
-        .args(["--lag", "60s", "-v", "--state"])
-        .arg(&state)
-        .arg("--output-dir")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let flags = ["-v".as_ref(), "--state".as_ref(), state.as_os_str()];
+    let dirs = ["--output-dir".as_ref(), out.as_os_str()];
+    let mut command = follow_scripted(&url, &[&flags[..], &dirs[..]].concat());
     let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     // Rejected files by their final names (not a temporary file being

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use cli_support::{datafold, scratch};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use follow_support::{
-    assert_exactly_the_truth, drain, finish, follow, live_mock, records_in, scripted_server,
-    signal, watermark, LAG_SECS,
+    assert_exactly_the_truth, drain, finish, follow, follow_scripted, live_mock, records_in,
+    scripted_server, signal, watermark, LAG_SECS,
 };
 use serde_json::Value;
 
@@ -58,6 +58,21 @@ fn metrics_addr(lines: &Mutex<Vec<String>>) -> Option<String> {
         let rest = line.split("metrics=http://").nth(1)?;
         Some(rest.split('/').next()?.to_owned())
     })
+}
+
+/// Start `command` (a follow with `--metrics-addr 127.0.0.1:0`), and wait
+/// for the address its start line announces: the child, its stderr lines
+/// as they arrive, and the address.
+fn spawn_with_metrics(
+    command: &mut std::process::Command,
+) -> (Child, Arc<Mutex<Vec<String>>>, String) {
+    let mut child = command.spawn().unwrap();
+    let lines = stderr_lines(&mut child);
+    wait_for(&mut child, "the metrics address", || {
+        metrics_addr(&lines).is_some()
+    });
+    let addr = metrics_addr(&lines).unwrap();
+    (child, lines, addr)
 }
 
 /// `GET path` from `addr`: the status and the body.
@@ -114,12 +129,7 @@ fn the_metrics_count_what_it_wrote_and_dropped_and_healthz_says_ok() {
         "--rotate-every",
         "1s",
     ];
-    let mut child = follow(&server, &state, &out, &extra).spawn().unwrap();
-    let lines = stderr_lines(&mut child);
-    wait_for(&mut child, "the metrics address", || {
-        metrics_addr(&lines).is_some()
-    });
-    let addr = metrics_addr(&lines).unwrap();
+    let (mut child, lines, addr) = spawn_with_metrics(&mut follow(&server, &state, &out, &extra));
     std::thread::sleep(Duration::from_secs(2));
     // The traffic ends; once the watermark is past every late commit and
     // the last file has closed, no count changes but that of polls.
@@ -187,26 +197,10 @@ fn failed_polls_are_counted_by_reason_and_each_one_is_a_warning() {
         }
     });
     let dir = scratch("follow-ops", "failed");
-    let mut command = datafold("k", &url);
-    command
-        .args([
-            "--retries",
-            "0",
-            "audit-logs",
-            "follow",
-            "--interval",
-            "100ms",
-        ])
-        .args(["--lag", "60s", "--metrics-addr", "127.0.0.1:0", "--state"])
-        .arg(dir.join("state.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let lines = stderr_lines(&mut child);
-    wait_for(&mut child, "the metrics address", || {
-        metrics_addr(&lines).is_some()
-    });
-    let addr = metrics_addr(&lines).unwrap();
+    let state = dir.join("state.json");
+    let flags = ["--metrics-addr", "127.0.0.1:0", "--state"].map(std::ffi::OsStr::new);
+    let mut command = follow_scripted(&url, &[&flags[..], &[state.as_os_str()]].concat());
+    let (mut child, lines, addr) = spawn_with_metrics(&mut command);
     let mut metrics = HashMap::new();
     wait_for(&mut child, "five polls", || {
         metrics = samples(&get(&addr, "/metrics").unwrap().1);
@@ -263,12 +257,7 @@ fn healthz_turns_503_while_the_server_is_down_and_200_when_it_is_back() {
         .args(["--metrics-addr", "127.0.0.1:0", "--unhealthy-after", "1s"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let lines = stderr_lines(&mut child);
-    wait_for(&mut child, "the metrics address", || {
-        metrics_addr(&lines).is_some()
-    });
-    let addr = metrics_addr(&lines).unwrap();
+    let (mut child, lines, addr) = spawn_with_metrics(&mut command);
     let health = || get(&addr, "/healthz").unwrap();
     wait_for(&mut child, "healthy", || health().0 == 200);
     server.shutdown();

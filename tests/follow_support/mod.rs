@@ -52,6 +52,20 @@ pub fn follow(server: &MockServer, state: &Path, dir: &Path, extra: &[&str]) -> 
     command
 }
 
+/// `datafold audit-logs follow` of a scripted server at `url` (no
+/// retries: each bad answer is a failed poll), every 100 ms with a lag of
+/// a minute, then `extra`; stdout discarded, stderr piped.
+pub fn follow_scripted(url: &str, extra: &[&std::ffi::OsStr]) -> Command {
+    let mut command = datafold("k", url);
+    command
+        .args(["--retries", "0", "audit-logs", "follow"])
+        .args(["--interval", "100ms", "--lag", "60s"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
 pub fn signal(child: &Child, signal: libc::c_int) {
     // SAFETY: kill(2) on the pid of a child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);

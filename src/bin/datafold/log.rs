@@ -22,10 +22,12 @@ use tracing::{Event, Level, Metadata, Subscriber};
 /// How log lines look.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// `TIME LEVEL message key=value`
+    // Variants carry no doc comments: clap would list them as long help
+    // and turn every `--help` into the long layout.
+    // `TIME LEVEL message key=value`
     #[default]
     Text,
-    /// One JSON object a line: `timestamp`, `level`, `message`, the fields
+    // One JSON object a line: `timestamp`, `level`, `message`, the fields.
     Json,
 }
 
@@ -146,13 +148,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The event as one line, without its line break.
-fn render(format: LogFormat, time: &str, level: Level, event: &Event<'_>) -> String {
-    let mut fields = Fields::default();
-    event.record(&mut fields);
-    line(format, time, level, &fields)
-}
-
+/// An event's fields as one line, without its line break.
 fn line(format: LogFormat, time: &str, level: Level, fields: &Fields) -> String {
     match format {
         LogFormat::Text => {
@@ -233,17 +229,18 @@ impl Subscriber for Stderr {
 
     fn event(&self, event: &Event<'_>) {
         let metadata = event.metadata();
-        if is_sdk(metadata.target()) && *metadata.level() == Level::WARN {
-            let mut fields = Fields::default();
-            event.record(&mut fields);
-            if fields.message == RETRY_MESSAGE {
-                RETRIES.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if is_sdk(metadata.target())
+            && *metadata.level() == Level::WARN
+            && fields.message == RETRY_MESSAGE
+        {
+            RETRIES.fetch_add(1, Ordering::Relaxed);
         }
         if !self.shown(metadata) {
             return;
         }
-        let line = render(self.format, &now(), *metadata.level(), event);
+        let line = line(self.format, &now(), *metadata.level(), &fields);
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
@@ -272,7 +269,9 @@ mod tests {
         fn event(&self, event: &Event<'_>) {
             if let Ok(mut lines) = self.0.lock() {
                 let time = "2026-12-06T10:00:00.000Z";
-                lines.push(render(self.1, time, *event.metadata().level(), event));
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                lines.push(line(self.1, time, *event.metadata().level(), &fields));
             }
         }
         fn enter(&self, _: &tracing::span::Id) {}

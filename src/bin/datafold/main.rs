@@ -70,7 +70,7 @@ struct Global {
     /// Print nothing on stderr but errors
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// Log lines as text or JSON objects
+    /// Log lines as `TIME LEVEL message key=value` text or JSON objects
     #[arg(long, global = true, value_name = "HOW", value_enum, default_value_t = log::LogFormat::Text)]
     log_format: log::LogFormat,
 }

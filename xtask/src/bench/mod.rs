@@ -188,56 +188,55 @@ fn build_runner(root: &Path, target: &Path) -> Result<PathBuf, String> {
     // The runner links the SDK with exactly the versions the root lock pins.
     std::fs::copy(root.join("Cargo.lock"), runner.join("Cargo.lock"))
         .map_err(|e| format!("copy Cargo.lock into benches/runner: {e}"))?;
-    let started = Instant::now();
-    let status = cargo()
-        .args(["build", "--release", "--quiet", "--manifest-path"])
-        .arg(runner.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building benches/runner failed ({status}); \
-             see cargo's messages above, or run `cargo build --release --manifest-path benches/runner/Cargo.toml`"
-        ));
-    }
-    eprintln!(
-        "bench: datafold-bench built (release) in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(target.join("release").join("datafold-bench"))
+    release_build(
+        &runner.join("Cargo.toml"),
+        &[],
+        target,
+        "datafold-bench",
+        "or run `cargo build --release --manifest-path benches/runner/Cargo.toml`",
+    )
 }
 
 /// Build the `datafold` binary in release mode (for `follow`); its path.
 fn build_cli(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    release_build(
+        &root.join("Cargo.toml"),
+        &["--features", "cli", "--bin", "datafold"],
+        target,
+        "datafold",
+        "or run `cargo build --release --features cli --bin datafold`",
+    )
+}
+
+/// `cargo build --release` of `manifest` with `args` into `target`; the
+/// path of `binary`. A failure's message ends with `by_hand`.
+fn release_build(
+    manifest: &Path,
+    args: &[&str],
+    target: &Path,
+    binary: &str,
+    by_hand: &str,
+) -> Result<PathBuf, String> {
     let started = Instant::now();
     let status = cargo()
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--features",
-            "cli",
-            "--bin",
-            "datafold",
-        ])
+        .args(["build", "--release", "--quiet"])
+        .args(args)
         .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
+        .arg(manifest)
         .arg("--target-dir")
         .arg(target)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the datafold binary failed ({status}); see cargo's messages above"
+            "building {binary} failed ({status}); see cargo's messages above, {by_hand}"
         ));
     }
     eprintln!(
-        "bench: datafold built (release) in {:.1} s",
+        "bench: {binary} built (release) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(target.join("release").join("datafold"))
+    Ok(target.join("release").join(binary))
 }
 
 /// Cores, CPU, memory, toolchain and load: what the figures depend on.
