@@ -255,6 +255,10 @@ fn a_looker_base_url_change_is_a_replace_refused_without_allow_replace() {
     let (code, _, stderr) = bi(&server, &["apply", "-f", path(&file), "--yes"]);
     assert_eq!(code, 5, "{stderr}");
     assert!(stderr.contains("--allow-replace"), "{stderr}");
+    assert!(
+        !stderr.contains("ApplyOptions"),
+        "SDK terms in a CLI message: {stderr}"
+    );
     assert_eq!(
         stored(&server)["Looker (prod)"].0,
         old_id,
@@ -725,4 +729,162 @@ fn files_that_cannot_be_read_say_so_and_an_unsafe_export_output_is_refused_input
     assert_eq!(code, 5, "{stderr}");
     assert!(stderr.contains("symbolic link"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}
+
+#[test]
+fn a_replaced_pinned_entry_gets_its_new_id_in_the_file_and_the_next_plan_is_clean() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "repin");
+    applied(&server, &dir);
+    let (old_id, _) = stored(&server)["Looker (prod)"].clone();
+    let pinned = EXAMPLE
+        .replace(
+            "  - name: Looker (prod)\n",
+            &format!("  - name: Looker (prod)\n    # adopted by hand\n    id: {old_id}   # keep\n"),
+        )
+        .replace("https://acme.looker.com", "https://new.looker.com");
+    let file = write(&dir, "bi.yaml", &pinned);
+
+    let (code, _, stderr) = bi(
+        &server,
+        &["apply", "-f", path(&file), "--yes", "--allow-replace"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (new_id, _) = stored(&server)["Looker (prod)"].clone();
+    assert_ne!(new_id, old_id);
+    assert!(
+        stderr.contains(&format!("id {old_id} -> {new_id}")),
+        "apply says it rewrote the pin: {stderr}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text,
+        pinned.replace(
+            &format!("id: {old_id}   # keep"),
+            &format!("id: {new_id}   # keep")
+        ),
+        "only the pin's value changed"
+    );
+    let (code, stdout, stderr) = bi(&server, &["plan", "-f", path(&file)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn a_managed_entry_removed_from_the_file_is_a_pending_delete_and_a_hand_made_one_survives() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "managed");
+    let file = write(&dir, "bi.yaml", EXAMPLE);
+    let state = dir.join("bi.state.json");
+    let apply = ["apply", "-f", path(&file), "--yes", "--state", path(&state)];
+    assert_eq!(bi(&server, &apply).0, 0);
+    let (code, _, stderr) = bi(
+        &server,
+        &[
+            "create",
+            "dbt",
+            "--ci-config-id",
+            "9",
+            "--name",
+            "hand-made",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (mode_id, _) = stored(&server)["Mode"].clone();
+
+    let without_mode = EXAMPLE.replace(
+        "  - name: Mode\n    kind: mode\n    token: ${env:MODE_TOKEN}\n    password: ${env:MODE_PASSWORD}\n    workspace: acme\n",
+        "",
+    );
+    assert_ne!(without_mode, EXAMPLE);
+    write(&dir, "bi.yaml", &without_mode);
+    let plan = ["plan", "-f", path(&file), "--state", path(&state)];
+    let (code, stdout, _) = bi(&server, &plan);
+    assert_eq!(
+        code, 10,
+        "a removed managed entry is a pending change: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("- delete mode \"Mode\" (id {mode_id})")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("removed from the file"), "{stdout}");
+    assert!(stdout.contains("? unmanaged dbt \"hand-made\""), "{stdout}");
+
+    // Without the state the file cannot know it managed Mode.
+    let (code, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let (code, _, stderr) = bi(&server, &apply);
+    assert_eq!(code, 0, "{stderr}");
+    let after = stored(&server);
+    assert!(!after.contains_key("Mode"), "deleted without --prune");
+    assert!(
+        after.contains_key("hand-made"),
+        "never managed, so untouched"
+    );
+    assert_eq!(bi(&server, &plan).0, 0);
+}
+
+#[test]
+fn a_no_op_apply_writes_the_state_and_a_later_rotation_shows_in_the_plan() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "noop-state");
+    let file = applied(&server, &dir);
+    let state = dir.join("bi.state.json");
+    let (code, _, stderr) = bi(
+        &server,
+        &["apply", "-f", path(&file), "--yes", "--state", path(&state)],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Nothing to do"), "{stderr}");
+    let saved = std::fs::read_to_string(&state).expect("a no-op apply writes the state");
+    for (_, secret) in SECRETS {
+        assert!(!saved.contains(secret), "the state holds no secret");
+    }
+
+    let plan = ["plan", "-f", path(&file), "--state", path(&state)];
+    let (code, stdout, _) = bi(&server, &plan);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        !stdout.contains("--state"),
+        "no advice to use --state when it is given: {stdout}"
+    );
+    let (code, stdout, stderr) = run(datafold(&server)
+        .env("MODE_TOKEN", "rotated-mode-token-5151")
+        .arg("bi")
+        .args(plan)
+        .arg("-vv"));
+    assert_eq!(code, 10, "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("rotated-mode-token-5151") && !stderr.contains("rotated-mode-token-5151")
+    );
+    assert!(
+        stdout.contains("secrets sent: token, password (rotated)")
+            || stdout.contains("secrets sent: password, token (rotated)"),
+        "{stdout}"
+    );
+    // Without a state, the plan says rotation is not tracked.
+    let (_, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
+    assert!(
+        stdout.contains("a state file (--state) detects rotated secrets"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_missing_secret_variable_is_named_in_one_message() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "missing-vars");
+    let file = write(&dir, "bi.yaml", EXAMPLE);
+    let (code, _, stderr) = run(datafold(&server)
+        .env_remove("HIGHTOUCH_TOKEN")
+        .env_remove("MODE_PASSWORD")
+        .env_remove("TABLEAU_TOKEN")
+        .args(["bi", "plan", "-f", path(&file)]));
+    assert_eq!(code, 5, "{stderr}");
+    for var in ["HIGHTOUCH_TOKEN", "MODE_PASSWORD", "TABLEAU_TOKEN"] {
+        assert!(stderr.contains(var), "{var} is named: {stderr}");
+    }
+    assert!(stderr.contains("3 secrets cannot be read"), "{stderr}");
+    assert!(!stderr.contains("MODE_TOKEN"), "{stderr}");
 }

@@ -121,7 +121,7 @@ impl Plan {
         if !replaces.is_empty() && !options.allow_replace {
             return Err(AsCodeError::ReplaceNotAllowed(format!(
                 "the plan replaces {} (delete, then create under a new id); nothing was changed. \
-                 Allow it with --allow-replace (ApplyOptions::allow_replace)",
+                 Allow it with ApplyOptions::allow_replace",
                 replaces.join(", ")
             )));
         }
@@ -140,6 +140,25 @@ impl Plan {
             });
         }
         if let Some(state) = options.state {
+            // Unchanged integrations are managed too, and their secrets,
+            // where nothing was recorded, become the baseline a later
+            // rotation is told from: the state is refreshed on every
+            // apply, with or without changes.
+            for change in self
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Unchanged)
+            {
+                let (Some(id), Some(outgoing)) = (change.id, &change.outgoing) else {
+                    continue;
+                };
+                state.manage(id, &managed_label(change));
+                for (field, secret) in &outgoing.secrets {
+                    if !state.has_record(id, field) {
+                        state.record(id, field, secret);
+                    }
+                }
+            }
             state.save()?;
         }
         Ok(report)
@@ -167,7 +186,7 @@ async fn apply_one(
             let updated = kind
                 .visit_config(SendBody::new(client, outgoing, Some(id)))
                 .await?;
-            record(state, updated.id().or(Some(id)), outgoing);
+            record(state, updated.id().or(Some(id)), change, outgoing);
             Ok(Some(id))
         }
         (Action::Create | Action::Replace, Some(outgoing), Some(kind)) => {
@@ -178,7 +197,7 @@ async fn apply_one(
                 }
             }
             let created = create_once(client, kind, outgoing, change.name.as_deref()).await?;
-            record(state, created.id(), outgoing);
+            record(state, created.id(), change, outgoing);
             Ok(created.id())
         }
         _ => {
@@ -197,11 +216,21 @@ async fn remove(client: &Client, id: i64) -> Result<(), Error> {
     }
 }
 
-fn record(state: Option<&mut SecretState>, id: Option<i64>, outgoing: &Outgoing) {
+fn record(state: Option<&mut SecretState>, id: Option<i64>, change: &Change, outgoing: &Outgoing) {
     if let (Some(state), Some(id)) = (state, id) {
+        state.manage(id, &managed_label(change));
         for (field, secret) in &outgoing.secrets {
             state.record(id, field, secret);
         }
+    }
+}
+
+/// `looker "Looker (prod)"`: what the state says a managed id is.
+fn managed_label(change: &Change) -> String {
+    let kind = change.kind.map_or("?", |k| k.as_str());
+    match &change.name {
+        Some(name) => format!("{kind} {name:?}"),
+        None => kind.to_owned(),
     }
 }
 

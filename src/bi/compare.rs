@@ -45,16 +45,28 @@ impl BiHandler<'_> {
         desired: &Desired,
         options: PlanOptions<'_>,
     ) -> Result<Plan, AsCodeError> {
+        // Every secret that cannot be read is named at once, not one a run.
         let mut resolved = Vec::new();
+        let mut unreadable = Vec::new();
         for entry in desired.entries() {
             let mut secrets = Vec::new();
             for (field, reference) in entry.secrets() {
-                let secret = reference.resolve(desired.base_dir()).map_err(|e| {
-                    AsCodeError::Secret(format!("{} field `{field}`: {e}", entry.label()))
-                })?;
-                secrets.push((field.clone(), secret));
+                match reference.resolve(desired.base_dir()) {
+                    Ok(secret) => secrets.push((field.clone(), secret)),
+                    Err(e) => unreadable.push(format!("{} field `{field}`: {e}", entry.label())),
+                }
             }
             resolved.push(secrets);
+        }
+        match unreadable.len() {
+            0 => {}
+            1 => return Err(AsCodeError::Secret(unreadable.remove(0))),
+            n => {
+                return Err(AsCodeError::Secret(format!(
+                    "{n} secrets cannot be read:\n  {}",
+                    unreadable.join("\n  ")
+                )))
+            }
         }
         let server = self.list().await?;
         // Pins claim their integrations first, so that a name never
@@ -100,7 +112,13 @@ impl BiHandler<'_> {
             if claimed.contains(&id) {
                 continue;
             }
-            let (action, reason) = if options.prune {
+            let managed = options.state.is_some_and(|state| state.is_managed(id));
+            let (action, reason) = if managed {
+                (
+                    Action::Delete,
+                    Some("removed from the file, which managed it (per the state file)".to_owned()),
+                )
+            } else if options.prune {
                 (Action::Delete, None)
             } else {
                 (
@@ -128,6 +146,7 @@ impl BiHandler<'_> {
             source: desired.source_name().to_owned(),
             host: self.client.host().to_owned(),
             changes,
+            state: options.state.is_some(),
         })
     }
 }
@@ -294,7 +313,8 @@ fn compare(
     if change.fields.is_empty() {
         change.action = Action::Unchanged;
         change.secrets.sent = false;
-        change.outgoing = None;
+        // The outgoing secrets stay: an apply with nothing to do records
+        // them in the state as the baseline a later rotation is told from.
         return change;
     }
     let beyond_schedule: Vec<&str> = change

@@ -218,6 +218,9 @@ pub struct Plan {
     pub host: String,
     /// Every integration of the file and of the server.
     pub changes: Vec<Change>,
+    /// Whether a secret state was compared with (without one, no rotation
+    /// is tracked and removed entries are only "unmanaged").
+    pub state: bool,
 }
 
 impl Plan {
@@ -265,7 +268,8 @@ impl fmt::Display for Plan {
             }
             if change.secrets.sent && !change.secrets.fields.is_empty() {
                 let tracked = match &change.secrets.rotation {
-                    Rotation::NotTracked => "",
+                    Rotation::NotTracked if self.state => " (rotation tracked from this apply on)",
+                    Rotation::NotTracked => " (rotation not tracked: no state file)",
                     Rotation::Unchanged => " (unchanged since the last apply)",
                     Rotation::Changed(_) => " (rotated)",
                 };
@@ -286,12 +290,23 @@ impl fmt::Display for Plan {
             self.count(Action::Unchanged),
             self.count(Action::Unmanaged),
         )?;
-        let untracked = self.changes.iter().any(|c| {
-            c.action == Action::Unchanged
-                && !c.secrets.fields.is_empty()
-                && c.secrets.rotation == Rotation::NotTracked
-        });
-        if untracked {
+        let untracked: Vec<String> = self
+            .changes
+            .iter()
+            .filter(|c| {
+                c.action == Action::Unchanged
+                    && !c.secrets.fields.is_empty()
+                    && c.secrets.rotation == Rotation::NotTracked
+            })
+            .map(|c| format!("{} {}", c.label(), c.secrets.fields.join(", ")))
+            .collect();
+        if !untracked.is_empty() && self.state {
+            writeln!(
+                f,
+                "Rotation not tracked yet (the state has no record; the next apply records them): {}.",
+                untracked.join("; ")
+            )?;
+        } else if !untracked.is_empty() {
             writeln!(
                 f,
                 "Secrets of unchanged integrations were not compared (Datafold never returns \

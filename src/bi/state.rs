@@ -8,11 +8,12 @@
 //! ```json
 //! {
 //!   "format": "datafold-bi-secret-state",
-//!   "version": 1,
+//!   "version": 2,
 //!   "host": "https://app.datafold.com",
 //!   "file": "integrations.yaml",
 //!   "salt": "9f0c…",
-//!   "secrets": {"17": {"client_secret": "3b1d…"}}
+//!   "secrets": {"17": {"client_secret": "3b1d…"}},
+//!   "managed": {"17": "looker \"Looker (prod)\""}
 //! }
 //! ```
 //!
@@ -22,8 +23,15 @@
 //! file: one whose `host` or `file` differs is refused, so a state made for
 //! staging never vouches for production. The hashes still allow guessing a
 //! weak secret offline: keep the file where the secrets themselves could
-//! be kept (not in a public repository). It is written through
-//! [`crate::safe_file`] (atomically, never through a link).
+//! be kept (not in a public repository).
+//!
+//! `managed` lists the integrations an apply of the file has created,
+//! updated or found in step: one that is later missing from the file is a
+//! pending delete (exit 10, deleted by the next apply without `prune`),
+//! while an integration never managed stays "unmanaged".
+//!
+//! It is written through [`crate::safe_file`] (atomically, never through a
+//! link).
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -37,6 +45,9 @@ use crate::Secret;
 
 /// The `format` field of every state file.
 pub const STATE_FORMAT: &str = "datafold-bi-secret-state";
+
+/// The `version` written: 2 added the managed ids (version 1 is read).
+const STATE_VERSION: u32 = 2;
 
 /// The largest state file read.
 const MAX_STATE_BYTES: u64 = 4 << 20;
@@ -57,6 +68,11 @@ struct StateFile {
     file: String,
     salt: String,
     secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The integrations an apply of the file created, updated, replaced or
+    /// found unchanged, by id (version 2): one of them missing from the
+    /// file later is a pending delete.
+    #[serde(default)]
+    managed: BTreeMap<String, String>,
 }
 
 impl SecretState {
@@ -73,11 +89,12 @@ impl SecretState {
         if !path.exists() && path.symlink_metadata().is_err() {
             let file = StateFile {
                 format: STATE_FORMAT.to_owned(),
-                version: 1,
+                version: STATE_VERSION,
                 host,
                 file: file.to_owned(),
                 salt: fresh_salt(),
                 secrets: BTreeMap::new(),
+                managed: BTreeMap::new(),
             };
             return Ok(Self {
                 path: path.to_path_buf(),
@@ -91,11 +108,17 @@ impl SecretState {
                 "{shown} is not a secret state file ({e}); give --state a new path or remove it"
             ))
         })?;
-        if state.format != STATE_FORMAT || state.version != 1 || state.salt.len() < 32 {
+        if state.format != STATE_FORMAT
+            || !(1..=STATE_VERSION).contains(&state.version)
+            || state.salt.len() < 32
+        {
             return Err(AsCodeError::State(format!(
-                "{shown} is not a version 1 {STATE_FORMAT} file; give --state a new path"
+                "{shown} is not a version 1 or {STATE_VERSION} {STATE_FORMAT} file; give --state a new path"
             )));
         }
+        let mut state = state;
+        // A version 1 file tracked no managed ids; it is written as version 2.
+        state.version = STATE_VERSION;
         if state.host != host {
             return Err(AsCodeError::State(format!(
                 "{shown} belongs to host {}, not {host}; use one state file per host and file",
@@ -131,9 +154,31 @@ impl SecretState {
             .insert(field.to_owned(), digest);
     }
 
-    /// Forget integration `id` (it was deleted).
+    /// Forget integration `id` (it was deleted): its secrets, and that the
+    /// file manages it.
     pub fn forget(&mut self, id: i64) {
         self.file.secrets.remove(&id.to_string());
+        self.file.managed.remove(&id.to_string());
+    }
+
+    /// Remember that the file manages integration `id` (`label` is for
+    /// people reading the state).
+    pub fn manage(&mut self, id: i64, label: &str) {
+        self.file.managed.insert(id.to_string(), label.to_owned());
+    }
+
+    /// Whether an apply of the file has managed integration `id`: missing
+    /// from the file, it is deleted without `prune`.
+    pub fn is_managed(&self, id: i64) -> bool {
+        self.file.managed.contains_key(&id.to_string())
+    }
+
+    /// Whether anything was recorded for `field` of integration `id`.
+    pub fn has_record(&self, id: i64, field: &str) -> bool {
+        self.file
+            .secrets
+            .get(&id.to_string())
+            .is_some_and(|fields| fields.contains_key(field))
     }
 
     /// Write the state to its file, atomically.
@@ -181,4 +226,52 @@ fn fresh_salt() -> String {
         hasher.update(random.finish().to_be_bytes());
     }
     format!("{:x}", hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("datafold-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("bi.state.json")
+    }
+
+    #[test]
+    fn a_version_1_state_is_read_and_saved_as_version_2_with_managed_ids() {
+        let path = scratch("v1");
+        let salt = "ab".repeat(32);
+        let v1 = format!(
+            r#"{{"format":"{STATE_FORMAT}","version":1,"host":"https://h","file":"bi.yaml","salt":"{salt}","secrets":{{"3":{{"token":"00"}}}}}}"#
+        );
+        std::fs::write(&path, v1).unwrap();
+        let mut state = SecretState::open(&path, "https://h/", "bi.yaml").unwrap();
+        assert!(state.has_record(3, "token"));
+        assert!(!state.is_managed(3), "version 1 tracked no managed ids");
+        state.manage(3, "mode \"Mode\"");
+        state.save().unwrap();
+        let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved["version"], 2);
+        assert_eq!(saved["managed"]["3"], "mode \"Mode\"");
+        let mut reopened = SecretState::open(&path, "https://h", "bi.yaml").unwrap();
+        assert!(reopened.is_managed(3));
+        reopened.forget(3);
+        assert!(!reopened.is_managed(3) && !reopened.has_record(3, "token"));
+    }
+
+    #[test]
+    fn a_future_version_is_refused() {
+        let path = scratch("v3");
+        let salt = "ab".repeat(32);
+        let v3 = format!(
+            r#"{{"format":"{STATE_FORMAT}","version":3,"host":"https://h","file":"bi.yaml","salt":"{salt}","secrets":{{}}}}"#
+        );
+        std::fs::write(&path, v3).unwrap();
+        let error = SecretState::open(&path, "https://h", "bi.yaml").unwrap_err();
+        assert!(error.to_string().contains("version 1 or 2"), "{error}");
+    }
 }

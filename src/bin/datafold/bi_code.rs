@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use datafold_sdk::bi::{
-    kind_fields, ApplyOptions, AsCodeError, Desired, Outcome, Plan, PlanOptions, SecretState,
+    kind_fields, Action, ApplyOptions, ApplyReport, AsCodeError, Desired, EntryKey, Outcome, Plan,
+    PlanOptions, SecretState, MAX_DESIRED_FILE_BYTES,
 };
 use datafold_sdk::Client;
 use serde_json::{json, Map, Value};
@@ -104,7 +105,7 @@ async fn plan_file(
     state: Option<&Path>,
     prune: bool,
     client: &Client,
-) -> CliResult<(Plan, Option<SecretState>)> {
+) -> CliResult<(Plan, Option<SecretState>, Desired)> {
     let desired = read_desired(file)?;
     let state = open_state(state, client, file)?;
     let options = PlanOptions {
@@ -116,11 +117,11 @@ async fn plan_file(
         .plan_with(&desired, options)
         .await
         .map_err(cli_error)?;
-    Ok((plan, state))
+    Ok((plan, state, desired))
 }
 
 pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
-    let (plan, _) = plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
+    let (plan, _, _) = plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
     match args.format {
         PlanFormat::Json => output::json(&plan)?,
         PlanFormat::Text => output::stdout(&output::message_text(&plan.to_string()))?,
@@ -132,17 +133,44 @@ pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
 }
 
 pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
-    let (plan, mut state) =
+    let (plan, mut state, desired) =
         plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
     output::stdout(&output::message_text(&plan.to_string()))?;
     if !plan.has_changes() {
-        output::note("Nothing to do.");
+        // The state is refreshed all the same: what the file manages, and
+        // the baseline of secrets nothing was recorded for.
+        if let Some(state) = state.as_mut() {
+            let options = ApplyOptions {
+                allow_replace: false,
+                state: Some(state),
+            };
+            plan.apply_with(client, options).await.map_err(cli_error)?;
+            output::note(&format!(
+                "Nothing to do; the state file {} is up to date.",
+                args.state.as_deref().unwrap_or(Path::new("")).display()
+            ));
+        } else {
+            output::note("Nothing to do.");
+        }
         return Ok(());
     }
     if !args.yes && !confirm(&plan)? {
         return Err(CliError::other(
             "not applied: nothing was changed, as answered at the prompt",
         ));
+    }
+    let replaces: Vec<String> = plan
+        .changes()
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .map(|c| c.label())
+        .collect();
+    if !replaces.is_empty() && !args.allow_replace {
+        return Err(CliError::input(format!(
+            "the plan replaces {} (delete, then create under a new id); nothing was changed. \
+             Rerun with --allow-replace to allow it",
+            replaces.join(", ")
+        )));
     }
     let options = ApplyOptions {
         allow_replace: args.allow_replace,
@@ -165,6 +193,7 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
         }
     }
     output::stdout(&output::message_text(&lines))?;
+    repin_replaced(&args.file, &plan, &report, &desired)?;
     if report.is_complete() {
         return Ok(());
     }
@@ -174,6 +203,94 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
          Run the same apply again: it plans from the server's state and creates nothing twice",
         report.changes.len()
     )))
+}
+
+/// After a replace, point the file's `id:` pins at the new ids, so that
+/// the next plan is clean without a hand edit. Only the pin's value
+/// changes: comments and layout stay as they are.
+fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desired) -> CliResult {
+    let applied = plan.changes().iter().filter(|c| c.action.is_change());
+    let mut moves = Vec::new();
+    for (change, done) in applied.zip(&report.changes) {
+        let (Action::Replace, Some(old), Outcome::Done { id: Some(new) }) =
+            (change.action, change.id, &done.outcome)
+        else {
+            continue;
+        };
+        let pinned = desired
+            .entries()
+            .iter()
+            .find(|e| e.line() == change.line && *e.key() == EntryKey::Id(old));
+        if let Some(entry) = pinned {
+            moves.push((entry.line().unwrap_or(1), old, *new));
+        }
+    }
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let bytes = datafold_sdk::safe_file::read_capped(file, MAX_DESIRED_FILE_BYTES)
+        .map_err(CliError::from)?;
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| CliError::input(format!("{} is not UTF-8 text", file.display())))?;
+    let mut done = Vec::new();
+    for (line, old, new) in &moves {
+        match repin(&text, *line, *old, *new) {
+            Some((changed, at)) => {
+                text = changed;
+                done.push(format!("line {at}: id {old} -> {new}"));
+            }
+            None => output::note(&format!(
+                "could not find the pin `id: {old}` of the entry on line {line} of {}: \
+                 change it to {new} by hand",
+                file.display()
+            )),
+        }
+    }
+    if !done.is_empty() {
+        datafold_sdk::safe_file::write_atomically(file, text.as_bytes()).map_err(CliError::from)?;
+        output::note(&format!(
+            "updated the replaced pins in {} ({})",
+            file.display(),
+            done.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// `text` with the first `id: OLD` (YAML) or `"id": OLD` (JSON) at or
+/// after line `from` (1-based) changed to `NEW`, and that line; `None`
+/// when there is no such pin.
+fn repin(text: &str, from: usize, old: i64, new: i64) -> Option<(String, usize)> {
+    let old = old.to_string();
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = index + 1;
+        if number >= from {
+            // No other entry can pin the same id, so the first pin of
+            // this value from the entry's line on is the entry's.
+            let body = line.trim_start();
+            let body = body.strip_prefix("- ").unwrap_or(body).trim_start();
+            let body = body.strip_prefix('{').unwrap_or(body).trim_start();
+            let rest = body
+                .strip_prefix("id:")
+                .or_else(|| body.strip_prefix("\"id\":"))
+                .or_else(|| body.strip_prefix("\"id\" :"));
+            if let Some(rest) = rest {
+                let value = rest.trim_start();
+                let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+                if digits == old {
+                    let start = offset + (line.len() - value.len());
+                    let mut changed = String::with_capacity(text.len() + 4);
+                    changed.push_str(&text[..start]);
+                    changed.push_str(&new.to_string());
+                    changed.push_str(&text[start + old.len()..]);
+                    return Some((changed, number));
+                }
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Ask on the terminal; refuse without one (scripts pass --yes).
@@ -348,3 +465,26 @@ pub fn file_schema() -> Value {
 
 /// What a secret field of the file must match.
 pub const SECRET_REFERENCE_PATTERN: &str = r"^\$\{(env:[A-Za-z0-9_]+|file:.+)\}$";
+
+#[cfg(test)]
+mod tests {
+    use super::repin;
+
+    #[test]
+    fn a_yaml_pin_changes_and_nothing_else_does() {
+        let text = "integrations:\n  - name: a\n    kind: dbt\n    ci_config_id: 4\n  - id: 4 # pinned\n    kind: looker\n";
+        let (changed, line) = repin(text, 5, 4, 17).unwrap();
+        assert_eq!(line, 5);
+        assert_eq!(changed, text.replace("- id: 4 #", "- id: 17 #"));
+        assert!(repin(text, 5, 3, 17).is_none(), "no pin of that id");
+        assert!(repin("  - id: 40\n", 1, 4, 17).is_none(), "40 is not 4");
+    }
+
+    #[test]
+    fn a_json_pin_changes() {
+        let text = "{\"integrations\": [\n  {\n    \"id\": 4,\n    \"kind\": \"looker\"\n  }\n]}\n";
+        let (changed, line) = repin(text, 2, 4, 5).unwrap();
+        assert_eq!(line, 3);
+        assert_eq!(changed, text.replace("\"id\": 4,", "\"id\": 5,"));
+    }
+}
