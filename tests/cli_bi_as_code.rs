@@ -888,3 +888,106 @@ fn every_missing_secret_variable_is_named_in_one_message() {
     assert!(stderr.contains("3 secrets cannot be read"), "{stderr}");
     assert!(!stderr.contains("MODE_TOKEN"), "{stderr}");
 }
+
+#[test]
+fn a_saved_plan_applies_exactly_and_is_refused_once_the_server_or_the_file_moved() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "saved-plan");
+    let file = applied(&server, &dir);
+    let moved = EXAMPLE.replace("\"30 2 * * *\"", "\"45 4 * * *\"");
+    write(&dir, "bi.yaml", &moved);
+    let saved = dir.join("plan.json");
+
+    let (code, stdout, stderr) = bi(&server, &["plan", "-f", path(&file), "-o", path(&saved)]);
+    assert_eq!(code, 10, "{stdout}{stderr}");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    for (_, secret) in SECRETS {
+        assert!(!text.contains(secret), "the saved plan holds no secret");
+    }
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["changes"][5]["action"], "update", "{json}");
+
+    // Someone changes dbt's schedule by hand: the reviewed plan no longer
+    // describes what apply would do, so it is refused and nothing changes.
+    let dbt = stored(&server)["dbt Cloud (prod)"].0;
+    let (code, _, stderr) = bi(
+        &server,
+        &["update", &dbt.to_string(), "--indexing-cron", "0 5 * * *"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let by_hand = stored(&server);
+    let (code, _, stderr) = bi(&server, &["apply", path(&saved)]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("changed since the plan was made"),
+        "{stderr}"
+    );
+    assert_eq!(stored(&server), by_hand, "nothing was changed");
+
+    // A fresh plan of the same file, saved and applied, with a JSON report.
+    let (code, _, _) = bi(&server, &["plan", "-f", path(&file), "-o", path(&saved)]);
+    assert_eq!(code, 10);
+    // The file moves after the review: refused too.
+    write(
+        &dir,
+        "bi.yaml",
+        &moved.replace("workspace: acme", "workspace: acme2"),
+    );
+    let (code, _, stderr) = bi(&server, &["apply", path(&saved)]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("bi.yaml changed since the plan was made"),
+        "{stderr}"
+    );
+    write(&dir, "bi.yaml", &moved);
+
+    let (code, stdout, stderr) = bi(&server, &["apply", path(&saved), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{report}");
+    assert!(changes.iter().all(|c| c["outcome"] == "done"), "{report}");
+    let after = stored(&server);
+    assert_eq!(after["Tableau"].1["indexing_cron"], "45 4 * * *");
+    assert!(
+        after.contains_key("Hightouch"),
+        "the hand rename was undone"
+    );
+    assert_eq!(bi(&server, &["plan", "-f", path(&file)]).0, 0);
+}
+
+#[test]
+fn a_file_that_is_not_a_saved_plan_of_this_version_is_refused() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "bad-saved-plan");
+    let file = applied(&server, &dir);
+    let saved = dir.join("plan.json");
+    assert_eq!(
+        bi(&server, &["plan", "-f", path(&file), "-o", path(&saved)]).0,
+        0
+    );
+    let good = std::fs::read_to_string(&saved).unwrap();
+    for (text, expected) in [
+        ("not json", "not JSON"),
+        ("{}", "no format_version"),
+        (
+            &*good.replace("\"format_version\": 1", "\"format_version\": 2"),
+            "format_version 2",
+        ),
+        (
+            &*good.replace("\"file_digest\"", "\"other\""),
+            "not a saved plan",
+        ),
+    ] {
+        let bad = write(&dir, "bad.json", text);
+        let (code, _, stderr) = bi(&server, &["apply", path(&bad)]);
+        assert_eq!(code, 5, "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    let state = dir.join("bi.state.json");
+    let (code, _, stderr) = bi(&server, &["apply", path(&saved), "--state", path(&state)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("made without --state"), "{stderr}");
+    assert!(!state.exists());
+}

@@ -61,6 +61,8 @@ pub struct Applied {
     pub action: Action,
     /// `looker "Looker (prod)" (id 3)`.
     pub label: String,
+    /// The integration's id before (`None` for a create).
+    pub previous_id: Option<i64>,
     /// What happened.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -136,6 +138,7 @@ impl Plan {
             report.changes.push(Applied {
                 action: change.action,
                 label: change.label(),
+                previous_id: change.id,
                 outcome,
             });
         }

@@ -54,6 +54,10 @@ pub enum AsCodeError {
     /// host or file.
     #[error("{0}")]
     State(String),
+    /// A saved plan cannot be read, or no longer matches the file or the
+    /// server (nothing was changed).
+    #[error("{0}")]
+    SavedPlan(String),
     /// The plan holds replaces and they were not allowed.
     #[error("{0}")]
     ReplaceNotAllowed(String),

@@ -92,6 +92,7 @@ impl BiHandler<'_> {
             }
         }
         let mut changes = Vec::new();
+        let mut fetched = Vec::new();
         let entries = desired.entries().iter().zip(resolved).zip(matched);
         for ((entry, secrets), found) in entries {
             let current = match found {
@@ -100,7 +101,9 @@ impl BiHandler<'_> {
                     Some(if complete {
                         item.clone()
                     } else {
-                        self.get(item.id().unwrap_or_default()).await?
+                        let full = self.get(item.id().unwrap_or_default()).await?;
+                        fetched.push(full.clone());
+                        full
                     })
                 }
                 None => None,
@@ -143,10 +146,14 @@ impl BiHandler<'_> {
             });
         }
         Ok(Plan {
+            format_version: super::plan::PLAN_FORMAT_VERSION,
             source: desired.source_name().to_owned(),
             host: self.client.host().to_owned(),
             changes,
             state: options.state.is_some(),
+            prune: options.prune,
+            file_digest: desired.digest().to_owned(),
+            server_digest: server_digest(server.items(), &fetched),
         })
     }
 }
@@ -210,6 +217,34 @@ fn normalized(value: Option<&Value>) -> Value {
         Some(Value::String(s)) if s.is_empty() => Value::Null,
         Some(other) => other.clone(),
     }
+}
+
+/// SHA-256 over what a plan reads of the server: for each integration (the
+/// list's, then those fetched whole), in id order, its id, type, name and
+/// the non-secret fields of its kind. Other fields (a sync's time, say)
+/// are left out, so that they do not make a saved plan stale.
+fn server_digest(listed: &[Integration], fetched: &[Integration]) -> String {
+    let mut seen = std::collections::BTreeMap::new();
+    for item in listed.iter().chain(fetched) {
+        let mut fields = std::collections::BTreeMap::new();
+        for key in ["id", "type", "name"] {
+            fields.insert(
+                key.to_owned(),
+                item.get(key).cloned().unwrap_or(Value::Null),
+            );
+        }
+        if let Some(kind) = item.kind() {
+            for field in kind_fields(kind).iter().filter(|f| !f.secret) {
+                if let Some(value) = item.get(&field.name) {
+                    fields.insert(field.name.clone(), value.clone());
+                }
+            }
+        }
+        // A fetched integration replaces its listed summary.
+        seen.insert(item.id().unwrap_or_default(), fields);
+    }
+    let canonical = serde_json::to_vec(&seen).unwrap_or_default();
+    super::plan::sha256_hex(&canonical)
 }
 
 fn compare(

@@ -53,6 +53,7 @@ pub struct Desired {
     entries: Vec<DesiredEntry>,
     source_name: String,
     base_dir: Option<PathBuf>,
+    digest: String,
 }
 
 /// How an entry finds its integration on the server.
@@ -177,6 +178,12 @@ impl Desired {
         &self.source_name
     }
 
+    /// The SHA-256 (hex) of the text read: a saved [`Plan`](super::Plan)
+    /// records it, so that a file edited since is noticed.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
     /// The directory `${file:…}` references are relative to, if any.
     pub fn base_dir(&self) -> Option<&Path> {
         self.base_dir.as_deref()
@@ -230,6 +237,7 @@ impl Desired {
                     .collect(),
                 source_name: source_name.to_owned(),
                 base_dir: None,
+                digest: super::plan::sha256_hex(text.as_bytes()),
             });
         }
         // Each line is found by reading the text again: a few are enough.

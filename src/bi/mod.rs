@@ -51,7 +51,10 @@ pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
 pub use fields::{config_schema, kind_fields, resolve_schema, KindField};
 pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
 #[cfg(feature = "as-code")]
-pub use plan::{Action, Change, FieldChange, Plan, Rotation, SecretsNote, Shown, SENSITIVE};
+pub use plan::{
+    Action, Change, FieldChange, Plan, Rotation, SavedPlanHeader, SecretsNote, Shown,
+    MAX_SAVED_PLAN_BYTES, PLAN_FORMAT_VERSION, SENSITIVE,
+};
 #[cfg(feature = "as-code")]
 pub use secret_ref::SecretRef;
 #[cfg(feature = "as-code")]

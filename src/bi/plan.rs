@@ -21,9 +21,10 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::as_code_error::AsCodeError;
 use super::BiKind;
 use crate::Secret;
 
@@ -210,8 +211,14 @@ impl Change {
 /// What it takes to bring the server to a [`Desired`](super::Desired) set.
 /// Inspect it ([`Plan::changes`], `Display` for people, `Serialize` for
 /// machines), then carry it out with [`Plan::apply`](Plan::apply).
+///
+/// Its JSON (`bi plan --format json`, `bi plan -o`) is versioned by
+/// `format_version` ([`PLAN_FORMAT_VERSION`]); a saved plan is checked
+/// against a fresh one with [`Plan::check_saved`] before it is applied.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// The version of this JSON layout, [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
     /// The desired-state file's name.
     pub source: String,
     /// The API host compared with.
@@ -221,6 +228,38 @@ pub struct Plan {
     /// Whether a secret state was compared with (without one, no rotation
     /// is tracked and removed entries are only "unmanaged").
     pub state: bool,
+    /// Whether integrations not in the file are deleted.
+    pub prune: bool,
+    /// The SHA-256 of the desired-state file the plan was made from.
+    pub file_digest: String,
+    /// The SHA-256 of what the plan read of the server: each integration's
+    /// id, type, name and the fields a plan compares, in id order.
+    pub server_digest: String,
+}
+
+/// The `format_version` of a [`Plan`]'s JSON. It changes when a field is
+/// removed or changes meaning; fields may be added within a version.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The largest saved plan read back.
+pub const MAX_SAVED_PLAN_BYTES: u64 = 16 << 20;
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The parts of a saved plan that are checked against a fresh one.
+#[derive(Debug, Deserialize)]
+struct SavedPlan {
+    source: String,
+    host: String,
+    state: bool,
+    prune: bool,
+    file_digest: String,
+    server_digest: String,
+    changes: Value,
 }
 
 impl Plan {
@@ -233,6 +272,62 @@ impl Plan {
     /// delete): what the CLI's "changes pending" exit code reports.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_change())
+    }
+
+    /// Read a saved plan's JSON (as `bi plan -o` writes it) far enough to
+    /// make the fresh plan it must equal: the file it was made from,
+    /// whether it was pruned and whether a state was used.
+    ///
+    /// # Errors
+    /// [`AsCodeError::SavedPlan`] for anything but a plan of this
+    /// `format_version`.
+    pub fn read_saved(json: &[u8]) -> Result<SavedPlanHeader, AsCodeError> {
+        let saved = parse_saved(json)?;
+        Ok(SavedPlanHeader {
+            source: saved.source,
+            state: saved.state,
+            prune: saved.prune,
+        })
+    }
+
+    /// Check that this fresh plan is the saved one (`json`): the same
+    /// host, the same file, the same server and the same changes. Apply
+    /// this plan only when it returns `Ok`.
+    ///
+    /// # Errors
+    /// [`AsCodeError::SavedPlan`] saying what moved since the plan was
+    /// saved.
+    pub fn check_saved(&self, json: &[u8]) -> Result<(), AsCodeError> {
+        let saved = parse_saved(json)?;
+        let refuse = |why: String| Err(AsCodeError::SavedPlan(why));
+        if saved.host.trim_end_matches('/') != self.host.trim_end_matches('/') {
+            return refuse(format!(
+                "the plan was made against {}, not {}",
+                saved.host, self.host
+            ));
+        }
+        if saved.file_digest != self.file_digest {
+            return refuse(format!(
+                "{} changed since the plan was made; make a new plan",
+                self.source
+            ));
+        }
+        if saved.server_digest != self.server_digest {
+            return refuse(
+                "the server's integrations changed since the plan was made; make a new plan"
+                    .to_owned(),
+            );
+        }
+        let fresh = serde_json::to_value(&self.changes)
+            .map_err(|e| AsCodeError::SavedPlan(format!("cannot encode the plan: {e}")))?;
+        if fresh != saved.changes {
+            return refuse(
+                "the changes differ from the saved plan's (a secret or the state moved); \
+                 make a new plan"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 
     /// How many changes of `action` the plan holds.
@@ -315,4 +410,36 @@ impl fmt::Display for Plan {
         }
         Ok(())
     }
+}
+
+/// What a saved plan was made from, to make the fresh plan it is checked
+/// against ([`Plan::read_saved`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedPlanHeader {
+    /// The desired-state file, as it was named when the plan was made.
+    pub source: String,
+    /// Whether a state file was used (one must be given again).
+    pub state: bool,
+    /// Whether integrations not in the file were to be deleted.
+    pub prune: bool,
+}
+
+fn parse_saved(json: &[u8]) -> Result<SavedPlan, AsCodeError> {
+    let value: Value = serde_json::from_slice(json)
+        .map_err(|e| AsCodeError::SavedPlan(format!("not a saved plan (not JSON: {e})")))?;
+    match value.get("format_version").and_then(Value::as_u64) {
+        Some(v) if v == u64::from(PLAN_FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(AsCodeError::SavedPlan(format!(
+                "a plan of format_version {v}; this version reads {PLAN_FORMAT_VERSION}"
+            )))
+        }
+        None => {
+            return Err(AsCodeError::SavedPlan(
+                "not a saved plan (no format_version)".to_owned(),
+            ))
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| AsCodeError::SavedPlan(format!("not a saved plan ({e})")))
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use datafold_sdk::bi::{
     kind_fields, Action, ApplyOptions, ApplyReport, AsCodeError, Desired, EntryKey, Outcome, Plan,
-    PlanOptions, SecretState, MAX_DESIRED_FILE_BYTES,
+    PlanOptions, SecretState, MAX_DESIRED_FILE_BYTES, MAX_SAVED_PLAN_BYTES,
 };
 use datafold_sdk::Client;
 use serde_json::{json, Map, Value};
@@ -33,14 +33,20 @@ pub struct PlanArgs {
     /// A state file of salted secret hashes, to detect rotated secrets (see the README)
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Also save the plan as JSON in FILE, for `bi apply FILE` after review
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// `bi apply`.
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
+    /// A plan saved by `bi plan -o`: apply exactly it, or refuse if anything moved
+    #[arg(value_name = "PLAN", conflicts_with_all = ["file", "prune"], required_unless_present = "file")]
+    saved: Option<PathBuf>,
     /// The desired-state file (YAML, or JSON when it ends in .json)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: PathBuf,
+    file: Option<PathBuf>,
     /// Delete the integrations the file does not declare
     #[arg(long)]
     prune: bool,
@@ -53,6 +59,9 @@ pub struct ApplyArgs {
     /// A state file of salted secret hashes, updated with what was sent
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// How to report what was done (json: one object, for CI logs)
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
 }
 
 /// `bi export`.
@@ -122,6 +131,17 @@ async fn plan_file(
 
 pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
     let (plan, _, _) = plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
+    if let Some(path) = &args.output {
+        let mut json = serde_json::to_vec_pretty(&plan)
+            .map_err(|e| CliError::other(format!("cannot encode the plan: {e}")))?;
+        json.push(b'\n');
+        datafold_sdk::safe_file::write_atomically(path, &json).map_err(CliError::from)?;
+        output::note(&format!(
+            "saved the plan in {}; apply it with `datafold bi apply {}`",
+            path.display(),
+            path.display()
+        ));
+    }
     match args.format {
         PlanFormat::Json => output::json(&plan)?,
         PlanFormat::Text => output::stdout(&output::message_text(&plan.to_string()))?,
@@ -133,9 +153,52 @@ pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
 }
 
 pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
-    let (plan, mut state, desired) =
-        plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
-    output::stdout(&output::message_text(&plan.to_string()))?;
+    // A saved plan names its file; the fresh plan made from it must be
+    // the saved one, or nothing is done.
+    let (file, prune, saved) = match (&args.saved, &args.file) {
+        (Some(saved), _) => {
+            let bytes = datafold_sdk::safe_file::read_capped(saved, MAX_SAVED_PLAN_BYTES)
+                .map_err(CliError::from)?;
+            let header = Plan::read_saved(&bytes)
+                .map_err(|e| CliError::input(format!("{}: {e}", saved.display())))?;
+            match (header.state, args.state.is_some()) {
+                (true, false) => {
+                    return Err(CliError::usage(
+                        "the plan was made with --state: give the same --state to apply it",
+                    ))
+                }
+                (false, true) => {
+                    return Err(CliError::usage(
+                        "the plan was made without --state: apply it without one, or make a new plan with it",
+                    ))
+                }
+                _ => {}
+            }
+            (
+                PathBuf::from(header.source),
+                header.prune,
+                Some((saved, bytes)),
+            )
+        }
+        (None, Some(file)) => (file.clone(), args.prune, None),
+        (None, None) => return Err(CliError::usage("give a saved PLAN or -f FILE")),
+    };
+    let (plan, mut state, desired) = plan_file(&file, args.state.as_deref(), prune, client).await?;
+    if let Some((path, bytes)) = &saved {
+        plan.check_saved(bytes).map_err(|e| {
+            CliError::input(format!(
+                "not applied, nothing was changed: {e} ({})",
+                path.display()
+            ))
+        })?;
+    }
+    let json = args.format == PlanFormat::Json;
+    let plan_text = output::message_text(&plan.to_string());
+    if json {
+        output::note(plan_text.trim_end());
+    } else {
+        output::stdout(&plan_text)?;
+    }
     if !plan.has_changes() {
         // The state is refreshed all the same: what the file manages, and
         // the baseline of secrets nothing was recorded for.
@@ -152,9 +215,13 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
         } else {
             output::note("Nothing to do.");
         }
+        if json {
+            output::json(&ApplyReport::default())?;
+        }
         return Ok(());
     }
-    if !args.yes && !confirm(&plan)? {
+    // A saved plan was reviewed already: it is applied without a prompt.
+    if saved.is_none() && !args.yes && !confirm(&plan)? {
         return Err(CliError::other(
             "not applied: nothing was changed, as answered at the prompt",
         ));
@@ -192,8 +259,12 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
             }
         }
     }
-    output::stdout(&output::message_text(&lines))?;
-    repin_replaced(&args.file, &plan, &report, &desired)?;
+    if json {
+        output::json(&report)?;
+    } else {
+        output::stdout(&output::message_text(&lines))?;
+    }
+    repin_replaced(&file, &plan, &report, &desired)?;
     if report.is_complete() {
         return Ok(());
     }
