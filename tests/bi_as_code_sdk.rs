@@ -96,7 +96,7 @@ async fn a_replace_is_refused_unless_allowed_and_prune_deletes() {
             &desired("https://b.example.com"),
             PlanOptions {
                 prune: true,
-                state: None,
+                ..PlanOptions::default()
             },
         )
         .await
@@ -147,6 +147,7 @@ async fn the_state_file_holds_no_secret_and_belongs_to_one_host_and_file() {
     let options = PlanOptions {
         prune: false,
         state: Some(&state),
+        ..PlanOptions::default()
     };
     let plan = client.bi().plan_with(&wanted, options).await.unwrap();
     assert_eq!(plan.changes()[0].secrets.rotation, Rotation::Unchanged);
@@ -184,4 +185,29 @@ async fn a_pin_claims_its_integration_before_any_name_does() {
         [(Action::Create, None), (Action::Unchanged, Some(id))],
         "{plan}"
     );
+}
+
+#[tokio::test]
+async fn a_plan_made_without_reading_secrets_is_shown_but_never_applied() {
+    let server = support::start();
+    let client = support::client(&server);
+    let text = "integrations:\n  - name: Looker\n    kind: looker\n    base_url: https://l.example.com\n    client_id: c\n    client_secret: ${env:SDK_AS_CODE_NEVER_SET_7f3a}\n    repo_id: 4\n";
+    let wanted = Desired::from_yaml_str(text, "inline.yaml").unwrap();
+    assert!(matches!(
+        client.bi().plan(&wanted).await,
+        Err(AsCodeError::Secret(_))
+    ));
+    let options = PlanOptions {
+        skip_secrets: true,
+        ..PlanOptions::default()
+    };
+    let plan = client.bi().plan_with(&wanted, options).await.unwrap();
+    assert_eq!(plan.count(Action::Create), 1);
+    assert!(
+        plan.to_string().contains("client_secret: (sensitive)"),
+        "{plan}"
+    );
+    let refused = plan.apply(&client).await.unwrap_err();
+    assert!(matches!(refused, AsCodeError::Secret(_)), "{refused}");
+    assert!(server.stored_integrations().is_empty(), "nothing was sent");
 }

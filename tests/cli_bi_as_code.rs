@@ -711,8 +711,13 @@ fn files_that_cannot_be_read_say_so_and_an_unsafe_export_output_is_refused_input
         "fifo.yaml",
         &EXAMPLE.replace("${env:HIGHTOUCH_TOKEN}", "${file:secret.fifo}"),
     );
+    // (With --state, which compares the secrets, so reads them.)
+    let state = dir.join("state.json");
     for (file, says) in [(&big, "longer than"), (&with_fifo, "not a regular file")] {
-        let (code, stdout, stderr) = bi(&server, &["plan", "-f", path(file)]);
+        let (code, stdout, stderr) = bi(
+            &server,
+            &["plan", "-f", path(file), "--state", path(&state)],
+        );
         assert_eq!(code, 5, "{stdout}{stderr}");
         assert!(
             stderr.contains("cannot read") && stderr.contains(says),
@@ -880,13 +885,14 @@ fn every_missing_secret_variable_is_named_in_one_message() {
         .env_remove("HIGHTOUCH_TOKEN")
         .env_remove("MODE_PASSWORD")
         .env_remove("TABLEAU_TOKEN")
-        .args(["bi", "plan", "-f", path(&file)]));
+        .args(["bi", "apply", "-f", path(&file), "--yes"]));
     assert_eq!(code, 5, "{stderr}");
     for var in ["HIGHTOUCH_TOKEN", "MODE_PASSWORD", "TABLEAU_TOKEN"] {
         assert!(stderr.contains(var), "{var} is named: {stderr}");
     }
     assert!(stderr.contains("3 secrets cannot be read"), "{stderr}");
     assert!(!stderr.contains("MODE_TOKEN"), "{stderr}");
+    assert!(server.stored_integrations().is_empty(), "nothing was sent");
 }
 
 #[test]
@@ -990,4 +996,45 @@ fn a_file_that_is_not_a_saved_plan_of_this_version_is_refused() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("made without --state"), "{stderr}");
     assert!(!state.exists());
+}
+
+#[test]
+fn plan_without_state_needs_no_secret_but_apply_and_plan_with_state_do() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "no-secrets");
+    let file = applied(&server, &dir);
+    let without = |command: &mut Command| {
+        for (var, _) in SECRETS {
+            command.env_remove(var);
+        }
+    };
+    let mut plan = datafold(&server);
+    without(&mut plan);
+    let (code, stdout, stderr) = run(plan.args(["bi", "plan", "-f", path(&file)]));
+    assert_eq!(code, 0, "no variable is needed to plan: {stdout}{stderr}");
+
+    let moved = EXAMPLE.replace("\"30 2 * * *\"", "\"45 4 * * *\"");
+    write(&dir, "bi.yaml", &moved);
+    let saved = dir.join("plan.json");
+    let mut plan = datafold(&server);
+    without(&mut plan);
+    let (code, _, stderr) = run(plan.args(["bi", "plan", "-f", path(&file), "-o", path(&saved)]));
+    assert_eq!(code, 10, "{stderr}");
+
+    let mut apply = datafold(&server);
+    without(&mut apply);
+    let (code, _, stderr) = run(apply.args(["bi", "apply", path(&saved)]));
+    assert_eq!(code, 5, "applying sends the secrets: {stderr}");
+    assert!(stderr.contains("6 secrets cannot be read"), "{stderr}");
+    // With the variables set, the plan saved without them applies.
+    let (code, _, stderr) = bi(&server, &["apply", path(&saved)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stored(&server)["Tableau"].1["indexing_cron"], "45 4 * * *");
+
+    let state = dir.join("bi.state.json");
+    let mut plan = datafold(&server);
+    without(&mut plan);
+    let (code, _, stderr) =
+        run(plan.args(["bi", "plan", "-f", path(&file), "--state", path(&state)]));
+    assert_eq!(code, 5, "a state compares the secrets: {stderr}");
 }

@@ -105,6 +105,8 @@ impl Plan {
     /// Carry out the plan with `options`.
     ///
     /// # Errors
+    /// [`AsCodeError::Secret`] for a plan made with
+    /// [`PlanOptions::skip_secrets`](super::PlanOptions::skip_secrets),
     /// [`AsCodeError::ReplaceNotAllowed`] when the plan holds a replace and
     /// `allow_replace` is not set (nothing is sent), and
     /// [`AsCodeError::State`] when the state cannot be saved afterwards. A
@@ -114,6 +116,13 @@ impl Plan {
         client: &Client,
         mut options: ApplyOptions<'_>,
     ) -> Result<ApplyReport, AsCodeError> {
+        if !self.secrets_read {
+            return Err(AsCodeError::Secret(
+                "this plan was made without reading the secrets (PlanOptions::skip_secrets), \
+                 so it cannot be applied; make it again without skip_secrets"
+                    .to_owned(),
+            ));
+        }
         let replaces: Vec<String> = self
             .changes
             .iter()

@@ -23,6 +23,10 @@ pub struct PlanOptions<'s> {
     pub prune: bool,
     /// The hashes of the secrets last sent, to detect rotations.
     pub state: Option<&'s SecretState>,
+    /// Read no secret (no variable need be set): the plan can be shown and
+    /// saved, and [`Plan::apply`] refuses it. Ignored with a `state`, which
+    /// compares the secrets.
+    pub skip_secrets: bool,
 }
 
 impl BiHandler<'_> {
@@ -48,9 +52,10 @@ impl BiHandler<'_> {
         // Every secret that cannot be read is named at once, not one a run.
         let mut resolved = Vec::new();
         let mut unreadable = Vec::new();
+        let skip_secrets = options.skip_secrets && options.state.is_none();
         for entry in desired.entries() {
             let mut secrets = Vec::new();
-            for (field, reference) in entry.secrets() {
+            for (field, reference) in entry.secrets().iter().filter(|_| !skip_secrets) {
                 match reference.resolve(desired.base_dir()) {
                     Ok(secret) => secrets.push((field.clone(), secret)),
                     Err(e) => unreadable.push(format!("{} field `{field}`: {e}", entry.label())),
@@ -154,6 +159,7 @@ impl BiHandler<'_> {
             prune: options.prune,
             file_digest: desired.digest().to_owned(),
             server_digest: server_digest(server.items(), &fetched),
+            secrets_read: !skip_secrets,
         })
     }
 }
@@ -255,7 +261,8 @@ fn compare(
 ) -> Change {
     let kind = entry.kind();
     let fields = kind_fields(kind);
-    let sent: Vec<String> = secrets.iter().map(|(f, _)| f.clone()).collect();
+    // The file's secret fields, whether or not their values were read.
+    let sent: Vec<String> = entry.secrets().keys().cloned().collect();
     let mut change = Change {
         action: Action::Create,
         kind: Some(kind),

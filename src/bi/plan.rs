@@ -235,6 +235,11 @@ pub struct Plan {
     /// The SHA-256 of what the plan read of the server: each integration's
     /// id, type, name and the fields a plan compares, in id order.
     pub server_digest: String,
+    /// Whether the secrets were read (not with
+    /// [`PlanOptions::skip_secrets`](super::PlanOptions::skip_secrets)):
+    /// only then can the plan be applied.
+    #[serde(skip)]
+    pub(super) secrets_read: bool,
 }
 
 /// The `format_version` of a [`Plan`]'s JSON. It changes when a field is

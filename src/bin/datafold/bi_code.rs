@@ -113,6 +113,7 @@ async fn plan_file(
     file: &Path,
     state: Option<&Path>,
     prune: bool,
+    skip_secrets: bool,
     client: &Client,
 ) -> CliResult<(Plan, Option<SecretState>, Desired)> {
     let desired = read_desired(file)?;
@@ -120,6 +121,7 @@ async fn plan_file(
     let options = PlanOptions {
         prune,
         state: state.as_ref(),
+        skip_secrets,
     };
     let plan = client
         .bi()
@@ -130,7 +132,9 @@ async fn plan_file(
 }
 
 pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
-    let (plan, _, _) = plan_file(&args.file, args.state.as_deref(), args.prune, client).await?;
+    // Without --state nothing compares the secrets: none need be set.
+    let (plan, _, _) =
+        plan_file(&args.file, args.state.as_deref(), args.prune, true, client).await?;
     if let Some(path) = &args.output {
         let mut json = serde_json::to_vec_pretty(&plan)
             .map_err(|e| CliError::other(format!("cannot encode the plan: {e}")))?;
@@ -183,7 +187,8 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
         (None, Some(file)) => (file.clone(), args.prune, None),
         (None, None) => return Err(CliError::usage("give a saved PLAN or -f FILE")),
     };
-    let (plan, mut state, desired) = plan_file(&file, args.state.as_deref(), prune, client).await?;
+    let (plan, mut state, desired) =
+        plan_file(&file, args.state.as_deref(), prune, false, client).await?;
     if let Some((path, bytes)) = &saved {
         plan.check_saved(bytes).map_err(|e| {
             CliError::input(format!(
