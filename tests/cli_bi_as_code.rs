@@ -1038,3 +1038,50 @@ fn plan_without_state_needs_no_secret_but_apply_and_plan_with_state_do() {
         run(plan.args(["bi", "plan", "-f", path(&file), "--state", path(&state)]));
     assert_eq!(code, 5, "a state compares the secrets: {stderr}");
 }
+
+#[test]
+fn an_adopted_entry_keeps_the_fields_it_leaves_out() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "adopt-partial");
+    let (code, _, stderr) = bi(
+        &server,
+        &[
+            "create",
+            "dbt",
+            "--ci-config-id",
+            "9",
+            "--name",
+            "hand-made",
+            "--indexing-cron",
+            "0 1 * * *",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let id = stored(&server)["hand-made"].0;
+    // No name, no schedule: only the CI config id is the file's.
+    let file = write(
+        &dir,
+        "adopt.yaml",
+        &format!("integrations:\n  - id: {id}\n    kind: dbt\n    ci_config_id: 9\n"),
+    );
+    let (code, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
+    assert_eq!(code, 0, "nothing the file names differs: {stdout}");
+    assert!(!stdout.contains("null"), "{stdout}");
+
+    write(
+        &dir,
+        "adopt.yaml",
+        &format!("integrations:\n  - id: {id}\n    kind: dbt\n    ci_config_id: 10\n"),
+    );
+    let (code, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
+    assert_eq!(code, 10, "{stdout}");
+    assert!(stdout.contains("ci_config_id: 9 -> 10"), "{stdout}");
+    assert!(!stdout.contains("name:"), "{stdout}");
+    let (code, _, stderr) = bi(&server, &["apply", "-f", path(&file), "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let after = &stored(&server)["hand-made"];
+    assert_eq!(after.0, id);
+    assert_eq!(after.1["ci_config_id"], 10);
+    assert_eq!(after.1["indexing_cron"], "0 1 * * *", "kept");
+    assert_eq!(bi(&server, &["plan", "-f", path(&file)]).0, 0);
+}

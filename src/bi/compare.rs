@@ -311,7 +311,20 @@ fn compare(
     if change.name.is_none() {
         change.name = current.name().map(str::to_owned);
     }
+    // An adopted entry (an `id:` pin) changes only what it names: a field
+    // it leaves out keeps the server's value, which its update sends back.
+    let adopted = matches!(entry.key(), EntryKey::Id(_));
     for field in fields.iter().filter(|f| !f.secret) {
+        if adopted && !entry.config().contains_key(&field.name) {
+            if let (Some(outgoing), Some(value)) =
+                (change.outgoing.as_mut(), current.get(&field.name))
+            {
+                if !value.is_null() {
+                    outgoing.body.insert(field.name.clone(), value.clone());
+                }
+            }
+            continue;
+        }
         let default = field.default.as_ref();
         let wanted = normalized(entry.config().get(&field.name).or(default));
         let there = normalized(current.get(&field.name).or(default));
