@@ -96,6 +96,8 @@ struct At {
 }
 
 impl At {
+    /// A place under this one: `spec` is appended to the spec path, `rust` is
+    /// the Rust item there.
     fn child(&self, spec: &str, rust: String) -> At {
         At {
             spec_path: format!("{}.{spec}", self.spec_path),
@@ -127,6 +129,8 @@ pub fn compare(old: &Spec, new: &Spec) -> Vec<Change> {
 }
 
 impl Diff<'_> {
+    /// Record a change; on a replaced schema a Rust-breaking change is
+    /// wire-only, and the line says which hand-written type to check.
     fn push(&mut self, class: Class, section: Section, at: &At, what: impl Into<String>) {
         let mut what = what.into();
         let mut class = class;
@@ -152,6 +156,7 @@ impl Diff<'_> {
         });
     }
 
+    /// Operations removed, renamed, added, and changed.
     fn operations(&mut self) {
         let (old, new) = (self.old, self.new);
         let mut renamed_to = BTreeSet::new();
@@ -268,6 +273,7 @@ impl Diff<'_> {
         self.responses(&old.value, &new.value, &at);
     }
 
+    /// Parameters (builder methods) by name.
     fn parameters(&mut self, old: &Operation, new: &Operation, op: &At) {
         let names: BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
         for name in names {
@@ -344,6 +350,7 @@ impl Diff<'_> {
         }
     }
 
+    /// The request body (`body()`, `body_map()`).
     fn body(&mut self, old: &Value, new: &Value, op: &At) {
         let at = op.child("requestBody", format!("{}.body()", op.rust_item));
         let (a, b) = (old.get("requestBody"), new.get("requestBody"));
@@ -407,6 +414,7 @@ impl Diff<'_> {
         }
     }
 
+    /// Responses by status (`send()`'s success and error types).
     fn responses(&mut self, old: &Value, new: &Value, op: &At) {
         let empty = serde_json::Map::new();
         let a = old
@@ -470,6 +478,7 @@ impl Diff<'_> {
         }
     }
 
+    /// Component schemas removed, renamed, added, and changed.
     fn schemas(&mut self) {
         let (old, new) = (self.old, self.new);
         let mut renamed_to = BTreeSet::new();
@@ -628,6 +637,8 @@ impl Diff<'_> {
         self.properties(old, new, at);
     }
 
+    /// An object's properties (struct fields): removed, renamed, added, and
+    /// changed in requiredness or type.
     fn properties(&mut self, old: &Value, new: &Value, at: &At) {
         let empty = serde_json::Map::new();
         let pa = old
@@ -728,6 +739,7 @@ impl Diff<'_> {
         }
     }
 
+    /// Enum values (variants) removed and added.
     fn enum_values(&mut self, old: Option<&Value>, new: Option<&Value>, at: &At) {
         let (a, b) = (list(old), list(new));
         let variant = |v: &Value| {
@@ -788,6 +800,7 @@ fn json_schema(body: &Value) -> Option<&Value> {
     body.get("content")?.get("application/json")?.get("schema")
 }
 
+/// A schema's keys (none when it is not a mapping).
 fn as_map(value: &Value) -> BTreeMap<String, Value> {
     value
         .as_object()
@@ -795,6 +808,7 @@ fn as_map(value: &Value) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
+/// A list keyword's members (none when absent).
 fn list(value: Option<&Value>) -> Vec<Value> {
     value.and_then(Value::as_array).cloned().unwrap_or_default()
 }
@@ -807,6 +821,7 @@ fn show(value: Option<&Value>) -> String {
     }
 }
 
+/// A value as text: strings without quotes.
 fn plain(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),

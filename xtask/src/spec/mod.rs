@@ -101,6 +101,7 @@ pub struct SpecArgs {
     task: Option<SpecTask>,
 }
 
+/// The spec tasks.
 #[derive(Subcommand, Debug)]
 enum SpecTask {
     /// What a spec edit does to code built on the generated client: breaking,
@@ -109,6 +110,7 @@ enum SpecTask {
     Impact(ImpactArgs),
 }
 
+/// `cargo xtask spec impact`'s options.
 #[derive(Args, Debug)]
 struct ImpactArgs {
     /// The git revision whose openapi/datafold.yaml is the old spec [default: the last
@@ -126,6 +128,8 @@ struct ImpactArgs {
     format: Format,
 }
 
+/// The report's format. (No doc comments on the values: clap would switch
+/// `--help` to its long layout.)
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Text,
@@ -157,6 +161,7 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Read both specs, compare them, and render the report.
 fn run_impact(args: &ImpactArgs) -> Result<String, String> {
     let root = root();
     let (old, old_label) = match &args.old {
@@ -196,6 +201,7 @@ fn run_impact(args: &ImpactArgs) -> Result<String, String> {
     })
 }
 
+/// Read and parse a spec file.
 fn read_spec(path: &Path) -> Result<Spec, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -245,6 +251,7 @@ fn spec_at(root: &Path, rev: &str) -> Result<Option<String>, String> {
         .map_err(|e| format!("cannot read {SPEC} at {rev}: {e}"))
 }
 
+/// `: message`, or nothing for an empty message.
 fn colon(message: &str) -> String {
     if message.is_empty() {
         String::new()
@@ -287,6 +294,7 @@ pub enum Bump {
 }
 
 impl Bump {
+    /// The bump's word in the report (`no`, `patch`, `minor`, `major`).
     fn word(self) -> &'static str {
         match self {
             Bump::None => "no",
@@ -444,6 +452,7 @@ pub fn changelog(changes: &[Change]) -> String {
     out
 }
 
+/// The report as data (`--format json`).
 fn json_report(old: &str, new: &str, changes: &[Change], semver: &Semver) -> serde_json::Value {
     json!({
         "old": old,
