@@ -734,6 +734,59 @@ mod tests {
     }
 
     #[test]
+    fn a_new_required_field_breaks_rust_callers() {
+        let changes = impact(|doc| {
+            let s = schema(doc, "DbtDataSourceConfig");
+            s["properties"]["project_id"] = json!({"type": "integer"});
+            s["required"] = json!(["ci_config_id", "project_id"]);
+        });
+        assert_eq!(classes(&changes), [Class::Rust], "{changes:#?}");
+        assert_eq!(
+            changes[0].rust_item,
+            "types::DbtDataSourceConfig::project_id"
+        );
+        assert!(changes[0].what.contains("new required property (i64;"));
+        assert_eq!(bump(&changes, "0.1.0"), (Bump::Minor, "0.2.0".into()));
+    }
+
+    #[test]
+    fn a_required_field_made_optional_breaks_when_it_becomes_an_option() {
+        let changes = impact(|doc| {
+            schema(doc, "TableauDataSourceConfig")["required"] =
+                json!(["token_name", "token_value", "server_url"]);
+        });
+        assert_eq!(classes(&changes), [Class::Rust], "{changes:#?}");
+        assert!(
+            changes[0].what.contains("String -> Option<String>"),
+            "{changes:#?}"
+        );
+
+        // An optional array stays a `Vec`: nothing changes for Rust callers.
+        let changes = impact(|doc| {
+            schema(doc, "HighTouchDataSourceConfig")["required"] = json!(["token"]);
+        });
+        assert_eq!(classes(&changes), [Class::Additive], "{changes:#?}");
+        assert_eq!(bump(&changes, "0.1.0"), (Bump::Patch, "0.1.1".into()));
+    }
+
+    #[test]
+    fn a_response_of_another_type_breaks_rust_callers() {
+        let changes = impact(|doc| {
+            doc["paths"]["/api/v1/lineage/bi/"]["get"]["responses"]["200"]["content"]
+                ["application/json"]["schema"] = json!({"type": "array", "items":
+                    {"$ref": "#/components/schemas/BiIntegration"}});
+        });
+        assert_eq!(classes(&changes), [Class::Rust], "{changes:#?}");
+        assert_eq!(changes[0].rust_item, "Client::list_integrations().send()");
+        assert!(
+            changes[0]
+                .what
+                .contains("crate::bi::IntegrationList -> Vec<crate::bi::Integration>"),
+            "{changes:#?}"
+        );
+    }
+
+    #[test]
     fn description_changes_have_no_effect() {
         let changes = impact(|doc| {
             doc["paths"]["/api/v1/lineage/bi/"]["get"]["description"] = json!("Every one.");
