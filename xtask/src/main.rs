@@ -1,6 +1,7 @@
 //! Development tasks for datafold-sdk, run as `cargo xtask <task>`.
 //!
-//! The xtask reads `openapi/` and docs snapshots; it never reads the generated code.
+//! The xtask reads `openapi/` (also at git revisions, for `spec impact`) and docs
+//! snapshots; it never reads the generated code.
 //! See `xtask/README.md` for the docs drift check: its normalised model, the
 //! witnesses the spec is held to, the suggested fixes, and the deviations format.
 //!
@@ -12,6 +13,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod bench;
 mod docs;
+mod spec;
 
 /// Development tasks for datafold-sdk
 #[derive(Parser, Debug)]
@@ -27,6 +29,8 @@ enum Task {
     Docs(docs::DocsArgs),
     /// The SDK against a hand-written client (see BENCHMARKS.md)
     Bench(bench::BenchArgs),
+    /// What a spec edit does to code built on the generated client (breaking, wire-only, additive)
+    Spec(spec::SpecArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         None => print_help(&[]),
         Some(Task::Docs(args)) => docs::run(args),
         Some(Task::Bench(args)) => bench::run(args),
+        Some(Task::Spec(args)) => spec::run(args),
     }
 }
 

@@ -10,7 +10,7 @@ fn help_lists_the_tasks_and_exits_0() {
     for args in [&[][..], &["help"], &["--help"]] {
         let run = xtask(args);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
-        for task in ["docs", "bench"] {
+        for task in ["docs", "bench", "spec"] {
             assert!(run.stdout.contains(task), "{args:?}: {}", run.stdout);
         }
     }
@@ -57,6 +57,13 @@ fn a_bad_command_line_exits_2_and_says_what_is_wrong() {
         (&["docs", "fetch", "--all-versions"], "--all-versions"),
         (&["bench", "audit-decode"], "audit-decode"),
         (&["bench", "--nope"], "--nope"),
+        (&["spec", "nope"], "nope"),
+        (&["spec", "impact", "--nope"], "--nope"),
+        (
+            &["spec", "impact", "--base", "HEAD", "--old", "x.yaml"],
+            "--old",
+        ),
+        (&["spec", "impact", "--format", "yaml"], "yaml"),
     ] {
         let run = xtask(args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
