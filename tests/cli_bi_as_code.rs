@@ -1085,3 +1085,44 @@ fn an_adopted_entry_keeps_the_fields_it_leaves_out() {
     assert_eq!(after.1["indexing_cron"], "0 1 * * *", "kept");
     assert_eq!(bi(&server, &["plan", "-f", path(&file)]).0, 0);
 }
+
+#[test]
+fn export_pins_every_id_so_a_rename_is_an_update_and_export_id_writes_one_entry() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "export-pins");
+    applied(&server, &dir);
+    let dbt = stored(&server)["dbt Cloud (prod)"].0;
+    let (code, text, stderr) = bi(&server, &["export", "--id", &dbt.to_string()]);
+    assert_eq!(code, 0, "{stderr}");
+    let document: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let entries = document["integrations"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{text}");
+    assert_eq!(entries[0]["id"], dbt);
+    assert_eq!(entries[0]["kind"], "dbt");
+
+    let renamed = write(
+        &dir,
+        "one.yaml",
+        &text.replace("name: dbt Cloud (prod)", "name: dbt Cloud (production)"),
+    );
+    let (code, stdout, _) = bi(&server, &["plan", "-f", path(&renamed)]);
+    assert_eq!(code, 10, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "~ update dbt \"dbt Cloud (production)\" (id {dbt})"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 to create"), "{stdout}");
+    let (code, _, stderr) = bi(&server, &["apply", "-f", path(&renamed), "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stored(&server)["dbt Cloud (production)"].0,
+        dbt,
+        "renamed in place"
+    );
+
+    let (code, _, stderr) = bi(&server, &["export", "--id", "9999"]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("no integration 9999"), "{stderr}");
+}

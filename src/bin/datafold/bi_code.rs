@@ -70,6 +70,9 @@ pub struct ExportArgs {
     /// Write the file here instead of stdout
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Only the integration of this id (repeatable): an entry to adopt
+    #[arg(long = "id", value_name = "ID")]
+    ids: Vec<i64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,14 +399,25 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     let mut entries = Vec::new();
     let mut variables = Vec::new();
     let mut skipped = Vec::new();
-    for item in list.iter() {
+    if let Some(missing) = args
+        .ids
+        .iter()
+        .find(|id| !list.iter().any(|i| i.id() == Some(**id)))
+    {
+        return Err(CliError::not_found(format!(
+            "there is no integration {missing}; `datafold bi list` shows their ids"
+        )));
+    }
+    let chosen = list
+        .iter()
+        .filter(|item| args.ids.is_empty() || item.id().is_some_and(|id| args.ids.contains(&id)));
+    for item in chosen {
         let (Some(id), Some(kind)) = (item.id(), item.kind()) else {
             skipped.push(item.id().map_or("?".to_owned(), |id| id.to_string()));
             continue;
         };
         let full = bi.get(id).await?;
         let name = full.name().filter(|n| !n.trim().is_empty());
-        let unique = name.is_some_and(|n| list.iter().filter(|i| i.name() == Some(n)).count() == 1);
         let mut entry = serde_yaml_ng::Mapping::new();
         let mut put = |key: &str, value: Value| -> CliResult {
             let value = serde_yaml_ng::to_value(&value)
@@ -411,9 +425,9 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
             entry.insert(key.into(), value);
             Ok(())
         };
-        if !unique {
-            put("id", json!(id))?;
-        }
+        // Every entry is pinned, so that a rename in the file is an update
+        // of this integration, not a create beside it.
+        put("id", json!(id))?;
         put("kind", json!(kind.as_str()))?;
         if let Some(name) = name {
             put("name", json!(name))?;
@@ -442,6 +456,7 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
         }
         entries.push(serde_yaml_ng::Value::Mapping(entry));
     }
+    let exported = entries.len();
     let mut document = serde_yaml_ng::Mapping::new();
     document.insert(
         "integrations".into(),
@@ -470,7 +485,7 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     if !variables.is_empty() {
         output::note(&format!(
             "exported {} integrations; set these variables to their secrets: {}",
-            list.len() - skipped.len(),
+            exported,
             variables.join(" ")
         ));
     }

@@ -60,6 +60,11 @@ impl CliError {
         Self::local(5, message)
     }
 
+    /// Something asked for does not exist (exit 4).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::local(4, message)
+    }
+
     /// Anything else that went wrong locally, or a "no" at a prompt (exit 1).
     pub fn other(message: impl Into<String>) -> Self {
         Self::local(1, message)
