@@ -1126,3 +1126,55 @@ fn export_pins_every_id_so_a_rename_is_an_update_and_export_id_writes_one_entry(
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("no integration 9999"), "{stderr}");
 }
+
+#[test]
+fn rotate_sends_a_secret_the_plan_cannot_see_changed() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "rotate");
+    let file = applied(&server, &dir);
+    let (id, _) = stored(&server)["Power BI"].clone();
+    let rotated = "pbi-rotated-outside-apply-6d1e";
+    let with_new = |command: &mut Command| {
+        command.env("POWERBI_CLIENT_SECRET", rotated);
+    };
+    // Without a record, the changed secret cannot be seen: no change.
+    let mut plan = datafold(&server);
+    with_new(&mut plan);
+    let (code, stdout, _) = run(plan.args(["bi", "plan", "-f", path(&file)]));
+    assert_eq!(code, 0, "{stdout}");
+
+    let mut plan = datafold(&server);
+    with_new(&mut plan);
+    let (code, stdout, _) =
+        run(plan.args(["bi", "plan", "-f", path(&file), "--rotate", "Power BI"]));
+    assert_eq!(code, 10, "{stdout}");
+    assert!(
+        stdout.contains("client_secret: (sensitive) -> (sensitive)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(rotated));
+
+    let mut apply = datafold(&server);
+    with_new(&mut apply);
+    let (code, stdout, stderr) = run(apply.args([
+        "bi",
+        "apply",
+        "-f",
+        path(&file),
+        "--yes",
+        "--rotate",
+        "Power BI",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains(rotated) && !stderr.contains(rotated));
+    let (after, config) = stored(&server)["Power BI"].clone();
+    assert_eq!(
+        after, id,
+        "Power BI's update takes the secret: rotated in place"
+    );
+    assert_eq!(config["client_secret"], rotated);
+
+    let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file), "--rotate", "Nope"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("\"Nope\""), "{stderr}");
+}

@@ -27,6 +27,10 @@ pub struct PlanOptions<'s> {
     /// saved, and [`Plan::apply`] refuses it. Ignored with a `state`, which
     /// compares the secrets.
     pub skip_secrets: bool,
+    /// Send the secrets of these entries (by `name:`, or by the id of an
+    /// `id:` pin) whatever the state says: for a secret changed outside of
+    /// apply, or one the state has no record of.
+    pub rotate: &'s [String],
 }
 
 impl BiHandler<'_> {
@@ -49,6 +53,15 @@ impl BiHandler<'_> {
         desired: &Desired,
         options: PlanOptions<'_>,
     ) -> Result<Plan, AsCodeError> {
+        for wanted in options.rotate {
+            let known = desired.entries().iter().any(|e| names(e, wanted));
+            if !known {
+                return Err(AsCodeError::Conflict(format!(
+                    "no entry of {} is named {wanted:?} or pins id {wanted}, so it cannot be rotated",
+                    desired.source_name()
+                )));
+            }
+        }
         // Every secret that cannot be read is named at once, not one a run.
         let mut resolved = Vec::new();
         let mut unreadable = Vec::new();
@@ -113,7 +126,14 @@ impl BiHandler<'_> {
                 }
                 None => None,
             };
-            changes.push(compare(entry, secrets, current.as_ref(), options.state));
+            let forced = rotates(entry, options.rotate);
+            changes.push(compare(
+                entry,
+                secrets,
+                current.as_ref(),
+                options.state,
+                forced,
+            ));
         }
         for item in server.items() {
             let Some(id) = item.id() else { continue };
@@ -157,6 +177,7 @@ impl BiHandler<'_> {
             changes,
             state: options.state.is_some(),
             prune: options.prune,
+            rotate: options.rotate.to_vec(),
             file_digest: desired.digest().to_owned(),
             server_digest: server_digest(server.items(), &fetched),
             secrets_read: !skip_secrets,
@@ -225,6 +246,17 @@ fn normalized(value: Option<&Value>) -> Value {
     }
 }
 
+/// Whether `entry` is one of `rotate` (by name, or by its pinned id).
+fn rotates(entry: &DesiredEntry, rotate: &[String]) -> bool {
+    rotate.iter().any(|wanted| names(entry, wanted))
+}
+
+/// Whether `wanted` names `entry`: its `name:`, or the id it pins.
+fn names(entry: &DesiredEntry, wanted: &str) -> bool {
+    entry.name() == Some(wanted)
+        || matches!(entry.key(), EntryKey::Id(id) if id.to_string() == wanted)
+}
+
 /// SHA-256 over what a plan reads of the server: for each integration (the
 /// list's, then those fetched whole), in id order, its id, type, name and
 /// the non-secret fields of its kind. Other fields (a sync's time, say)
@@ -258,6 +290,7 @@ fn compare(
     secrets: Vec<(String, Secret)>,
     current: Option<&Integration>,
     state: Option<&SecretState>,
+    forced: bool,
 ) -> Change {
     let kind = entry.kind();
     let fields = kind_fields(kind);
@@ -355,6 +388,19 @@ fn compare(
         } else {
             Rotation::NotTracked
         };
+    }
+    if forced && !sent.is_empty() {
+        let rotated: Vec<String> = match &change.secrets.rotation {
+            Rotation::Changed(already) => already.clone(),
+            _ => Vec::new(),
+        };
+        let more: Vec<String> = sent
+            .iter()
+            .filter(|f| !rotated.contains(f))
+            .cloned()
+            .collect();
+        change.fields.extend(more.iter().map(|f| sensitive(f)));
+        change.secrets.rotation = Rotation::Changed(rotated.into_iter().chain(more).collect());
     }
     let server_kind = current.kind();
     if server_kind != Some(kind) {

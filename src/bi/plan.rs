@@ -230,6 +230,9 @@ pub struct Plan {
     pub state: bool,
     /// Whether integrations not in the file are deleted.
     pub prune: bool,
+    /// The entries whose secrets are sent whatever the state says
+    /// ([`PlanOptions::rotate`](super::PlanOptions::rotate)).
+    pub rotate: Vec<String>,
     /// The SHA-256 of the desired-state file the plan was made from.
     pub file_digest: String,
     /// The SHA-256 of what the plan read of the server: each integration's
@@ -262,6 +265,8 @@ struct SavedPlan {
     host: String,
     state: bool,
     prune: bool,
+    #[serde(default)]
+    rotate: Vec<String>,
     file_digest: String,
     server_digest: String,
     changes: Value,
@@ -281,7 +286,7 @@ impl Plan {
 
     /// Read a saved plan's JSON (as `bi plan -o` writes it) far enough to
     /// make the fresh plan it must equal: the file it was made from,
-    /// whether it was pruned and whether a state was used.
+    /// whether it was pruned, which entries rotate and whether a state was used.
     ///
     /// # Errors
     /// [`AsCodeError::SavedPlan`] for anything but a plan of this
@@ -292,6 +297,7 @@ impl Plan {
             source: saved.source,
             state: saved.state,
             prune: saved.prune,
+            rotate: saved.rotate,
         })
     }
 
@@ -427,6 +433,8 @@ pub struct SavedPlanHeader {
     pub state: bool,
     /// Whether integrations not in the file were to be deleted.
     pub prune: bool,
+    /// The entries whose secrets were to be sent whatever the state says.
+    pub rotate: Vec<String>,
 }
 
 fn parse_saved(json: &[u8]) -> Result<SavedPlan, AsCodeError> {

@@ -33,6 +33,9 @@ pub struct PlanArgs {
     /// A state file of salted secret hashes, to detect rotated secrets (see the README)
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Send this entry's secrets (by name, or pinned id) whatever the state says (repeatable)
+    #[arg(long, value_name = "NAME")]
+    rotate: Vec<String>,
     /// Also save the plan as JSON in FILE, for `bi apply FILE` after review
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -59,6 +62,9 @@ pub struct ApplyArgs {
     /// A state file of salted secret hashes, updated with what was sent
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Send this entry's secrets (by name, or pinned id) whatever the state says (repeatable)
+    #[arg(long, value_name = "NAME", conflicts_with = "saved")]
+    rotate: Vec<String>,
     /// How to report what was done (json: one object, for CI logs)
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     format: PlanFormat,
@@ -117,6 +123,7 @@ async fn plan_file(
     state: Option<&Path>,
     prune: bool,
     skip_secrets: bool,
+    rotate: &[String],
     client: &Client,
 ) -> CliResult<(Plan, Option<SecretState>, Desired)> {
     let desired = read_desired(file)?;
@@ -125,6 +132,7 @@ async fn plan_file(
         prune,
         state: state.as_ref(),
         skip_secrets,
+        rotate,
     };
     let plan = client
         .bi()
@@ -136,8 +144,15 @@ async fn plan_file(
 
 pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
     // Without --state nothing compares the secrets: none need be set.
-    let (plan, _, _) =
-        plan_file(&args.file, args.state.as_deref(), args.prune, true, client).await?;
+    let (plan, _, _) = plan_file(
+        &args.file,
+        args.state.as_deref(),
+        args.prune,
+        true,
+        &args.rotate,
+        client,
+    )
+    .await?;
     if let Some(path) = &args.output {
         let mut json = serde_json::to_vec_pretty(&plan)
             .map_err(|e| CliError::other(format!("cannot encode the plan: {e}")))?;
@@ -162,7 +177,7 @@ pub async fn plan(args: PlanArgs, client: &Client) -> CliResult {
 pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
     // A saved plan names its file; the fresh plan made from it must be
     // the saved one, or nothing is done.
-    let (file, prune, saved) = match (&args.saved, &args.file) {
+    let (file, prune, rotate, saved) = match (&args.saved, &args.file) {
         (Some(saved), _) => {
             let bytes = datafold_sdk::safe_file::read_capped(saved, MAX_SAVED_PLAN_BYTES)
                 .map_err(CliError::from)?;
@@ -184,14 +199,15 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
             (
                 PathBuf::from(header.source),
                 header.prune,
+                header.rotate,
                 Some((saved, bytes)),
             )
         }
-        (None, Some(file)) => (file.clone(), args.prune, None),
+        (None, Some(file)) => (file.clone(), args.prune, args.rotate.clone(), None),
         (None, None) => return Err(CliError::usage("give a saved PLAN or -f FILE")),
     };
     let (plan, mut state, desired) =
-        plan_file(&file, args.state.as_deref(), prune, false, client).await?;
+        plan_file(&file, args.state.as_deref(), prune, false, &rotate, client).await?;
     if let Some((path, bytes)) = &saved {
         plan.check_saved(bytes).map_err(|e| {
             CliError::input(format!(
