@@ -400,7 +400,8 @@ fn export_then_plan_is_empty_once_the_variables_are_set() {
     let text = std::fs::read_to_string(&exported).unwrap();
     let by_name = stored(&server);
     let looker_id = by_name["Looker (prod)"].0;
-    let looker_var = format!("DATAFOLD_BI_{looker_id}_CLIENT_SECRET");
+    let _ = looker_id;
+    let looker_var = "DATAFOLD_BI_LOOKER_PROD_CLIENT_SECRET";
     assert!(text.contains(&format!("${{env:{looker_var}}}")), "{text}");
     assert!(
         stderr.contains(&looker_var),
@@ -410,14 +411,27 @@ fn export_then_plan_is_empty_once_the_variables_are_set() {
     // The exported variables, set to the secrets the server holds.
     let mut plan = datafold(&server);
     plan.args(["bi", "plan", "-f", path(&exported)]);
-    for (name, (id, config)) in &by_name {
+    // Named after the integrations (stable across a replace's new id).
+    for (name, (_, config)) in &by_name {
+        let slug: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    ' '
+                }
+            })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join("_");
         for field in ["token", "client_secret", "password", "token_value"] {
             if let Some(secret) = config.get(field).and_then(Value::as_str) {
-                let var = format!("DATAFOLD_BI_{id}_{}", field.to_ascii_uppercase());
+                let var = format!("DATAFOLD_BI_{slug}_{}", field.to_ascii_uppercase());
                 plan.env(var, secret);
             }
         }
-        let _ = name;
     }
     let (code, stdout, stderr) = run(&mut plan);
     assert_eq!(code, 0, "{stdout}{stderr}");

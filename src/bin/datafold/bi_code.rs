@@ -404,9 +404,32 @@ fn confirm(plan: &Plan) -> CliResult<bool> {
 }
 
 /// The environment variable an export names for a secret:
-/// `DATAFOLD_BI_<ID>_<FIELD>`, e.g. `DATAFOLD_BI_3_CLIENT_SECRET`.
-pub fn secret_variable(id: i64, field: &str) -> String {
-    format!("DATAFOLD_BI_{id}_{}", field.to_ascii_uppercase())
+/// `DATAFOLD_BI_<NAME>_<FIELD>`, the name in capitals with `_` for anything
+/// else (`Looker (prod)` gives `DATAFOLD_BI_LOOKER_PROD_CLIENT_SECRET`): a
+/// replace gives the integration a new id, never a new variable. Without a
+/// name of letters or digits, or with one another integration's name
+/// would give too, the id is used: `DATAFOLD_BI_3_CLIENT_SECRET`.
+pub fn secret_variable(id: i64, name: Option<&str>, taken: &[String], field: &str) -> String {
+    let field = field.to_ascii_uppercase();
+    if let Some(slug) = name.map(variable_slug).filter(|s| !s.is_empty()) {
+        if taken.iter().filter(|other| **other == slug).count() == 1 {
+            return format!("DATAFOLD_BI_{slug}_{field}");
+        }
+    }
+    format!("DATAFOLD_BI_{id}_{field}")
+}
+
+/// `Looker (prod)` → `LOOKER_PROD`.
+fn variable_slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_uppercase());
+        } else if !slug.is_empty() && !slug.ends_with('_') {
+            slug.push('_');
+        }
+    }
+    slug.trim_end_matches('_').to_owned()
 }
 
 pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
@@ -427,6 +450,12 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     let chosen = list
         .iter()
         .filter(|item| args.ids.is_empty() || item.id().is_some_and(|id| args.ids.contains(&id)));
+    // Every integration's name, as a variable would spell it: a name two
+    // integrations would share falls back to the id.
+    let slugs: Vec<String> = list
+        .iter()
+        .filter_map(|i| i.name().map(variable_slug))
+        .collect();
     for item in chosen {
         let (Some(id), Some(kind)) = (item.id(), item.kind()) else {
             skipped.push(item.id().map_or("?".to_owned(), |id| id.to_string()));
@@ -454,7 +483,7 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
             }
             if field.secret {
                 if field.required {
-                    let var = secret_variable(id, &field.name);
+                    let var = secret_variable(id, name, &slugs, &field.name);
                     put(&field.name, json!(format!("${{env:{var}}}")))?;
                     variables.push(var);
                 }
@@ -593,5 +622,35 @@ mod tests {
         let (changed, line) = repin(text, 2, 4, 5).unwrap();
         assert_eq!(line, 3);
         assert_eq!(changed, text.replace("\"id\": 4,", "\"id\": 5,"));
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::{secret_variable, variable_slug};
+
+    #[test]
+    fn variables_are_named_after_the_integration_unless_the_name_cannot_tell_them_apart() {
+        let taken = vec![
+            variable_slug("Looker (prod)"),
+            variable_slug("Mode"),
+            variable_slug("mode!"),
+        ];
+        assert_eq!(
+            secret_variable(3, Some("Looker (prod)"), &taken, "client_secret"),
+            "DATAFOLD_BI_LOOKER_PROD_CLIENT_SECRET"
+        );
+        assert_eq!(
+            secret_variable(4, Some("Mode"), &taken, "token"),
+            "DATAFOLD_BI_4_TOKEN"
+        );
+        assert_eq!(
+            secret_variable(5, Some("(?)"), &taken, "token"),
+            "DATAFOLD_BI_5_TOKEN"
+        );
+        assert_eq!(
+            secret_variable(6, None, &taken, "token"),
+            "DATAFOLD_BI_6_TOKEN"
+        );
     }
 }
