@@ -404,7 +404,7 @@ fn export_then_plan_is_empty_once_the_variables_are_set() {
     let looker_var = "DATAFOLD_BI_LOOKER_PROD_CLIENT_SECRET";
     assert!(text.contains(&format!("${{env:{looker_var}}}")), "{text}");
     assert!(
-        stderr.contains(&looker_var),
+        stderr.contains(looker_var),
         "the variables are listed: {stderr}"
     );
 
