@@ -399,8 +399,6 @@ fn export_then_plan_is_empty_once_the_variables_are_set() {
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(&exported).unwrap();
     let by_name = stored(&server);
-    let looker_id = by_name["Looker (prod)"].0;
-    let _ = looker_id;
     let looker_var = "DATAFOLD_BI_LOOKER_PROD_CLIENT_SECRET";
     assert!(text.contains(&format!("${{env:{looker_var}}}")), "{text}");
     assert!(
@@ -962,7 +960,7 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_the_server_or_the_file_moved
     );
     write(&dir, "bi.yaml", &moved);
 
-    let (code, stdout, stderr) = bi(&server, &["apply", path(&saved), "--format", "json"]);
+    let (code, stdout, stderr) = bi(&server, &["apply", path(&saved), "--format", "json", "-vv"]);
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let changes = report["changes"].as_array().unwrap();
@@ -1170,6 +1168,7 @@ fn rotate_sends_a_secret_the_plan_cannot_see_changed() {
 
     let mut apply = datafold(&server);
     with_new(&mut apply);
+    let state = dir.join("bi.state.json");
     let (code, stdout, stderr) = run(apply.args([
         "bi",
         "apply",
@@ -1178,7 +1177,12 @@ fn rotate_sends_a_secret_the_plan_cannot_see_changed() {
         "--yes",
         "--rotate",
         "Power BI",
+        "--state",
+        path(&state),
+        "-vv",
     ]));
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(!saved.contains(rotated), "the state holds no secret");
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains(rotated) && !stderr.contains(rotated));
     let (after, config) = stored(&server)["Power BI"].clone();
