@@ -57,6 +57,37 @@
 //! }
 //! ```
 //!
+//! # Example: streaming a long range
+//!
+//! ```no_run
+//! use datafold_sdk::chrono::{Duration, Utc};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), datafold_sdk::Error> {
+//!     let client = datafold_sdk::Client::from_env()?;
+//!
+//!     // Window by window, in bounded memory; `next()` needs no trait import.
+//!     let mut records = client
+//!         .audit_logs()
+//!         .between(Utc::now() - Duration::days(30), Utc::now())
+//!         .records()?;
+//!     let mut count = 0;
+//!     while let Some(record) = records.next().await {
+//!         let record = record?;
+//!         count += 1;
+//!         if count <= 3 {
+//!             println!("{} {}", record.timestamp_utc()?, record.url);
+//!         }
+//!     }
+//!     println!("{count} records");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The streams are also [`Stream`]s: with `use datafold_sdk::StreamExt;`
+//! (re-exported, no `futures` dependency needed) they take `map`, `take`,
+//! `filter` and the rest.
+//!
 //! For long ranges, [`audit::export`] streams a range window by window,
 //! resumably and in bounded memory; to keep audit logs flowing (into a SIEM,
 //! say), [`audit::follow`] polls as they grow and passes each record on once,
@@ -152,6 +183,11 @@ pub use error::{
     CheckpointRefusal, Error, ErrorBody, HttpFailure, RedirectReason, Result, ValidationIssue,
     MAX_ISSUES,
 };
+/// The stream traits of the public API (from `futures-util`), re-exported
+/// so that consuming [`audit::export::Records`] and the other streams needs no
+/// other crate: `use datafold_sdk::StreamExt;` for `next()`, `map()`,
+/// `take()` and the like. Each stream also has an inherent `next()`.
+pub use futures_util::stream::{Stream, StreamExt, TryStreamExt};
 pub use generated::types;
 pub use secret::{Secret, REDACTED, SECRET_FIELDS};
 pub use transport::retry;

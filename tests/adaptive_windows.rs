@@ -11,7 +11,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use datafold_sdk::audit::export::{Checkpoint, ExportEvent, ExportFormat};
 use datafold_sdk::mock::MockServer;
 use datafold_sdk::{CheckpointRefusal, Error};
-use futures_util::StreamExt;
 
 fn year_end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()

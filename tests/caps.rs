@@ -9,7 +9,6 @@ mod hostile;
 use chrono::{TimeZone, Utc};
 use common::TEST_KEY;
 use datafold_sdk::{Client, Error, RetryPolicy};
-use futures_util::StreamExt;
 use hostile::{endless, head, record, respond, Hostile};
 
 const MIB: u64 = 1024 * 1024;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use common::{CaptureServer, Reply, TEST_KEY};
 use datafold_sdk::{Client, Error, RetryPolicy};
-use futures_util::StreamExt;
 use hostile::{head, record, stall, trickle, Hostile};
 use serde_json::json;
 

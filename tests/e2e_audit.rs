@@ -184,3 +184,49 @@ async fn a_large_history_is_streamed_in_full() {
         ends.last().map(|l| &l.event_uuid)
     );
 }
+
+#[tokio::test]
+async fn records_stream_with_the_inherent_next_or_the_re_exported_stream_ext() {
+    let server = server();
+    let client = support::client(&server);
+    let all = client
+        .audit_logs()
+        .list()
+        .start(day(0))
+        .end(day(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1000);
+
+    // The inherent next(): no trait in scope.
+    let mut records = client
+        .audit_logs()
+        .between(day(0), day(10))
+        .records()
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(record) = records.next().await {
+        seen.push(record.unwrap().event_uuid);
+    }
+    let mut expected = uuids(&all);
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "every record once");
+
+    // The combinators, through datafold_sdk's re-export alone.
+    let first: Vec<String> = {
+        use datafold_sdk::StreamExt;
+        client
+            .audit_logs()
+            .between(day(0), day(10))
+            .records()
+            .unwrap()
+            .take(5)
+            .map(|record| record.unwrap().event_uuid)
+            .collect()
+            .await
+    };
+    assert_eq!(first.len(), 5);
+    assert!(first.iter().all(|uuid| expected.contains(uuid)));
+}

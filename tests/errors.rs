@@ -471,7 +471,6 @@ async fn connection_errors_name_their_root_cause() {
 
 #[tokio::test]
 async fn a_body_that_changes_between_attempts_is_an_inconsistent_answer() {
-    use futures_util::StreamExt;
     let logs = |uuids: [&str; 3]| {
         let records: Vec<_> = uuids
             .iter()

@@ -10,7 +10,6 @@ use chrono::{TimeZone, Utc};
 use common::{CaptureServer, Reply, TEST_KEY};
 use datafold_sdk::audit::export::{AuditExport, ExportFormat, IfInterrupted};
 use datafold_sdk::{Client, Error, REDACTED};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 fn export(client: &Client) -> AuditExport {

@@ -10,7 +10,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::{CaptureServer, Reply};
 use datafold_sdk::audit::export::{ExportEvent, ExportFormat};
 use datafold_sdk::Client;
-use futures_util::StreamExt;
 use hostile::{respond, Hostile};
 use serde_json::json;
 

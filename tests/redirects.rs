@@ -104,7 +104,6 @@ async fn an_export_window_redirected_to_another_origin_fails_without_sending_the
         .between(end - chrono::Duration::hours(1), end)
         .records()
         .unwrap();
-    use futures_util::StreamExt;
     let error = records
         .next()
         .await

@@ -12,7 +12,6 @@ use datafold_sdk::audit::export::{
 };
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use datafold_sdk::{types, CheckpointRefusal, Client, Error, RetryPolicy};
-use futures_util::StreamExt;
 
 const KEY: &str = "reliability-test-key";
 

@@ -120,14 +120,13 @@ mod write;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
 use progenitor_client::ClientInfo;
 
 pub use checkpoint::{Checkpoint, FileCheckpoint};
 pub use file::{ExportFiles, IfInterrupted};
 pub use raw::{RawRecord, UnreadableRecord};
 pub use scan::MAX_RECORD_BYTES;
-pub use stream::{ExportStream, RawExportStream};
+pub use stream::{ExportStream, RawExportStream, Records};
 pub use window::PREFETCH_BYTES;
 pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
@@ -506,13 +505,9 @@ impl AuditExport {
     ///
     /// # Errors
     /// As [`AuditExport::plan`].
-    pub fn records(self) -> Result<impl Stream<Item = Result<AuditLogs>> + Send + Unpin> {
-        Ok(self.events()?.filter_map(|event| {
-            std::future::ready(match event {
-                Ok(ExportEvent::Record(record)) => Some(Ok(*record)),
-                Ok(ExportEvent::WindowDone(_)) => None,
-                Err(e) => Some(Err(e)),
-            })
-        }))
+    pub fn records(self) -> Result<Records> {
+        Ok(Records {
+            events: self.events()?,
+        })
     }
 }

@@ -8,13 +8,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use progenitor_client::ClientInfo;
 
 use super::placement::{self, Placement};
 use super::plan::{Span, SpanPlanner, PROBE_FRACTION};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
 use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord, UnreadableRecord};
+use crate::audit::AuditLogs;
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 
@@ -381,5 +382,58 @@ pub(super) fn schema_error(
              schema: {error}",
             record.event_uuid()
         )),
+    }
+}
+
+impl RawExportStream {
+    /// The next event, or `None` once the export is done: the stream's
+    /// `next()` without importing [`StreamExt`](crate::StreamExt).
+    pub async fn next(&mut self) -> Option<Result<RawExportEvent>> {
+        StreamExt::next(self).await
+    }
+}
+
+impl ExportStream {
+    /// The next event, or `None` once the export is done: the stream's
+    /// `next()` without importing [`StreamExt`](crate::StreamExt).
+    pub async fn next(&mut self) -> Option<Result<ExportEvent>> {
+        StreamExt::next(self).await
+    }
+}
+
+/// The records of an export, without its checkpoints; see
+/// [`AuditExport::records`]. A [`Stream`], with an inherent
+/// [`Records::next`] that needs no trait in scope.
+pub struct Records {
+    pub(super) events: ExportStream,
+}
+
+impl Records {
+    /// The next record, or `None` once the export is done. After an
+    /// error, the stream ends.
+    pub async fn next(&mut self) -> Option<Result<AuditLogs>> {
+        StreamExt::next(self).await
+    }
+
+    /// The running export behind the records, for its counters
+    /// ([`ExportStream::requests`] and the like).
+    pub fn events(&self) -> &ExportStream {
+        &self.events
+    }
+}
+
+impl Stream for Records {
+    type Item = Result<AuditLogs>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            return match std::task::ready!(Pin::new(&mut this.events).poll_next(cx)) {
+                Some(Ok(ExportEvent::Record(record))) => Poll::Ready(Some(Ok(*record))),
+                Some(Ok(ExportEvent::WindowDone(_))) => continue,
+                Some(Err(error)) => Poll::Ready(Some(Err(error))),
+                None => Poll::Ready(None),
+            };
+        }
     }
 }

@@ -5,7 +5,6 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 
 use super::stream::{schema_error, RawExportStream};
 use super::{AuditExport, Checkpoint, ExportProgress, RawExportEvent, RawRecord};

@@ -16,7 +16,6 @@ use datafold_sdk::compress::{Compression, FrameWriter};
 use datafold_sdk::types::AuditLogs;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
-use futures_util::StreamExt;
 
 use crate::output::{self, Progress};
 use crate::time::{parse_duration, parse_time};
