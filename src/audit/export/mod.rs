@@ -3,7 +3,7 @@
 //! Datafold returns every matching record in one response, so a long range is
 //! one huge body. [`AuditExport`] splits the range into windows, requests them
 //! (several at once, bounded), parses each body incrementally, and yields the
-//! records in window order as a [`Stream`] of [`ExportEvent`]s (typed) or
+//! records in window order as a [`Stream`](crate::Stream) of [`ExportEvent`]s (typed) or
 //! [`RawExportEvent`]s (each record's own bytes).
 //!
 //! **Windows sized by density.** [`AuditExport::window`] is the longest
