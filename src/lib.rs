@@ -151,15 +151,19 @@
 //!   (implies `mock`; its flags are those of `datafold mock serve`).
 
 #![warn(missing_docs)]
+// On docs.rs (nightly, `--cfg docsrs`), items behind a feature say which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
 pub mod bi;
 mod client;
 #[cfg(feature = "compress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
 pub mod compress;
 mod error;
 pub mod generated;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod safe_file;
 pub mod secret;

@@ -45,6 +45,7 @@ pub trait IntegrationConfig: sealed::Sealed + Send + 'static {
 /// [`BiKind::visit_config`] hands it to a [`ConfigVisitor`]: it reads and
 /// writes JSON and, with the `schema` feature, has a JSON Schema.
 #[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub trait KindConfig:
     IntegrationConfig + Serialize + DeserializeOwned + schemars::JsonSchema
 {

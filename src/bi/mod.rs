@@ -22,6 +22,7 @@ mod apply;
 #[cfg(feature = "as-code")]
 mod as_code_error;
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub mod bounded;
 #[cfg(feature = "as-code")]
 mod compare;
@@ -40,24 +41,32 @@ mod secret_ref;
 mod state;
 
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use apply::{Applied, ApplyOptions, ApplyReport, Outcome, CREATE_ATTEMPTS};
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use as_code_error::{AsCodeError, Problem};
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use compare::PlanOptions;
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
 #[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use fields::{config_schema, kind_fields, resolve_schema, KindField};
 pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use plan::{
     Action, Change, FieldChange, Plan, Rotation, SavedPlanHeader, SecretsNote, Shown,
     MAX_SAVED_PLAN_BYTES, PLAN_FORMAT_VERSION, SENSITIVE,
 };
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use secret_ref::SecretRef;
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use state::{SecretState, STATE_FORMAT};
 
 /// The line (from 1) of the top-level `field` of a YAML (or, with `json`,
@@ -69,6 +78,7 @@ pub use state::{SecretState, STATE_FORMAT};
 /// assert_eq!(datafold_sdk::bi::line_of_field(text, false, "indexing_corn"), Some(2));
 /// ```
 #[cfg(feature = "as-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub fn line_of_field(text: &str, json: bool, field: &str) -> Option<usize> {
     let format = if json {
         locate::Format::Json

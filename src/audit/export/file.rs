@@ -148,6 +148,7 @@ impl AuditExport {
     /// # Errors
     /// As [`AuditExport::write_to_file`].
     #[cfg(feature = "compress")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
     pub async fn write_compressed_to_file(
         self,
         format: ExportFormat,
