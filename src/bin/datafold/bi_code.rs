@@ -288,7 +288,7 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
     } else {
         output::stdout(&output::message_text(&lines))?;
     }
-    repin_replaced(&file, &plan, &report, &desired)?;
+    repin_replaced(&file, &plan, &report, &desired);
     if report.is_complete() {
         return Ok(());
     }
@@ -303,7 +303,7 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
 /// After a replace, point the file's `id:` pins at the new ids, so that
 /// the next plan is clean without a hand edit. Only the pin's value
 /// changes: comments and layout stay as they are.
-fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desired) -> CliResult {
+fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desired) {
     let applied = plan.changes().iter().filter(|c| c.action.is_change());
     let mut moves = Vec::new();
     for (change, done) in applied.zip(&report.changes) {
@@ -321,12 +321,36 @@ fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desi
         }
     }
     if moves.is_empty() {
-        return Ok(());
+        return;
     }
-    let bytes = datafold_sdk::safe_file::read_capped(file, MAX_DESIRED_FILE_BYTES)
-        .map_err(CliError::from)?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|_| CliError::input(format!("{} is not UTF-8 text", file.display())))?;
+    let by_hand = || {
+        moves
+            .iter()
+            .map(|(line, old, new)| format!("line {line}: id {old} -> {new}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The changes are made: a file that cannot be rewritten is reported,
+    // with what to change by hand, not an error of the apply.
+    let bytes = match datafold_sdk::safe_file::read_capped(file, MAX_DESIRED_FILE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            output::note(&format!(
+                "could not update the replaced pins in {} ({e}); change them by hand: {}",
+                file.display(),
+                by_hand()
+            ));
+            return;
+        }
+    };
+    let Ok(mut text) = String::from_utf8(bytes) else {
+        output::note(&format!(
+            "{} is no longer UTF-8 text; change the replaced pins by hand: {}",
+            file.display(),
+            by_hand()
+        ));
+        return;
+    };
     let mut done = Vec::new();
     for (line, old, new) in &moves {
         match repin(&text, *line, *old, *new) {
@@ -341,15 +365,21 @@ fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desi
             )),
         }
     }
-    if !done.is_empty() {
-        datafold_sdk::safe_file::write_atomically(file, text.as_bytes()).map_err(CliError::from)?;
-        output::note(&format!(
+    if done.is_empty() {
+        return;
+    }
+    match datafold_sdk::safe_file::write_atomically(file, text.as_bytes()) {
+        Ok(()) => output::note(&format!(
             "updated the replaced pins in {} ({})",
             file.display(),
             done.join(", ")
-        ));
+        )),
+        Err(e) => output::note(&format!(
+            "could not update the replaced pins in {} ({e}); change them by hand: {}",
+            file.display(),
+            done.join(", ")
+        )),
     }
-    Ok(())
 }
 
 /// `text` with the first `id: OLD` (YAML) or `"id": OLD` (JSON) at or
