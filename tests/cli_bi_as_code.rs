@@ -875,10 +875,10 @@ fn a_no_op_apply_writes_the_state_and_a_later_rotation_shows_in_the_plan() {
     assert!(
         !stdout.contains("rotated-mode-token-5151") && !stderr.contains("rotated-mode-token-5151")
     );
+    assert!(stdout.contains("token (rotated)"), "{stdout}");
     assert!(
-        stdout.contains("secrets sent: token, password (rotated)")
-            || stdout.contains("secrets sent: password, token (rotated)"),
-        "{stdout}"
+        stdout.contains("password (unchanged since the last apply)"),
+        "only the rotated secret is said to be: {stdout}"
     );
     // Without a state, the plan says rotation is not tracked.
     let (_, stdout, _) = bi(&server, &["plan", "-f", path(&file)]);
@@ -968,9 +968,9 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_the_server_or_the_file_moved
     assert!(changes.iter().all(|c| c["outcome"] == "done"), "{report}");
     let after = stored(&server);
     assert_eq!(after["Tableau"].1["indexing_cron"], "45 4 * * *");
-    assert!(
-        after.contains_key("Hightouch"),
-        "the hand rename was undone"
+    assert_eq!(
+        after["dbt Cloud (prod)"].1["indexing_cron"], "0 3 * * *",
+        "the hand change was undone"
     );
     assert_eq!(bi(&server, &["plan", "-f", path(&file)]).0, 0);
 }
@@ -1195,4 +1195,30 @@ fn rotate_sends_a_secret_the_plan_cannot_see_changed() {
     let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file), "--rotate", "Nope"]);
     assert_eq!(code, 5, "{stderr}");
     assert!(stderr.contains("\"Nope\""), "{stderr}");
+}
+
+#[test]
+fn a_secret_added_to_a_managed_entry_is_sent_not_taken_as_the_baseline() {
+    let server = mock();
+    let dir = cli_support::scratch("as-code", "added-secret");
+    let without = EXAMPLE.replace("    client_secret: ${env:POWERBI_CLIENT_SECRET}\n", "");
+    assert_ne!(without, EXAMPLE);
+    let file = write(&dir, "bi.yaml", &without);
+    let state = dir.join("bi.state.json");
+    let apply = ["apply", "-f", path(&file), "--yes", "--state", path(&state)];
+    assert_eq!(bi(&server, &apply).0, 0);
+    assert!(stored(&server)["Power BI"].1.get("client_secret").is_none());
+
+    write(&dir, "bi.yaml", EXAMPLE);
+    let (code, stdout, _) = bi(
+        &server,
+        &["plan", "-f", path(&file), "--state", path(&state)],
+    );
+    assert_eq!(code, 10, "the file never sent it: {stdout}");
+    assert!(stdout.contains("client_secret (rotated)"), "{stdout}");
+    assert_eq!(bi(&server, &apply).0, 0);
+    assert_eq!(
+        stored(&server)["Power BI"].1["client_secret"],
+        "pbi-secret-0e6b71-never-shown"
+    );
 }

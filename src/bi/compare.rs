@@ -15,6 +15,9 @@ use super::state::SecretState;
 use super::{BiHandler, Integration};
 use crate::Secret;
 
+/// The unreadable secrets one message names (the rest are counted).
+const MAX_UNREADABLE: usize = 20;
+
 /// How to plan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions<'s> {
@@ -80,10 +83,14 @@ impl BiHandler<'_> {
             0 => {}
             1 => return Err(AsCodeError::Secret(unreadable.remove(0))),
             n => {
+                let mut shown: Vec<String> = unreadable.into_iter().take(MAX_UNREADABLE).collect();
+                if n > MAX_UNREADABLE {
+                    shown.push(format!("and {} more", n - MAX_UNREADABLE));
+                }
                 return Err(AsCodeError::Secret(format!(
                     "{n} secrets cannot be read:\n  {}",
-                    unreadable.join("\n  ")
-                )))
+                    shown.join("\n  ")
+                )));
             }
         }
         let server = self.list().await?;
@@ -115,7 +122,16 @@ impl BiHandler<'_> {
         for ((entry, secrets), found) in entries {
             let current = match found {
                 Some(item) => {
-                    let complete = entry.config().keys().all(|k| item.get(k).is_some());
+                    // An adopted entry keeps the fields it leaves out, so
+                    // all of them must be known, not only those it names.
+                    let complete = if matches!(entry.key(), EntryKey::Id(_)) {
+                        kind_fields(entry.kind())
+                            .iter()
+                            .filter(|f| !f.secret)
+                            .all(|f| item.get(&f.name).is_some())
+                    } else {
+                        entry.config().keys().all(|k| item.get(k).is_some())
+                    };
                     Some(if complete {
                         item.clone()
                     } else {
@@ -135,7 +151,11 @@ impl BiHandler<'_> {
                 forced,
             ));
         }
-        for item in server.items() {
+        // In id order, whatever order the server lists them in, so that a
+        // saved plan's changes compare equal.
+        let mut others: Vec<&Integration> = server.items().iter().collect();
+        others.sort_by_key(|item| item.id());
+        for item in others {
             let Some(id) = item.id() else { continue };
             if claimed.contains(&id) {
                 continue;
@@ -373,7 +393,17 @@ fn compare(
     if let Some(state) = state {
         let checks: Vec<(String, Option<bool>)> = secrets
             .iter()
-            .map(|(field, secret)| (field.clone(), state.matches(id, field, secret)))
+            .map(|(field, secret)| {
+                let matched = state.matches(id, field, secret);
+                // An integration the file manages whose secret has no
+                // record: the file never sent it, so it is sent now
+                // rather than taken as the baseline.
+                let matched = match matched {
+                    None if state.is_managed(id) => Some(false),
+                    other => other,
+                };
+                (field.clone(), matched)
+            })
             .collect();
         let rotated: Vec<String> = checks
             .iter()

@@ -373,17 +373,25 @@ impl fmt::Display for Plan {
                 }
             }
             if change.secrets.sent && !change.secrets.fields.is_empty() {
-                let tracked = match &change.secrets.rotation {
-                    Rotation::NotTracked if self.state => " (rotation tracked from this apply on)",
-                    Rotation::NotTracked => " (rotation not tracked: no state file)",
-                    Rotation::Unchanged => " (unchanged since the last apply)",
-                    Rotation::Changed(_) => " (rotated)",
-                };
-                writeln!(
-                    f,
-                    "      secrets sent: {}{tracked}",
-                    change.secrets.fields.join(", ")
-                )?;
+                let shown: Vec<String> = change
+                    .secrets
+                    .fields
+                    .iter()
+                    .map(|field| {
+                        let tracked = match &change.secrets.rotation {
+                            Rotation::Changed(rotated) if rotated.contains(field) => " (rotated)",
+                            Rotation::Changed(_) | Rotation::Unchanged => {
+                                " (unchanged since the last apply)"
+                            }
+                            Rotation::NotTracked if self.state => {
+                                " (rotation tracked from this apply on)"
+                            }
+                            Rotation::NotTracked => " (rotation not tracked: no state file)",
+                        };
+                        format!("{field}{tracked}")
+                    })
+                    .collect();
+                writeln!(f, "      secrets sent: {}", shown.join(", "))?;
             }
         }
         writeln!(
