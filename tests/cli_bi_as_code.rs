@@ -825,6 +825,17 @@ fn a_managed_entry_removed_from_the_file_is_a_pending_delete_and_a_hand_made_one
         "{stdout}"
     );
     assert!(stdout.contains("removed from the file"), "{stdout}");
+    assert!(
+        !stdout.contains("pin `id:"),
+        "no create beside it: {stdout}"
+    );
+    // Renamed rather than removed: a create beside the delete, and a hint.
+    let renamed = EXAMPLE.replace("  - name: Mode\n", "  - name: Mode (renamed)\n");
+    write(&dir, "bi.yaml", &renamed);
+    let (code, stdout, _) = bi(&server, &plan);
+    assert_eq!(code, 10, "{stdout}");
+    assert!(stdout.contains(&format!("pin `id: {mode_id}`")), "{stdout}");
+    write(&dir, "bi.yaml", &without_mode);
     assert!(stdout.contains("? unmanaged dbt \"hand-made\""), "{stdout}");
 
     // Without the state the file cannot know it managed Mode.
@@ -1003,6 +1014,13 @@ fn a_file_that_is_not_a_saved_plan_of_this_version_is_refused() {
         assert_eq!(code, 5, "{stderr}");
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
+    // A plan of another host is refused before that host is asked anything.
+    let other = mock();
+    let (code, _, stderr) = run(datafold(&other).args(["bi", "apply", path(&saved)]));
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("was made against"), "{stderr}");
+    assert!(other.request_log().is_empty(), "{:?}", other.request_log());
+
     let state = dir.join("bi.state.json");
     let (code, _, stderr) = bi(&server, &["apply", path(&saved), "--state", path(&state)]);
     assert_eq!(code, 2, "{stderr}");

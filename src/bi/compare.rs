@@ -12,7 +12,7 @@ use super::desired::{Desired, DesiredEntry, EntryKey};
 use super::fields::kind_fields;
 use super::plan::{Action, Change, FieldChange, Outgoing, Plan, Rotation, SecretsNote, Shown};
 use super::state::SecretState;
-use super::{BiHandler, Integration};
+use super::{BiHandler, BiKind, Integration};
 use crate::Secret;
 
 /// The unreadable secrets one message names (the rest are counted).
@@ -189,6 +189,29 @@ impl BiHandler<'_> {
                 reason,
                 outgoing: None,
             });
+        }
+        // A managed delete beside a create of the same kind may be a rename
+        // of an entry matched by name: say how to make it an update.
+        let created: Vec<BiKind> = changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .filter_map(|c| c.kind)
+            .collect();
+        for change in changes.iter_mut() {
+            let managed_delete = change.action == Action::Delete
+                && change
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("removed from the file"));
+            if let (true, Some(kind), Some(id)) = (managed_delete, change.kind, change.id) {
+                if created.contains(&kind) {
+                    if let Some(reason) = change.reason.as_mut() {
+                        reason.push_str(&format!(
+                            "; if a {kind} created here is this one renamed, pin `id: {id}` in its entry to update it instead"
+                        ));
+                    }
+                }
+            }
         }
         Ok(Plan {
             format_version: super::plan::PLAN_FORMAT_VERSION,

@@ -294,6 +294,7 @@ impl Plan {
     pub fn read_saved(json: &[u8]) -> Result<SavedPlanHeader, AsCodeError> {
         let saved = parse_saved(json)?;
         Ok(SavedPlanHeader {
+            host: saved.host,
             source: saved.source,
             state: saved.state,
             prune: saved.prune,
@@ -435,6 +436,8 @@ impl fmt::Display for Plan {
 /// against ([`Plan::read_saved`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedPlanHeader {
+    /// The API host the plan was made against.
+    pub host: String,
     /// The desired-state file, as it was named when the plan was made.
     pub source: String,
     /// Whether a state file was used (one must be given again).

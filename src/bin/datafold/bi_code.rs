@@ -183,6 +183,15 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
                 .map_err(CliError::from)?;
             let header = Plan::read_saved(&bytes)
                 .map_err(|e| CliError::input(format!("{}: {e}", saved.display())))?;
+            // Before anything is read or asked of the server.
+            if header.host.trim_end_matches('/') != client.host().trim_end_matches('/') {
+                return Err(CliError::input(format!(
+                    "not applied, nothing was changed: {} was made against {}, not {} (--host)",
+                    saved.display(),
+                    header.host,
+                    client.host()
+                )));
+            }
             match (header.state, args.state.is_some()) {
                 (true, false) => {
                     return Err(CliError::usage(
