@@ -160,7 +160,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             api_key: None,
-            api_key_source: "the API key",
+            api_key_source: "the key given to ClientBuilder::api_key",
             host: None,
             host_source: "the host",
             timeout: DEFAULT_TIMEOUT,
@@ -218,7 +218,7 @@ impl ClientBuilder {
     /// The API key, sent as `Authorization: Key <api-key>`.
     pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
         self.api_key = Some(key.into());
-        self.api_key_source = "the API key";
+        self.api_key_source = "the key given to ClientBuilder::api_key";
         self
     }
 
@@ -340,7 +340,9 @@ impl ClientBuilder {
                     self.timeout,
                     self.max_response_bytes,
                     &url,
-                    Redactor::new().with_secret(&key),
+                    Redactor::new()
+                        .with_secret(&key)
+                        .with_key_source(self.api_key_source),
                 ),
             ),
             host,

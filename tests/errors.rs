@@ -28,11 +28,35 @@ async fn unauthorized_says_to_check_the_key_variable() {
     assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     let message = error.to_string();
+    // The key came from the builder: the message says so, not a variable.
     assert!(
-        message.contains("DATAFOLD_API_KEY") && message.contains("Invalid API key"),
+        message.contains("the key given to ClientBuilder::api_key")
+            && message.contains("Invalid API key")
+            && !message.contains("DATAFOLD_API_KEY"),
         "{message}"
     );
     assert_no_key(&error);
+}
+
+#[tokio::test]
+async fn a_refused_key_names_the_variable_it_came_from() {
+    let server = CaptureServer::start(Reply::json(403, json!({"detail": "Forbidden"}))).await;
+    for var in ["DATAFOLD_API_KEY", "DATAFOLD_APIKEY"] {
+        let lookup = |name: &str| (name == var).then(|| TEST_KEY.to_owned());
+        let client = datafold_sdk::ClientBuilder::from_env_lookup(lookup)
+            .host(&server.url)
+            .retry_policy(datafold_sdk::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let error = client.bi().get(1).await.unwrap_err();
+        assert!(matches!(error, Error::Forbidden(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("check that {var} is")),
+            "{message}"
+        );
+        assert_no_key(&error);
+    }
 }
 
 #[tokio::test]

@@ -113,11 +113,11 @@ pub enum Error {
     },
 
     /// 401: the API key was missing or not accepted.
-    #[error("Datafold rejected the API key ({}){}: check that DATAFOLD_API_KEY holds a valid, unrevoked key", .0.status, .0.detail_suffix())]
+    #[error("Datafold rejected the API key ({}){}: check that {} holds a valid, unrevoked key", .0.status, .0.detail_suffix(), .0.key_source())]
     Unauthorized(Box<HttpFailure>),
 
     /// 403: the key is valid but may not do this.
-    #[error("Datafold refused the API key for this ({}){}: check that DATAFOLD_API_KEY is a valid key of a user with access to this resource", .0.status, .0.detail_suffix())]
+    #[error("Datafold refused the API key for this ({}){}: check that {} is a valid key of a user with access to this resource", .0.status, .0.detail_suffix(), .0.key_source())]
     Forbidden(Box<HttpFailure>),
 
     /// 400: the server refused the request as it stands (e.g. an update sent
@@ -361,9 +361,18 @@ pub struct HttpFailure {
     pub body: String,
     /// FastAPI's `{"detail": "..."}` message, when the body has one.
     pub detail: Option<String>,
+    /// Where the client's API key came from: `DATAFOLD_API_KEY`,
+    /// `DATAFOLD_APIKEY`, or the key given to `ClientBuilder::api_key`
+    /// (`None` when not known). Named by the 401 and 403 messages.
+    pub api_key_source: Option<&'static str>,
 }
 
 impl HttpFailure {
+    /// What the 401/403 messages tell the user to check.
+    fn key_source(&self) -> &'static str {
+        self.api_key_source.unwrap_or("DATAFOLD_API_KEY")
+    }
+
     fn detail_suffix(&self) -> String {
         self.detail
             .as_ref()

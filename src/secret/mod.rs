@@ -157,6 +157,8 @@ const MIN_MASKED_LEN: usize = 4;
 #[derive(Clone, Default)]
 pub struct Redactor {
     values: Vec<Secret>,
+    /// Where the client's API key came from, for 401/403 messages.
+    key_source: Option<&'static str>,
 }
 
 impl fmt::Debug for Redactor {
@@ -171,6 +173,18 @@ impl Redactor {
     /// A redactor that masks secret fields by name and no known values.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Name where the API key came from (`DATAFOLD_API_KEY`, or the
+    /// builder), for the messages of a refused key.
+    pub(crate) fn with_key_source(mut self, source: &'static str) -> Self {
+        self.key_source = Some(source);
+        self
+    }
+
+    /// Where the API key came from, if known.
+    pub(crate) fn key_source(&self) -> Option<&'static str> {
+        self.key_source
     }
 
     /// Also mask the clear text of `secret` wherever it appears (ignored

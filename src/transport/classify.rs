@@ -154,6 +154,7 @@ impl Error {
             headers,
             body: excerpt(body, redactor),
             detail,
+            api_key_source: redactor.key_source(),
         });
         match status.as_u16() {
             400 => Error::BadRequest(response),
