@@ -123,12 +123,7 @@ impl Plan {
                     .to_owned(),
             ));
         }
-        let replaces: Vec<String> = self
-            .changes
-            .iter()
-            .filter(|c| c.action == Action::Replace)
-            .map(|c| c.label())
-            .collect();
+        let replaces = self.replace_labels();
         if !replaces.is_empty() && !options.allow_replace {
             return Err(AsCodeError::ReplaceNotAllowed(format!(
                 "the plan replaces {} (delete, then create under a new id); nothing was changed. \
@@ -164,7 +159,7 @@ impl Plan {
                 let (Some(id), Some(outgoing)) = (change.id, &change.outgoing) else {
                     continue;
                 };
-                state.manage(id, &managed_label(change));
+                state.manage(id, &change.kind_and_name());
                 for (field, secret) in &outgoing.secrets {
                     if !state.has_record(id, field) {
                         state.record(id, field, secret);
@@ -230,19 +225,10 @@ async fn remove(client: &Client, id: i64) -> Result<(), Error> {
 
 fn record(state: Option<&mut SecretState>, id: Option<i64>, change: &Change, outgoing: &Outgoing) {
     if let (Some(state), Some(id)) = (state, id) {
-        state.manage(id, &managed_label(change));
+        state.manage(id, &change.kind_and_name());
         for (field, secret) in &outgoing.secrets {
             state.record(id, field, secret);
         }
-    }
-}
-
-/// `looker "Looker (prod)"`: what the state says a managed id is.
-fn managed_label(change: &Change) -> String {
-    let kind = change.kind.map_or("?", |k| k.as_str());
-    match &change.name {
-        Some(name) => format!("{kind} {name:?}"),
-        None => kind.to_owned(),
     }
 }
 

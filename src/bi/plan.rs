@@ -197,14 +197,20 @@ impl Outgoing {
 impl Change {
     /// `looker "Looker (prod)" (id 3)`.
     pub fn label(&self) -> String {
+        let id = self.id.map(|id| format!(" (id {id})")).unwrap_or_default();
+        format!("{}{id}", self.kind_and_name())
+    }
+
+    /// `looker "Looker (prod)"`: the label without the id, as the state
+    /// names a managed integration.
+    pub(super) fn kind_and_name(&self) -> String {
         let kind = self.kind.map_or("?".to_owned(), |k| k.to_string());
         let name = self
             .name
             .as_deref()
             .map(|n| format!(" {n:?}"))
             .unwrap_or_default();
-        let id = self.id.map(|id| format!(" (id {id})")).unwrap_or_default();
-        format!("{kind}{name}{id}")
+        format!("{kind}{name}")
     }
 }
 
@@ -340,6 +346,16 @@ impl Plan {
             );
         }
         Ok(())
+    }
+
+    /// The labels of the plan's replaces, which [`Plan::apply_with`]
+    /// carries out only when allowed.
+    pub fn replace_labels(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter(|c| c.action == Action::Replace)
+            .map(Change::label)
+            .collect()
     }
 
     /// How many changes of `action` the plan holds.

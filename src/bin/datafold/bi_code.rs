@@ -259,24 +259,23 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> CliResult {
             "not applied: nothing was changed, as answered at the prompt",
         ));
     }
-    let replaces: Vec<String> = plan
-        .changes()
-        .iter()
-        .filter(|c| c.action == Action::Replace)
-        .map(|c| c.label())
-        .collect();
-    if !replaces.is_empty() && !args.allow_replace {
-        return Err(CliError::input(format!(
-            "the plan replaces {} (delete, then create under a new id); nothing was changed. \
-             Rerun with --allow-replace to allow it",
-            replaces.join(", ")
-        )));
-    }
     let options = ApplyOptions {
         allow_replace: args.allow_replace,
         state: state.as_mut(),
     };
-    let report = plan.apply_with(client, options).await.map_err(cli_error)?;
+    // The SDK refuses replaces before sending anything; the CLI says it
+    // with its flag.
+    let report = plan
+        .apply_with(client, options)
+        .await
+        .map_err(|error| match error {
+            AsCodeError::ReplaceNotAllowed(_) => CliError::input(format!(
+                "the plan replaces {} (delete, then create under a new id); nothing was changed. \
+                 Rerun with --allow-replace to allow it",
+                plan.replace_labels().join(", ")
+            )),
+            other => cli_error(other),
+        })?;
     let mut lines = String::new();
     for change in &report.changes {
         match &change.outcome {
@@ -332,36 +331,35 @@ fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desi
     if moves.is_empty() {
         return;
     }
-    let by_hand = || {
-        moves
-            .iter()
-            .map(|(line, old, new)| format!("line {line}: id {old} -> {new}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // The changes are made: a file that cannot be rewritten is reported,
-    // with what to change by hand, not an error of the apply.
-    let bytes = match datafold_sdk::safe_file::read_capped(file, MAX_DESIRED_FILE_BYTES) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            output::note(&format!(
-                "could not update the replaced pins in {} ({e}); change them by hand: {}",
-                file.display(),
-                by_hand()
-            ));
-            return;
-        }
-    };
-    let Ok(mut text) = String::from_utf8(bytes) else {
-        output::note(&format!(
-            "{} is no longer UTF-8 text; change the replaced pins by hand: {}",
+    match rewrite_pins(file, &moves) {
+        Ok(done) if done.is_empty() => {}
+        Ok(done) => output::note(&format!(
+            "updated the replaced pins in {} ({})",
             file.display(),
-            by_hand()
-        ));
-        return;
-    };
+            done.join(", ")
+        )),
+        // The changes are made: a file that cannot be rewritten is
+        // reported, with what to change by hand, not an error of the apply.
+        Err(why) => output::note(&format!(
+            "could not update the replaced pins in {} ({why}); change them by hand: {}",
+            file.display(),
+            moves
+                .iter()
+                .map(|(line, old, new)| format!("line {line}: id {old} -> {new}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Rewrite the pins `moves` (entry line, old id, new id) in `file`; the
+/// pins changed, as `line N: id OLD -> NEW`. A pin not found is a note.
+fn rewrite_pins(file: &Path, moves: &[(usize, i64, i64)]) -> Result<Vec<String>, String> {
+    let bytes = datafold_sdk::safe_file::read_capped(file, MAX_DESIRED_FILE_BYTES)
+        .map_err(|e| e.to_string())?;
+    let mut text = String::from_utf8(bytes).map_err(|_| "no longer UTF-8 text".to_owned())?;
     let mut done = Vec::new();
-    for (line, old, new) in &moves {
+    for (line, old, new) in moves {
         match repin(&text, *line, *old, *new) {
             Some((changed, at)) => {
                 text = changed;
@@ -374,21 +372,11 @@ fn repin_replaced(file: &Path, plan: &Plan, report: &ApplyReport, desired: &Desi
             )),
         }
     }
-    if done.is_empty() {
-        return;
+    if !done.is_empty() {
+        datafold_sdk::safe_file::write_atomically(file, text.as_bytes())
+            .map_err(|e| e.to_string())?;
     }
-    match datafold_sdk::safe_file::write_atomically(file, text.as_bytes()) {
-        Ok(()) => output::note(&format!(
-            "updated the replaced pins in {} ({})",
-            file.display(),
-            done.join(", ")
-        )),
-        Err(e) => output::note(&format!(
-            "could not update the replaced pins in {} ({e}); change them by hand: {}",
-            file.display(),
-            done.join(", ")
-        )),
-    }
+    Ok(done)
 }
 
 /// `text` with the first `id: OLD` (YAML) or `"id": OLD` (JSON) at or
@@ -643,7 +631,7 @@ pub const SECRET_REFERENCE_PATTERN: &str = r"^\$\{(env:[A-Za-z0-9_]+|file:.+)\}$
 
 #[cfg(test)]
 mod tests {
-    use super::repin;
+    use super::{repin, secret_variable, variable_slug};
 
     #[test]
     fn a_yaml_pin_changes_and_nothing_else_does() {
@@ -662,11 +650,6 @@ mod tests {
         assert_eq!(line, 3);
         assert_eq!(changed, text.replace("\"id\": 4,", "\"id\": 5,"));
     }
-}
-
-#[cfg(test)]
-mod variable_tests {
-    use super::{secret_variable, variable_slug};
 
     #[test]
     fn variables_are_named_after_the_integration_unless_the_name_cannot_tell_them_apart() {
