@@ -282,7 +282,6 @@ impl Diff<'_> {
                 &format!("parameters.{name}"),
                 format!("{}.{method}()", op.rust_item),
             );
-            let required = |p: &Value| p.get("required").and_then(Value::as_bool) == Some(true);
             match (old.params.get(name), new.params.get(name)) {
                 (Some(_), None) => self.push(
                     Class::Rust,
@@ -354,7 +353,6 @@ impl Diff<'_> {
     fn body(&mut self, old: &Value, new: &Value, op: &At) {
         let at = op.child("requestBody", format!("{}.body()", op.rust_item));
         let (a, b) = (old.get("requestBody"), new.get("requestBody"));
-        let required = |v: &Value| v.get("required").and_then(Value::as_bool) == Some(true);
         match (a, b) {
             (None, None) => {}
             (Some(_), None) => self.push(
@@ -843,4 +841,9 @@ fn tightening(key: &str, old: Option<&Value>, new: Option<&Value>) -> &'static s
         (Some(a), Some(b)) if a != b => "loosened",
         _ => "changed",
     }
+}
+
+/// Whether a parameter or request body says `required: true`.
+fn required(value: &Value) -> bool {
+    value.get("required").and_then(Value::as_bool) == Some(true)
 }
