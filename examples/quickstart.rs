@@ -88,18 +88,18 @@ async fn tour(client: &Client) -> Outcome {
     let started = Utc::now() - Duration::seconds(1);
 
     let looker = LookerDataSourceConfig::builder()
-        .name(Some("Quickstart Looker".to_owned()))
+        .name("Quickstart Looker")
         .base_url("https://looker.example.com")
         .client_id("quickstart-client")
         .client_secret("looker-client-secret")
         .repo_id(1);
     let looker = client.bi().create(looker).await?;
-    let looker_id = id_of(&looker)?;
+    let looker_id = looker.id();
     println!("1. Created {}", describe(&looker));
 
     let tableau = tableau_config("0 3 * * *");
     let tableau = client.bi().create(tableau).await?;
-    let tableau_id = id_of(&tableau)?;
+    let tableau_id = tableau.id();
     println!("2. Created {}", describe(&tableau));
 
     let all = client.bi().list().await?;
@@ -157,24 +157,18 @@ async fn tour(client: &Client) -> Outcome {
 
 fn tableau_config(cron: &str) -> datafold_sdk::types::builder::TableauDataSourceConfig {
     TableauDataSourceConfig::builder()
-        .name(Some("Quickstart Tableau".to_owned()))
-        .indexing_cron(Some(cron.to_owned()))
+        .name("Quickstart Tableau")
+        .indexing_cron(cron)
         .server_url("https://tableau.example.com")
         .site_id("analytics")
         .token_name("quickstart")
         .token_value("tableau-personal-access-token")
 }
 
-fn id_of(integration: &datafold_sdk::bi::Integration) -> Result<i64, String> {
-    integration
-        .id()
-        .ok_or_else(|| format!("the server's answer has no integration id: {integration:?}"))
-}
-
 fn describe(integration: &datafold_sdk::bi::Integration) -> String {
     format!(
         "#{} {} {:?} (schedule: {})",
-        integration.id().map_or("?".to_owned(), |id| id.to_string()),
+        integration.id(),
         integration.type_name().unwrap_or("?"),
         integration.name().unwrap_or("unnamed"),
         integration.indexing_cron().unwrap_or("default"),

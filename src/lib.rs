@@ -109,14 +109,13 @@
 //!         .client_id("looker-client-id")
 //!         .client_secret(std::env::var("LOOKER_CLIENT_SECRET").unwrap_or_default())
 //!         .repo_id(42)
-//!         .name(Some("Looker (prod)".to_string()));
+//!         // Optional fields take the value itself (`Some(..)` works too).
+//!         .name("Looker (prod)");
 //!
 //!     match client.bi().create(config).await {
 //!         Ok(integration) => {
-//!             println!("created integration {:?}", integration.id());
-//!             if let Some(id) = integration.id() {
-//!                 client.bi().sync(id).await?;
-//!             }
+//!             println!("created integration {}", integration.id());
+//!             client.bi().sync(integration.id()).await?;
 //!         }
 //!         // FastAPI's 422 detail, one line per field: `body.client_secret: Field required`
 //!         Err(Error::Validation { issues, .. }) => {
@@ -165,6 +164,7 @@ pub mod generated;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+mod optional;
 pub mod safe_file;
 pub mod secret;
 mod transport;
@@ -193,6 +193,7 @@ pub use error::{
 /// `take()` and the like. Each stream also has an inherent `next()`.
 pub use futures_util::stream::{Stream, StreamExt, TryStreamExt};
 pub use generated::types;
+pub use optional::IntoOptional;
 pub use secret::{Secret, REDACTED, SECRET_FIELDS};
 pub use transport::retry;
 pub use transport::{RetryPolicy, DEFAULT_MAX_RESPONSE_BYTES, ERROR_BODY_BYTES, MAX_REDIRECTS};

@@ -171,7 +171,7 @@ async fn a_pin_claims_its_integration_before_any_name_does() {
     let server = support::start();
     let client = support::client(&server);
     let made = client.bi().create(support::dbt("shared")).await.unwrap();
-    let id = made.id().unwrap();
+    let id = made.id();
     // The name entry comes first in the file, but the pin owns integration `id`.
     let text = format!(
         "integrations:\n  - name: shared\n    kind: dbt\n    ci_config_id: 7\n  - id: {id}\n    kind: dbt\n    name: shared\n    ci_config_id: 7\n"

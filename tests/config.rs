@@ -222,7 +222,7 @@ fn every_request_body_type_redacts_its_secrets() {
         remote_id: "r".into(),
         bound_ids: vec![1],
     };
-    let hightouch = types::HighTouchDataSourceConfig::builder()
+    let hightouch = types::HightouchDataSourceConfig::builder()
         .token(SECRET)
         .bindings(vec![binding]);
     let looker = types::LookerDataSourceConfig::builder()
@@ -249,7 +249,7 @@ fn every_request_body_type_redacts_its_secrets() {
     assert_redacted("Tableau builder", format!("{tableau:?}"));
 
     // ...and the bodies themselves, which still serialize the real value.
-    let hightouch = types::HighTouchDataSourceConfig::try_from(hightouch).unwrap();
+    let hightouch = types::HightouchDataSourceConfig::try_from(hightouch).unwrap();
     let looker = types::LookerDataSourceConfig::try_from(looker).unwrap();
     let mode = types::ModeDataSourceConfig::try_from(mode).unwrap();
     let powerbi = types::PowerBiDataSourceConfig::try_from(powerbi).unwrap();
@@ -259,7 +259,7 @@ fn every_request_body_type_redacts_its_secrets() {
         indexing_cron: None,
         name: None,
     };
-    assert_redacted("HighTouchDataSourceConfig", format!("{hightouch:?}"));
+    assert_redacted("HightouchDataSourceConfig", format!("{hightouch:?}"));
     assert_redacted("LookerDataSourceConfig", format!("{looker:#?}"));
     assert_redacted("ModeDataSourceConfig", format!("{mode:?}"));
     assert_redacted("PowerBiDataSourceConfig", format!("{powerbi:?}"));

@@ -42,7 +42,7 @@ async fn every_operation_succeeds_through_the_public_client() {
         kinds,
         ["dbt", "hightouch", "looker", "mode", "powerbi", "tableau"]
     );
-    let ids: Vec<i64> = created.iter().map(|i| i.id().expect("an id")).collect();
+    let ids: Vec<i64> = created.iter().map(|i| i.id()).collect();
     assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
 
     let updated = [
@@ -66,7 +66,7 @@ async fn every_operation_succeeds_through_the_public_client() {
             .expect("update tableau"),
     ];
     for (integration, id) in updated.iter().zip(&ids) {
-        assert_eq!(integration.id(), Some(*id));
+        assert_eq!(integration.id(), *id);
         // The docs: Hightouch, Looker, Mode and Tableau updates "can only
         // update the schedule"; the name stays.
         let renamed = matches!(integration.type_name(), Some("dbt" | "powerbi"));
@@ -91,9 +91,9 @@ async fn every_operation_succeeds_through_the_public_client() {
         "the schema's default is filled in"
     );
     let synced = bi.sync(3).await.expect("sync");
-    assert_eq!(synced.id(), Some(3));
+    assert_eq!(synced.map(|i| i.id()), Some(3));
     let removed = bi.remove(3).await.expect("remove");
-    assert_eq!(removed.id(), Some(3));
+    assert_eq!(removed.map(|i| i.id()), Some(3));
     assert!(matches!(bi.get(3).await, Err(Error::NotFound(_))));
     let logs = client.audit_logs().list().send().await.expect("audit logs");
     assert_eq!(
@@ -133,12 +133,21 @@ async fn secrets_are_stored_but_never_returned() {
     keep(bi.update(2, support::looker("b2")).await.expect("update"));
     for id in 1..=5 {
         keep(bi.get(id).await.expect("get"));
-        keep(bi.sync(id).await.expect("sync"));
+        keep(
+            bi.sync(id)
+                .await
+                .expect("sync")
+                .expect("the mock answers with it"),
+        );
     }
-    keep(Integration::from_raw(
-        bi.list().await.expect("list").raw().clone(),
-    ));
-    keep(bi.remove(1).await.expect("remove"));
+    let list = bi.list().await.expect("list").raw().clone();
+    keep(
+        bi.remove(1)
+            .await
+            .expect("remove")
+            .expect("the mock answers with it"),
+    );
+    seen.push(list);
     let logs = client.audit_logs().list().send().await.expect("audit logs");
     let everything = format!(
         "{} {}",
@@ -181,8 +190,7 @@ async fn a_missing_required_field_is_a_fastapi_422_for_every_kind() {
         .create(support::dbt("existing"))
         .await
         .expect("create")
-        .id()
-        .expect("id");
+        .id();
     let mut cases = 0;
     for (kind, required) in support::REQUIRED {
         for field in required {
@@ -381,8 +389,7 @@ async fn an_update_through_another_kind_is_rejected_and_changes_nothing() {
         .create(support::tableau("dashboards"))
         .await
         .expect("create")
-        .id()
-        .expect("id");
+        .id();
     let error = bi
         .update(id, support::looker("hijack"))
         .await
@@ -423,8 +430,7 @@ async fn bi_calls_produce_the_audit_events_the_audit_endpoint_returns() {
         .create(support::looker("sales"))
         .await
         .expect("create")
-        .id()
-        .expect("id");
+        .id();
     bi.update(id, support::looker("sales v2"))
         .await
         .expect("update");
@@ -546,7 +552,7 @@ async fn schedule_only_kinds_apply_only_the_schedule_on_update() {
     let client = support::client(&server);
     let bi = client.bi();
     let looker = bi.create(support::looker("lk")).await.expect("create");
-    let id = looker.id().expect("an id");
+    let id = looker.id();
     let changed = support::looker("renamed")
         .base_url("https://other.looker.com")
         .indexing_cron(Some("0 5 * * *".to_owned()));
@@ -561,7 +567,7 @@ async fn schedule_only_kinds_apply_only_the_schedule_on_update() {
     assert_eq!(stored["client_secret"], "looker-client-secret-SECRET");
 
     let dbt = bi.create(support::dbt("d")).await.expect("create dbt");
-    let dbt_id = dbt.id().expect("an id");
+    let dbt_id = dbt.id();
     let renamed = bi
         .update(dbt_id, support::dbt("d 2").ci_config_id(9))
         .await
@@ -569,5 +575,85 @@ async fn schedule_only_kinds_apply_only_the_schedule_on_update() {
     assert_eq!(
         (renamed.name(), renamed.get("ci_config_id")),
         (Some("d 2"), Some(&json!(9)))
+    );
+}
+
+/// `Integration::typed`: each kind's answer as its generated configuration
+/// type, the fields the mock returns as sent, every secret withheld, and a
+/// typed view sent back unchanged refused before any request.
+#[tokio::test]
+async fn each_kind_reads_back_typed_with_its_secrets_withheld() {
+    use datafold_sdk::bi::TypedConfig;
+    use datafold_sdk::types;
+
+    let server = support::start();
+    let client = support::client(&server);
+    let bi = client.bi();
+
+    let made = [
+        bi.create(support::dbt("d")).await.unwrap(),
+        bi.create(support::hightouch("h")).await.unwrap(),
+        bi.create(support::looker("l")).await.unwrap(),
+        bi.create(support::mode("m")).await.unwrap(),
+        bi.create(support::powerbi("p")).await.unwrap(),
+        bi.create(support::tableau("t")).await.unwrap(),
+    ];
+    let mut powerbi_view = None;
+    for integration in &made {
+        let fetched = bi.get(integration.id()).await.unwrap();
+        let typed = fetched.typed().unwrap_or_else(|| panic!("{fetched:?}"));
+        assert_eq!(Some(typed.kind()), fetched.kind());
+        match typed {
+            TypedConfig::Dbt(c) => assert_eq!((c.ci_config_id, c.name.as_deref()), (7, Some("d"))),
+            TypedConfig::Hightouch(c) => {
+                assert_eq!(c.workspace.as_deref(), Some("ws"));
+                assert_eq!(c.bindings[0].remote_id, "model-1");
+                assert!(c.token.is_withheld());
+            }
+            TypedConfig::Looker(c) => {
+                assert_eq!(
+                    (c.base_url.as_str(), c.repo_id),
+                    ("https://looker.example.com", 3)
+                );
+                assert!(c.client_secret.is_withheld() && c.client_secret.expose().is_empty());
+                assert_eq!(
+                    format!("{:?}", c.client_secret),
+                    "Secret(withheld by the server)"
+                );
+            }
+            TypedConfig::Mode(c) => {
+                assert_eq!(c.workspace, "analytics");
+                assert!(c.token.is_withheld() && c.password.is_withheld());
+            }
+            TypedConfig::PowerBi(c) => {
+                assert_eq!(c.tenant_id.as_deref(), Some("tenant"));
+                assert!(c.client_secret.as_ref().is_some_and(|s| s.is_withheld()));
+                powerbi_view = Some(c);
+            }
+            TypedConfig::Tableau(c) => {
+                assert_eq!(c.site_id, "site");
+                assert!(c.token_value.is_withheld());
+            }
+            other => panic!("a kind this test does not know: {other:?}"),
+        }
+    }
+
+    // Sent back as it was read, the view would blank the secret: refused.
+    let view = powerbi_view.expect("the Power BI view");
+    let id = made[4].id();
+    let before = server.request_counts().total;
+    let error = bi.update(id, view.clone()).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    assert!(error.to_string().contains("did not return"), "{error}");
+    assert_eq!(server.request_counts().total, before, "nothing was sent");
+    // With the secret set again (or cleared), it goes through.
+    let mut renamed: types::PowerBiDataSourceConfig = view;
+    renamed.client_secret = Some("a-new-powerbi-secret".into());
+    renamed.name = Some("p2".to_owned());
+    bi.update(id, renamed).await.unwrap();
+    let stored = &server.stored_integrations()[&id];
+    assert_eq!(
+        (&stored["client_secret"], &stored["name"]),
+        (&json!("a-new-powerbi-secret"), &json!("p2"))
     );
 }

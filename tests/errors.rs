@@ -286,8 +286,8 @@ async fn refused_connection_is_a_connection_error() {
 async fn bi_responses_with_extra_missing_or_odd_fields_are_accepted() {
     for body in [
         json!({"id": 3, "name": "x", "type": "tableau", "indexing_cron": null, "created": "2026", "config": {"a": [1]}}),
-        json!({}),
-        json!({"id": "not-a-number", "name": 5}),
+        json!({"id": 3}),
+        json!({"id": 3, "name": 5, "type": ["odd"]}),
     ] {
         let server = CaptureServer::start(Reply::json(200, body.clone())).await;
         let integration = server
@@ -297,12 +297,51 @@ async fn bi_responses_with_extra_missing_or_odd_fields_are_accepted() {
             .await
             .unwrap_or_else(|e| panic!("{body}: {e}"));
         assert_eq!(integration.raw(), &body);
+        assert_eq!(integration.id(), 3);
     }
     let server = CaptureServer::start(Reply::json(200, json!({"id": 3, "created": "2026"}))).await;
     let integration = server.client().bi().get(3).await.unwrap();
-    assert_eq!(integration.id(), Some(3));
+    assert_eq!(integration.id(), 3);
     assert_eq!(integration.name(), None);
     assert_eq!(integration.get("created"), Some(&json!("2026")));
+}
+
+#[tokio::test]
+async fn an_integration_answer_without_an_integer_id_is_refused_except_by_remove_and_sync() {
+    for body in [
+        json!({}),
+        json!({"id": "7", "token": "s3cr3t-in-body"}),
+        json!([1]),
+    ] {
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        let error = server.client().bi().get(7).await.unwrap_err();
+        assert!(matches!(error, Error::Decode { .. }), "{body}: {error:?}");
+        let text = error.to_string();
+        assert!(text.contains("integer `id`"), "{body}: {text}");
+        assert!(!text.contains("s3cr3t-in-body"), "{text}");
+
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        let error = server.client().bi().list().await.unwrap_err();
+        assert!(matches!(error, Error::Decode { .. }), "{body}: {error:?}");
+
+        // A removal or a sync that was carried out is not an error for
+        // what its answer lacks: there is no integration to return.
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        assert_eq!(
+            server.client().bi().remove(7).await.unwrap(),
+            None,
+            "{body}"
+        );
+        let server = CaptureServer::start(Reply::json(200, body.clone())).await;
+        assert_eq!(server.client().bi().sync(7).await.unwrap(), None, "{body}");
+    }
+    let server =
+        CaptureServer::start(Reply::json(200, json!([{"id": 1}, {"name": "no id"}]))).await;
+    let text = server.client().bi().list().await.unwrap_err().to_string();
+    assert!(
+        text.contains("item 2 of the list of integrations has no integer `id`"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -315,7 +354,7 @@ async fn integration_list_accepts_an_array_or_a_wrapping_object() {
         let list = server.client().bi().list().await.unwrap();
         assert_eq!(
             list.iter().map(|i| i.id()).collect::<Vec<_>>(),
-            [Some(1), Some(2)],
+            [1, 2],
             "{body}"
         );
         assert_eq!(list.raw(), &body);

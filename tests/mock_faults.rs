@@ -205,3 +205,14 @@ fn rates_that_cannot_be_met_are_refused_at_start() {
     assert_eq!("reset-after".parse::<Fault>(), Ok(Fault::ResetAfterHandler));
     assert!("teapot".parse::<Fault>().is_err());
 }
+
+/// A user guessing `Fault::ServiceUnavailable` finds the real names in the
+/// README's mock section: every variant is listed there.
+#[test]
+fn the_readme_names_every_fault() {
+    let readme = include_str!("../README.md");
+    for fault in datafold_sdk::mock::Fault::ALL {
+        let name = format!("`{fault:?}`");
+        assert!(readme.contains(&name), "README.md does not list {name}");
+    }
+}

@@ -135,7 +135,7 @@ async fn a_same_origin_redirect_is_followed_and_keeps_its_body() {
     })
     .await;
     let created = client(&server.url).bi().create(looker()).await.unwrap();
-    assert_eq!(created.id(), Some(7));
+    assert_eq!(created.id(), 7);
     let requests = server.requests();
     assert_eq!(
         requests.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),

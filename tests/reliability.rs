@@ -73,7 +73,7 @@ async fn a_thousand_idempotent_calls_ride_out_thirty_percent_429_and_503() {
     let mut id = None;
     for _ in 0..20 {
         if let Ok(created) = client.bi().create(tableau("base")).await {
-            id = created.id();
+            id = Some(created.id());
             break;
         }
     }

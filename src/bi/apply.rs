@@ -193,7 +193,7 @@ async fn apply_one(
             let updated = kind
                 .visit_config(SendBody::new(client, outgoing, Some(id)))
                 .await?;
-            record(state, updated.id().or(Some(id)), change, outgoing);
+            record(state, Some(updated.id()), change, outgoing);
             Ok(Some(id))
         }
         (Action::Create | Action::Replace, Some(outgoing), Some(kind)) => {
@@ -204,8 +204,8 @@ async fn apply_one(
                 }
             }
             let created = create_once(client, kind, outgoing, change.name.as_deref()).await?;
-            record(state, created.id(), change, outgoing);
-            Ok(created.id())
+            record(state, Some(created.id()), change, outgoing);
+            Ok(Some(created.id()))
         }
         _ => {
             let _ = bi;

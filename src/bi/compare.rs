@@ -112,7 +112,7 @@ impl BiHandler<'_> {
             );
         for (index, entry) in pinned_first {
             if let Some(item) = find(entry, server.items(), &claimed)? {
-                claimed.insert(item.id().unwrap_or_default());
+                claimed.insert(item.id());
                 matched[index] = Some(item);
             }
         }
@@ -135,7 +135,7 @@ impl BiHandler<'_> {
                     Some(if complete {
                         item.clone()
                     } else {
-                        let full = self.get(item.id().unwrap_or_default()).await?;
+                        let full = self.get(item.id()).await?;
                         fetched.push(full.clone());
                         full
                     })
@@ -156,7 +156,7 @@ impl BiHandler<'_> {
         let mut others: Vec<&Integration> = server.items().iter().collect();
         others.sort_by_key(|item| item.id());
         for item in others {
-            let Some(id) = item.id() else { continue };
+            let id = item.id();
             if claimed.contains(&id) {
                 continue;
             }
@@ -241,7 +241,7 @@ fn find<'a>(
     match entry.key() {
         EntryKey::Id(id) => items
             .iter()
-            .find(|i| i.id() == Some(*id))
+            .find(|i| i.id() == *id)
             .map(Some)
             .ok_or_else(|| {
                 AsCodeError::Conflict(format!(
@@ -254,17 +254,13 @@ fn find<'a>(
             let same: Vec<&Integration> = items
                 .iter()
                 .filter(|i| i.name() == Some(name.as_str()))
-                .filter(|i| !i.id().is_some_and(|id| claimed.contains(&id)))
+                .filter(|i| !claimed.contains(&i.id()))
                 .collect();
             match same[..] {
                 [] => Ok(None),
                 [one] => Ok(Some(one)),
                 _ => {
-                    let ids: Vec<String> = same
-                        .iter()
-                        .filter_map(|i| i.id())
-                        .map(|i| i.to_string())
-                        .collect();
+                    let ids: Vec<String> = same.iter().map(|i| i.id().to_string()).collect();
                     Err(AsCodeError::Conflict(format!(
                         "{}{line}: {} integrations are named {name:?} (ids {}); pin the one to \
                          keep with `id:` and remove or rename the others",
@@ -322,7 +318,7 @@ fn server_digest(listed: &[Integration], fetched: &[Integration]) -> String {
             }
         }
         // A fetched integration replaces its listed summary.
-        seen.insert(item.id().unwrap_or_default(), fields);
+        seen.insert(item.id(), fields);
     }
     let canonical = serde_json::to_vec(&seen).unwrap_or_default();
     super::plan::sha256_hex(&canonical)
@@ -382,7 +378,7 @@ fn compare(
         }
         return change;
     };
-    let id = current.id().unwrap_or_default();
+    let id = current.id();
     change.id = Some(id);
     if change.name.is_none() {
         change.name = current.name().map(str::to_owned);

@@ -86,6 +86,15 @@ pub trait ConfigVisitor {
     fn visit<C: KindConfig>(self) -> Self::Output;
 }
 
+/// Why a configuration cannot be put in a request body (a secret withheld
+/// by the server, from a typed view); `None` when it can. Checked before
+/// sending, so the error says what to do instead of "builder error".
+fn unsendable<C: Serialize>(config: &C) -> Option<generated::Error<crate::ErrorBody>> {
+    serde_json::to_value(config)
+        .err()
+        .map(|error| progenitor_client::Error::InvalidRequest(error.to_string()))
+}
+
 fn invalid_config(error: types::error::ConversionError) -> generated::Error<crate::ErrorBody> {
     progenitor_client::Error::InvalidRequest(format!(
         "incomplete integration configuration: {error}"
@@ -112,7 +121,40 @@ macro_rules! bi_kinds {
             )*
         }
 
+        /// An integration's configuration, typed by its kind: one variant per
+        /// row of the kinds' table, holding the kind's generated configuration
+        /// type. Read one from a server answer with [`Integration::typed`].
+        ///
+        /// Datafold never returns secrets, so each secret of a typed view is
+        /// [withheld](crate::Secret::is_withheld): readable as such, and
+        /// refused if the configuration is sent back before it is set.
+        #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum TypedConfig {
+            $(
+                #[doc = concat!("A ", $label, " integration's configuration.")]
+                $kind(types::$ty),
+            )*
+        }
+
+        impl TypedConfig {
+            /// The configuration's kind.
+            pub fn kind(&self) -> BiKind {
+                match self {
+                    $(TypedConfig::$kind(_) => BiKind::$kind,)*
+                }
+            }
+        }
+
         impl BiKind {
+            /// The typed view of a server answer of this kind; `None` when
+            /// it lacks a field the kind requires (other than a secret).
+            pub(crate) fn typed(self, raw: &serde_json::Value) -> Option<TypedConfig> {
+                match self {
+                    $(BiKind::$kind => read_typed::<types::$ty>(raw).map(TypedConfig::$kind),)*
+                }
+            }
+
             /// Every kind, in the order of the API reference.
             pub const ALL: [BiKind; [$($path),*].len()] = [$(BiKind::$kind),*];
 
@@ -158,11 +200,25 @@ macro_rules! bi_kinds {
                 const KIND: BiKind = BiKind::$kind;
 
                 fn create(self, api: &generated::Client) -> impl Future<Output = ApiResult<Integration>> + Send {
-                    api.$create().body(self).send()
+                    let unsendable = unsendable(&self);
+                    let request = api.$create().body(self);
+                    async move {
+                        match unsendable {
+                            Some(error) => Err(error),
+                            None => request.send().await,
+                        }
+                    }
                 }
 
                 fn update(self, api: &generated::Client, id: i64) -> impl Future<Output = ApiResult<Integration>> + Send {
-                    api.$update().bi_datasource_id(id).body(self).send()
+                    let unsendable = unsendable(&self);
+                    let request = api.$update().bi_datasource_id(id).body(self);
+                    async move {
+                        match unsendable {
+                            Some(error) => Err(error),
+                            None => request.send().await,
+                        }
+                    }
                 }
 
                 fn add_secrets_to(&self, redactor: &mut Redactor) {
@@ -199,6 +255,21 @@ macro_rules! bi_kinds {
     };
 }
 
+/// A server answer as a configuration type: the secrets it leaves out (or
+/// sends as `null`) become withheld secrets, and unknown fields are ignored.
+fn read_typed<C: DeserializeOwned>(raw: &serde_json::Value) -> Option<C> {
+    let mut object = raw.as_object()?.clone();
+    for field in crate::generated::PASSWORD_FIELDS {
+        if object.get(field).is_none_or(serde_json::Value::is_null) {
+            object.insert(
+                field.to_owned(),
+                serde_json::Value::from(crate::secret::WITHHELD_MARK),
+            );
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(object)).ok()
+}
+
 /// What an update of a kind can change, as the kinds' table says it.
 #[allow(non_camel_case_types)]
 #[derive(PartialEq)]
@@ -209,7 +280,7 @@ enum UpdateScope {
 
 bi_kinds! {
     Dbt("dbt", "dbt", full) => DbtDataSourceConfig, create_dbt_integration, update_dbt_integration;
-    Hightouch("hightouch", "Hightouch", schedule_only) => HighTouchDataSourceConfig, create_hightouch_integration, update_hightouch_integration;
+    Hightouch("hightouch", "Hightouch", schedule_only) => HightouchDataSourceConfig, create_hightouch_integration, update_hightouch_integration;
     Looker("looker", "Looker", schedule_only) => LookerDataSourceConfig, create_looker_integration, update_looker_integration;
     Mode("mode", "Mode Analytics", schedule_only) => ModeDataSourceConfig, create_mode_integration, update_mode_integration;
     PowerBi("powerbi", "Power BI", full) => PowerBiDataSourceConfig, create_powerbi_integration, update_powerbi_integration;

@@ -55,7 +55,7 @@ pub use desired::{Desired, DesiredEntry, EntryKey, MAX_DESIRED_FILE_BYTES};
 #[cfg(feature = "schema")]
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use fields::{config_schema, kind_fields, resolve_schema, KindField};
-pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, UnknownBiKind};
+pub use kind::{BiKind, ConfigVisitor, IntegrationConfig, KindConfig, TypedConfig, UnknownBiKind};
 #[cfg(feature = "as-code")]
 #[cfg_attr(docsrs, doc(cfg(feature = "as-code")))]
 pub use plan::{
@@ -90,22 +90,29 @@ pub fn line_of_field(text: &str, json: bool, field: &str) -> Option<usize> {
 
 /// A BI integration as the server returned it.
 ///
-/// Accepts any JSON value; the accessors return `None` when a field is absent
-/// or has another type. [`Integration::raw`] gives the whole JSON.
-#[derive(Clone, PartialEq, Default)]
+/// Datafold documents no response body for its BI endpoints. Every answer
+/// that is an integration carries its integer `id` (the spec's
+/// `BiIntegration` requires it, declared in `openapi/deviations.yaml`), so
+/// [`Integration::id`] is a plain `i64`; an answer without one is not an
+/// integration and fails to read. Everything else is optional: the other
+/// accessors return `None` when a field is absent or has another type, and
+/// [`Integration::raw`] gives the whole JSON.
+#[derive(Clone, PartialEq)]
 pub struct Integration {
+    id: i64,
     raw: Value,
 }
 
 impl Integration {
-    /// Wrap a JSON value.
-    pub fn from_raw(raw: Value) -> Self {
-        Self { raw }
+    /// Wrap a JSON value; `None` unless it is an object with an integer `id`.
+    pub fn from_raw(raw: Value) -> Option<Self> {
+        let id = raw.get("id")?.as_i64()?;
+        Some(Self { id, raw })
     }
 
     /// The integration's id (the `bi_datasource_id` of other calls).
-    pub fn id(&self) -> Option<i64> {
-        self.raw.get("id")?.as_i64()
+    pub fn id(&self) -> i64 {
+        self.id
     }
 
     /// The display name.
@@ -121,6 +128,32 @@ impl Integration {
     /// The kind, when the server's `type` field names a known one.
     pub fn kind(&self) -> Option<BiKind> {
         self.type_name()?.parse().ok()
+    }
+
+    /// The configuration, typed by its kind: `None` when the kind is not
+    /// one [`BiKind`] names, or the answer lacks a field the kind requires.
+    /// Secrets, which Datafold never returns, are
+    /// [withheld](crate::Secret::is_withheld).
+    ///
+    /// ```
+    /// use datafold_sdk::bi::{Integration, TypedConfig};
+    ///
+    /// let answer = serde_json::json!({
+    ///     "id": 4, "type": "tableau", "name": "dashboards",
+    ///     "server_url": "https://tableau.example.com", "site_id": "analytics",
+    ///     "token_name": "datafold"
+    /// });
+    /// let integration = Integration::from_raw(answer).unwrap();
+    /// match integration.typed() {
+    ///     Some(TypedConfig::Tableau(tableau)) => {
+    ///         assert_eq!(tableau.site_id, "analytics");
+    ///         assert!(tableau.token_value.is_withheld());
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn typed(&self) -> Option<TypedConfig> {
+        self.kind()?.typed(&self.raw)
     }
 
     /// The indexing schedule (cron syntax).
@@ -158,7 +191,9 @@ impl Serialize for Integration {
 
 impl<'de> Deserialize<'de> for Integration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(Self::from_raw)
+        Self::from_raw(Value::deserialize(deserializer)?).ok_or_else(|| {
+            serde::de::Error::custom("expected a BI integration: an object with an integer `id`")
+        })
     }
 }
 
@@ -245,7 +280,18 @@ impl<'de> Deserialize<'de> for IntegrationList {
                 })?,
             _ => return Err(serde::de::Error::custom("expected a list of integrations")),
         };
-        let items = array.iter().cloned().map(Integration::from_raw).collect();
+        let items = array
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                Integration::from_raw(item.clone()).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "item {} of the list of integrations has no integer `id`",
+                        i + 1
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self { items, raw })
     }
 }
@@ -263,8 +309,7 @@ impl<'de> Deserialize<'de> for IntegrationList {
 ///     .token_name("datafold")
 ///     .token_value("personal-access-token");
 /// let created = client.bi().create(config).await?;
-/// let id = created.id().expect("the server returns the new id");
-/// client.bi().sync(id).await?;
+/// client.bi().sync(created.id()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -313,9 +358,10 @@ impl<'a> BiHandler<'a> {
         redactor
     }
 
-    /// Delete an integration (`DELETE /api/v1/lineage/bi/{id}/`). Returns what
-    /// the server answered (often nothing of interest).
-    pub async fn remove(&self, id: i64) -> Result<Integration> {
+    /// Delete an integration (`DELETE /api/v1/lineage/bi/{id}/`). Returns
+    /// the integration when the server answers with it; `None` when it
+    /// answers with nothing (a 204, an empty body) or with something else.
+    pub async fn remove(&self, id: i64) -> Result<Option<Integration>> {
         let result = self
             .client
             .api()
@@ -323,38 +369,62 @@ impl<'a> BiHandler<'a> {
             .bi_datasource_id(id)
             .send()
             .await;
-        match result {
-            // A 204 or an empty 200 is a successful removal too.
-            Err(progenitor_client::Error::UnexpectedResponse(r)) if r.status().is_success() => {
-                Ok(Integration::default())
-            }
-            Err(progenitor_client::Error::InvalidResponsePayload(body, _))
-                if body.iter().all(u8::is_ascii_whitespace) =>
-            {
-                Ok(Integration::default())
-            }
-            other => finish(other, self.client.redactor()).await,
-        }
+        self.maybe_integration(result).await
     }
 
     /// Start an unscheduled synchronization (`GET
     /// /api/v1/lineage/bi/{id}/sync/`).
-    pub async fn sync(&self, id: i64) -> Result<Integration> {
+    /// Returns the integration when the server answers with it; `None`
+    /// when the sync was accepted with another answer.
+    pub async fn sync(&self, id: i64) -> Result<Option<Integration>> {
         let api = self.client.api();
         let sent = api.sync_integration().bi_datasource_id(id).send().await;
-        finish(sent, self.client.redactor()).await
+        self.maybe_integration(sent).await
+    }
+
+    /// A success whose body is not an integration (a 204, an empty body, a
+    /// status object) is still a success: `None`.
+    async fn maybe_integration(
+        &self,
+        sent: std::result::Result<
+            crate::generated::ResponseValue<Integration>,
+            crate::generated::Error<crate::error::ErrorBody>,
+        >,
+    ) -> Result<Option<Integration>> {
+        match sent {
+            Err(progenitor_client::Error::UnexpectedResponse(r)) if r.status().is_success() => {
+                Ok(None)
+            }
+            // progenitor reads a body only for the documented success status.
+            Err(progenitor_client::Error::InvalidResponsePayload(..)) => Ok(None),
+            other => finish(other, self.client.redactor()).await.map(Some),
+        }
     }
 }
 
-/// Any JSON: Datafold does not document the shape.
+/// An object with an integer `id`; any other field is allowed.
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for Integration {
     fn schema_name() -> String {
         "BiIntegration".to_owned()
     }
 
-    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        Value::json_schema(generator)
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{InstanceType, ObjectValidation, SchemaObject};
+        let id = SchemaObject {
+            instance_type: Some(InstanceType::Integer.into()),
+            ..Default::default()
+        };
+        SchemaObject {
+            instance_type: Some(InstanceType::Object.into()),
+            object: Some(Box::new(ObjectValidation {
+                properties: [("id".to_owned(), id.into())].into_iter().collect(),
+                required: ["id".to_owned()].into_iter().collect(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
     }
 }
 

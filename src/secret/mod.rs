@@ -197,10 +197,12 @@ impl Redactor {
     /// Also mask the clear text of `secret` wherever it appears.
     pub fn add(&mut self, secret: &Secret) {
         let value = secret.expose().trim();
-        if value.chars().count() >= MIN_MASKED_LEN && !self.values.iter().any(|s| s.0 == value) {
+        if value.chars().count() >= MIN_MASKED_LEN && !self.values.iter().any(|s| s.value == value)
+        {
             self.values.push(Secret::new(value));
             // Longest first, so a secret containing another is masked whole.
-            self.values.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+            self.values
+                .sort_by_key(|s| std::cmp::Reverse(s.value.len()));
         }
     }
 
@@ -234,7 +236,7 @@ impl Redactor {
     pub(crate) fn appears_in(&self, bytes: &[u8]) -> bool {
         self.values
             .iter()
-            .any(|secret| memchr::memmem::find(bytes, secret.0.as_bytes()).is_some())
+            .any(|secret| memchr::memmem::find(bytes, secret.value.as_bytes()).is_some())
     }
 
     /// `text` with every known secret value replaced by [`REDACTED`].
@@ -242,8 +244,8 @@ impl Redactor {
         let mut out = std::borrow::Cow::Borrowed(text);
         for secret in &self.values {
             // Most strings (times, ids, addresses) are shorter than a key.
-            if out.len() >= secret.0.len() && out.contains(secret.0.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(secret.0.as_str(), REDACTED));
+            if out.len() >= secret.value.len() && out.contains(secret.value.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(secret.value.as_str(), REDACTED));
             }
         }
         out
@@ -333,28 +335,53 @@ impl Redactor {
 /// assert_eq!(serde_json::to_string(&token).unwrap(), "\"tok-123\"");
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    /// A secret the server did not return ([`Secret::is_withheld`]).
+    withheld: bool,
+}
+
+/// What [`crate::bi::Integration::typed`] puts in place of a secret the
+/// server leaves out, for [`Secret`]'s `Deserialize` to turn into a withheld
+/// secret. Only the SDK writes it (it holds NUL characters).
+pub(crate) const WITHHELD_MARK: &str = "\0datafold-sdk: withheld by the server\0";
 
 impl Secret {
     /// Wrap a clear-text secret.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self {
+            value: value.into(),
+            withheld: false,
+        }
     }
 
     /// The clear text. Keep what you do with it out of logs.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
     }
 
     /// Whether the secret is empty (or only white space).
     pub fn is_blank(&self) -> bool {
-        self.0.trim().is_empty()
+        self.value.trim().is_empty()
+    }
+
+    /// Whether this stands for a secret the server did not return: the
+    /// secrets of a [typed view](crate::bi::Integration::typed) of an
+    /// integration. It exposes `""`, and serializing it (sending it) fails,
+    /// so a configuration read from the server cannot be sent back with its
+    /// secrets silently blanked.
+    pub fn is_withheld(&self) -> bool {
+        self.withheld
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret({REDACTED})")
+        if self.withheld {
+            f.write_str("Secret(withheld by the server)")
+        } else {
+            write!(f, "Secret({REDACTED})")
+        }
     }
 }
 
@@ -366,19 +393,19 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self::new(value)
     }
 }
 
 impl From<&String> for Secret {
     fn from(value: &String) -> Self {
-        Self(value.clone())
+        Self::new(value.clone())
     }
 }
 
@@ -386,19 +413,32 @@ impl FromStr for Secret {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
+        Ok(Self::new(s))
     }
 }
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        if self.withheld {
+            return Err(serde::ser::Error::custom(
+                "a secret the server did not return cannot be sent: this configuration \
+                 comes from Integration::typed; set its secrets before sending it",
+            ));
+        }
+        serializer.serialize_str(&self.value)
     }
 }
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
+        let value = String::deserialize(deserializer)?;
+        if value == WITHHELD_MARK {
+            return Ok(Self {
+                value: String::new(),
+                withheld: true,
+            });
+        }
+        Ok(Self::new(value))
     }
 }
 

@@ -78,25 +78,25 @@ pub fn assert_spec_clean(server: &MockServer) {
 
 pub fn dbt(name: &str) -> builder::DbtDataSourceConfig {
     types::DbtDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
+        .name(name)
         .ci_config_id(7)
 }
 
-pub fn hightouch(name: &str) -> builder::HighTouchDataSourceConfig {
+pub fn hightouch(name: &str) -> builder::HightouchDataSourceConfig {
     let binding = types::DataSourceBinding {
         remote_id: "model-1".to_owned(),
         bound_ids: vec![1, 2],
     };
-    types::HighTouchDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
+    types::HightouchDataSourceConfig::builder()
+        .name(name)
         .bindings(vec![binding])
         .token("hightouch-token-SECRET")
-        .workspace(Some("ws".to_owned()))
+        .workspace("ws")
 }
 
 pub fn looker(name: &str) -> builder::LookerDataSourceConfig {
     types::LookerDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
+        .name(name)
         .base_url("https://looker.example.com")
         .client_id("looker-client")
         .client_secret("looker-client-secret-SECRET")
@@ -105,7 +105,7 @@ pub fn looker(name: &str) -> builder::LookerDataSourceConfig {
 
 pub fn mode(name: &str) -> builder::ModeDataSourceConfig {
     types::ModeDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
+        .name(name)
         .token("mode-token-SECRET")
         .password("mode-password-SECRET")
         .workspace("analytics")
@@ -113,16 +113,16 @@ pub fn mode(name: &str) -> builder::ModeDataSourceConfig {
 
 pub fn powerbi(name: &str) -> builder::PowerBiDataSourceConfig {
     types::PowerBiDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
-        .auth_type(Some(types::PowerBiAuthType::ServicePrincipal))
-        .client_id(Some("pbi-client".to_owned()))
-        .client_secret(Some("powerbi-client-secret-SECRET".into()))
-        .tenant_id(Some("tenant".to_owned()))
+        .name(name)
+        .auth_type(types::PowerBiAuthType::ServicePrincipal)
+        .client_id("pbi-client")
+        .client_secret("powerbi-client-secret-SECRET")
+        .tenant_id("tenant")
 }
 
 pub fn tableau(name: &str) -> builder::TableauDataSourceConfig {
     types::TableauDataSourceConfig::builder()
-        .name(Some(name.to_owned()))
+        .name(name)
         .server_url("https://tableau.example.com")
         .site_id("site")
         .token_name("tok")
@@ -170,7 +170,7 @@ pub fn spec_operations() -> Vec<SpecOperation> {
 pub fn valid_body(kind: &str) -> Value {
     match kind {
         "dbt" => json_of(types::DbtDataSourceConfig::try_from(dbt("raw"))),
-        "hightouch" => json_of(types::HighTouchDataSourceConfig::try_from(hightouch("raw"))),
+        "hightouch" => json_of(types::HightouchDataSourceConfig::try_from(hightouch("raw"))),
         "looker" => json_of(types::LookerDataSourceConfig::try_from(looker("raw"))),
         "mode" => json_of(types::ModeDataSourceConfig::try_from(mode("raw"))),
         "powerbi" => json_of(types::PowerBiDataSourceConfig::try_from(powerbi("raw"))),

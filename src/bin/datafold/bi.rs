@@ -101,7 +101,7 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
                     let rows: Vec<Vec<String>> = list
                         .iter()
                         .map(|i| {
-                            let id = i.id().map_or("-".into(), |id| id.to_string());
+                            let id = i.id().to_string();
                             vec![
                                 id,
                                 cell(i.type_name()),
@@ -115,14 +115,26 @@ async fn run_with(command: BiCommand, client: &Client) -> CliResult {
             }
         }
         BiCommand::Get { id } => print(&bi.get(id).await?),
-        BiCommand::Sync { id } => print(&bi.sync(id).await?),
+        BiCommand::Sync { id } => match bi.sync(id).await? {
+            Some(integration) => print(&integration),
+            None => {
+                output::note(&format!("started a sync of integration {id}"));
+                Ok(())
+            }
+        },
         BiCommand::Remove { id, yes } => {
             if !yes && !confirm(id)? {
                 return Err(CliError::other(format!(
                     "not removed: integration {id} stays, as answered at the prompt"
                 )));
             }
-            print(&bi.remove(id).await?)
+            match bi.remove(id).await? {
+                Some(integration) => print(&integration),
+                None => {
+                    output::note(&format!("removed integration {id}"));
+                    Ok(())
+                }
+            }
         }
         BiCommand::Create(CreateKind(flags)) => {
             let kind = flags.kind;

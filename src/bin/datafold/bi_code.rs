@@ -468,7 +468,7 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     if let Some(missing) = args
         .ids
         .iter()
-        .find(|id| !list.iter().any(|i| i.id() == Some(**id)))
+        .find(|id| !list.iter().any(|i| i.id() == **id))
     {
         return Err(CliError::not_found(format!(
             "there is no integration {missing}; `datafold bi list` shows their ids"
@@ -476,7 +476,7 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
     }
     let chosen = list
         .iter()
-        .filter(|item| args.ids.is_empty() || item.id().is_some_and(|id| args.ids.contains(&id)));
+        .filter(|item| args.ids.is_empty() || args.ids.contains(&item.id()));
     // Every integration's name, as a variable would spell it: a name two
     // integrations would share falls back to the id.
     let slugs: Vec<String> = list
@@ -484,8 +484,8 @@ pub async fn export(args: ExportArgs, client: &Client) -> CliResult {
         .filter_map(|i| i.name().map(variable_slug))
         .collect();
     for item in chosen {
-        let (Some(id), Some(kind)) = (item.id(), item.kind()) else {
-            skipped.push(item.id().map_or("?".to_owned(), |id| id.to_string()));
+        let (id, Some(kind)) = (item.id(), item.kind()) else {
+            skipped.push(item.id().to_string());
             continue;
         };
         let full = bi.get(id).await?;

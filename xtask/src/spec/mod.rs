@@ -667,7 +667,7 @@ mod tests {
             let s = schemas.remove("DataSourceBinding").unwrap();
             schemas.insert("Binding".into(), s);
             let to = json!({"$ref": "#/components/schemas/Binding"});
-            schemas["HighTouchDataSourceConfig"]["properties"]["bindings"]["items"] = to.clone();
+            schemas["HightouchDataSourceConfig"]["properties"]["bindings"]["items"] = to.clone();
             schemas["LookerDataSourceConfig"]["properties"]["bindings"]["items"] = to;
         });
         assert_eq!(classes(&changes), [Class::Rust], "{changes:#?}");
@@ -763,7 +763,7 @@ mod tests {
 
         // An optional array stays a `Vec`: nothing changes for Rust callers.
         let changes = impact(|doc| {
-            schema(doc, "HighTouchDataSourceConfig")["required"] = json!(["token"]);
+            schema(doc, "HightouchDataSourceConfig")["required"] = json!(["token"]);
         });
         assert_eq!(classes(&changes), [Class::Additive], "{changes:#?}");
         assert_eq!(bump(&changes, "0.1.0"), (Bump::Patch, "0.1.1".into()));
