@@ -167,34 +167,27 @@ fn optional_fields_take_values(file: &mut syn::File) -> Result<(), String> {
         Ok(())
     }
 
-    /// `Option<X>` of a `TryInto<Option<X>>` bound.
+    /// `X` of `name<X>`, the last segment of a path.
+    fn only_argument<'a>(path: &'a syn::Path, name: &str) -> Option<&'a syn::Type> {
+        let last = path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        match args.args.iter().collect::<Vec<_>>()[..] {
+            [syn::GenericArgument::Type(inner)] if last.ident == name => Some(inner),
+            _ => None,
+        }
+    }
+
+    /// `X` of a `TryInto<Option<X>>` bound.
     fn optional_target(bound: &syn::TypeParamBound) -> Option<syn::Type> {
         let syn::TypeParamBound::Trait(bound) = bound else {
             return None;
         };
-        let last = bound.path.segments.last()?;
-        if last.ident != "TryInto" {
-            return None;
-        }
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        let syn::Type::Path(option) = only_argument(&bound.path, "TryInto")? else {
             return None;
         };
-        let [syn::GenericArgument::Type(syn::Type::Path(option))] =
-            args.args.iter().collect::<Vec<_>>()[..]
-        else {
-            return None;
-        };
-        let option = option.path.segments.last()?;
-        if option.ident != "Option" {
-            return None;
-        }
-        let syn::PathArguments::AngleBracketed(args) = &option.arguments else {
-            return None;
-        };
-        match args.args.iter().collect::<Vec<_>>()[..] {
-            [syn::GenericArgument::Type(inner)] => Some(inner.clone()),
-            _ => None,
-        }
+        only_argument(&option.path, "Option").cloned()
     }
 
     /// Rewrite one setter; whether it was one.

@@ -12,28 +12,35 @@ use mock_support as support;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// One integration of each kind (dbt, Hightouch, Looker, Mode, Power BI,
+/// Tableau), named in that order.
+async fn one_of_each(bi: &datafold_sdk::bi::BiHandler<'_>, names: [&str; 6]) -> [Integration; 6] {
+    let [dbt, hightouch, looker, mode, powerbi, tableau] = names;
+    [
+        bi.create(support::dbt(dbt)).await.expect("create dbt"),
+        bi.create(support::hightouch(hightouch))
+            .await
+            .expect("create hightouch"),
+        bi.create(support::looker(looker))
+            .await
+            .expect("create looker"),
+        bi.create(support::mode(mode)).await.expect("create mode"),
+        bi.create(support::powerbi(powerbi))
+            .await
+            .expect("create powerbi"),
+        bi.create(support::tableau(tableau))
+            .await
+            .expect("create tableau"),
+    ]
+}
+
 #[tokio::test]
 async fn every_operation_succeeds_through_the_public_client() {
     let server = support::start();
     let client = support::client(&server);
     let bi = client.bi();
 
-    let created = [
-        bi.create(support::dbt("dbt")).await.expect("create dbt"),
-        bi.create(support::hightouch("ht"))
-            .await
-            .expect("create hightouch"),
-        bi.create(support::looker("lk"))
-            .await
-            .expect("create looker"),
-        bi.create(support::mode("md")).await.expect("create mode"),
-        bi.create(support::powerbi("pb"))
-            .await
-            .expect("create powerbi"),
-        bi.create(support::tableau("tb"))
-            .await
-            .expect("create tableau"),
-    ];
+    let created = one_of_each(&bi, ["dbt", "ht", "lk", "md", "pb", "tb"]).await;
     let kinds: Vec<_> = created
         .iter()
         .map(|i| i.type_name().unwrap_or("?"))
@@ -590,14 +597,7 @@ async fn each_kind_reads_back_typed_with_its_secrets_withheld() {
     let client = support::client(&server);
     let bi = client.bi();
 
-    let made = [
-        bi.create(support::dbt("d")).await.unwrap(),
-        bi.create(support::hightouch("h")).await.unwrap(),
-        bi.create(support::looker("l")).await.unwrap(),
-        bi.create(support::mode("m")).await.unwrap(),
-        bi.create(support::powerbi("p")).await.unwrap(),
-        bi.create(support::tableau("t")).await.unwrap(),
-    ];
+    let made = one_of_each(&bi, ["d", "h", "l", "m", "p", "t"]).await;
     let mut powerbi_view = None;
     for integration in &made {
         let fetched = bi.get(integration.id()).await.unwrap();
