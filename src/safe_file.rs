@@ -144,13 +144,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     let keep = check_target(path)?;
     let name = file_name(path)?;
     let dir = parent_dir(path);
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    let mut temp = TempFile::beside(dir, name)
         .map_err(|e| io_failure("create a temporary file for", path, e))?;
     let write = |file: &mut File| -> io::Result<()> {
         file.write_all(contents)?;
@@ -159,11 +153,82 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
         }
         file.sync_all()
     };
-    write(temp.as_file_mut()).map_err(|e| io_failure("write", temp.path(), e))?;
+    write(&mut temp.file).map_err(|e| io_failure("write", &temp.path, e))?;
     // On failure the temporary file is dropped, and so removed.
     temp.persist(path)
-        .map_err(|e| io_failure("rename a temporary file over", path, e.error))?;
+        .map_err(|e| io_failure("rename a temporary file over", path, e))?;
     sync_dir(dir).map_err(|e| io_failure("sync the directory of", path, e))
+}
+
+/// An exclusively created temporary file, `.NAME.<random>.tmp` beside the
+/// file it will replace, readable by its owner only; removed when dropped
+/// unless [`TempFile::persist`] renamed it into place.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    /// Create one in `dir` for the file `name`. `create_new` is `O_EXCL`:
+    /// nothing there, a symbolic link included, is ever opened or followed.
+    fn beside(dir: &Path, name: &std::ffi::OsStr) -> io::Result<Self> {
+        let mut last = None;
+        for _ in 0..16 {
+            let mut candidate = std::ffi::OsString::from(".");
+            candidate.push(name);
+            candidate.push(format!(".{:016x}.tmp", unpredictable()));
+            let path = dir.join(candidate);
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            match options.open(&path) {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        file,
+                        persisted: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// Rename it over `to`.
+    fn persist(mut self, to: &Path) -> io::Result<()> {
+        fs::rename(&self.path, to)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// 64 bits nobody can guess ahead: std's `RandomState` keys come from the
+/// operating system's randomness, mixed with a counter, the time and the pid.
+fn unpredictable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    hasher.write_u128(now.map_or(0, |d| d.as_nanos()));
+    hasher.write_u32(std::process::id());
+    hasher.finish()
 }
 
 /// Move the complete file `from`, open as `file`, to its final name `to`:
@@ -443,5 +508,42 @@ fn io_failure(what: &str, path: &Path, error: io::Error) -> Error {
     Error::Output {
         what: format!("{what} {}", path.display()),
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_files_are_exclusive_private_and_gone_unless_persisted() {
+        let dir = std::env::temp_dir().join(format!("df-temp-{:x}", unpredictable()));
+        fs::create_dir(&dir).unwrap();
+        let name = std::ffi::OsStr::new("state.json");
+        let a = TempFile::beside(&dir, name).unwrap();
+        let b = TempFile::beside(&dir, name).unwrap();
+        assert_ne!(a.path, b.path);
+        let a_name = a.path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            a_name.starts_with(".state.json.") && a_name.ends_with(".tmp"),
+            "{a_name}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&a.path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let dropped = b.path.clone();
+        drop(b);
+        assert!(!dropped.exists(), "a dropped temporary file is removed");
+        let target = dir.join("state.json");
+        a.persist(&target).unwrap();
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("state.json")]);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
