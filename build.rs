@@ -132,7 +132,11 @@ fn reexport_replacements(file: &mut syn::File) -> Result<(), String> {
         return Err("progenitor produced no `types` module; this is a generator bug".into());
     };
     items.push(syn::parse_quote! {
-        pub use crate::audit::AuditLogs;
+        pub use crate::audit::AuditLog;
+    });
+    items.push(syn::parse_quote! {
+        #[deprecated(note = "renamed to `AuditLog`: one record is one audit log")]
+        pub type AuditLogs = crate::audit::AuditLog;
     });
     Ok(())
 }
@@ -329,7 +333,7 @@ fn settings() -> GenerationSettings {
         // Audit-log records keep the fields the spec does not list (an audit
         // trail must not lose what Datafold adds); `types::AuditLogs` still
         // names it (see `reexport_replacements`).
-        .with_replacement("AuditLogs", "crate::audit::AuditLogs", std::iter::empty())
+        .with_replacement("AuditLogs", "crate::audit::AuditLog", std::iter::empty())
         // Error bodies are kept as received and read by src/transport/classify.rs, so a 422
         // that is not exactly FastAPI's shape is still a validation error.
         .with_replacement(

@@ -133,10 +133,7 @@ async fn tour(client: &Client) -> Outcome {
         .start(Utc::now() - Duration::hours(1))
         .send()
         .await?;
-    let ours: Vec<_> = logs
-        .iter()
-        .filter(|log| log.timestamp_utc().is_ok_and(|t| t >= started))
-        .collect();
+    let ours: Vec<_> = logs.iter().filter(|log| log.timestamp >= started).collect();
     println!(
         "7. Audit logs of the last hour: {} record(s), {} from this run:",
         logs.len(),
@@ -175,7 +172,7 @@ fn describe(integration: &datafold_sdk::bi::Integration) -> String {
     )
 }
 
-fn describe_log(log: &datafold_sdk::types::AuditLogs) -> String {
+fn describe_log(log: &datafold_sdk::types::AuditLog) -> String {
     format!(
         "{} {} {} #{} by {}",
         log.timestamp,

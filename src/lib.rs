@@ -47,7 +47,7 @@
 //!     for log in &logs {
 //!         println!(
 //!             "{} {} {} {}",
-//!             log.timestamp_utc()?,
+//!             log.timestamp,
 //!             log.user_email.as_deref().unwrap_or("-"),
 //!             log.action.as_deref().unwrap_or("-"),
 //!             log.url,
@@ -76,7 +76,7 @@
 //!         let record = record?;
 //!         count += 1;
 //!         if count <= 3 {
-//!             println!("{} {}", record.timestamp_utc()?, record.url);
+//!             println!("{} {}", record.timestamp, record.url);
 //!         }
 //!     }
 //!     println!("{count} records");

@@ -492,6 +492,15 @@ async fn list_orders_by_instant_and_says_what_it_left_out() {
     );
     assert_eq!(all.last().unwrap(), "garbled", "unreadable times come last");
     assert!(stderr.is_empty(), "nothing left out: {stderr}");
+    // Each record shows the server's text for its time, read or not.
+    let shown: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown[1]["timestamp"], "2026-11-25T14:43:54+05:30");
+    assert_eq!(shown[62]["timestamp"], "not a time");
+    let (code, table, stderr) = list(&["--limit", "100"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let last = table.lines().last().unwrap();
+    assert!(last.starts_with("not a time"), "{table}");
+    assert!(table.contains("2026-11-25 09:13:54"), "{table}");
 
     let (_, stdout, stderr) = list(&["--format", "json"]).await;
     assert_eq!(uuids(&stdout).len(), 50);

@@ -29,7 +29,7 @@ fn server() -> MockServer {
         .expect("the mock starts")
 }
 
-fn uuids(logs: &[datafold_sdk::types::AuditLogs]) -> Vec<String> {
+fn uuids(logs: &[datafold_sdk::types::AuditLog]) -> Vec<String> {
     logs.iter().map(|l| l.event_uuid.clone()).collect()
 }
 
@@ -59,7 +59,7 @@ async fn the_client_filters_by_start_end_both_or_neither() {
         assert_eq!(logs.len(), expected, "start {start:?} end {end:?}");
         assert_eq!(uuids(&logs), uuids(&server.seeded_audit_events(start, end)));
         for log in &logs {
-            let t = log.timestamp_utc().expect("an RFC 3339 timestamp");
+            let t = log.timestamp;
             assert!(
                 start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e),
                 "{t} outside the range"
@@ -229,4 +229,39 @@ async fn records_stream_with_the_inherent_next_or_the_re_exported_stream_ext() {
     };
     assert_eq!(first.len(), 5);
     assert!(first.iter().all(|uuid| expected.contains(uuid)));
+}
+
+/// The mock writes times as Datafold does (Python's `isoformat()`:
+/// `+00:00`, microseconds); each record read through the SDK carries the
+/// instant the server wrote, as a `DateTime<Utc>`.
+#[tokio::test]
+async fn records_read_through_the_sdk_carry_the_time_the_server_wrote() {
+    let server = server();
+    let (status, _, answer) = support::send(&server, Method::GET, "/api/v1/audit_logs", None).await;
+    assert_eq!(status, 200);
+    let sent: Vec<&str> = answer["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(
+        sent.iter().all(|t| t.ends_with("+00:00")),
+        "{:?}",
+        &sent[..3]
+    );
+    let read = support::client(&server)
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.len(), sent.len());
+    for (log, text) in read.iter().zip(&sent) {
+        let at: DateTime<Utc> = log.timestamp;
+        assert_eq!(at, DateTime::parse_from_rfc3339(text).unwrap(), "{text}");
+    }
+    // The mock's own record of them says the same.
+    let truth = server.seeded_audit_events(None, None);
+    assert_eq!(read, truth);
 }

@@ -10,7 +10,7 @@ use chrono::TimeZone;
 use common::{CaptureServer, Reply, TEST_KEY};
 use datafold_sdk::audit::parse_timestamp;
 use datafold_sdk::{types, Client, Error};
-use serde_json::json;
+use serde_json::{json, Value};
 
 async fn get_error(reply: Reply) -> Error {
     let server = CaptureServer::start(reply).await;
@@ -412,27 +412,87 @@ fn bad_timestamps_are_errors_not_panics() {
     }
 }
 
+/// Every form `parse_timestamp` accepts, as a list answer carries it: each
+/// record's `timestamp` is the time the server meant.
 #[tokio::test]
-async fn audit_records_keep_the_raw_timestamp_and_parse_on_demand() {
+async fn audit_records_read_every_accepted_timestamp_as_a_time() {
+    let sent = [
+        "2026-11-25T10:20:30Z",
+        "2026-11-25T10:20:30+00:00",
+        "2026-11-25T12:20:30+02:00",
+        "2026-11-25T05:20:30-0500",
+        "2026-11-25 10:20:30",
+        "2026-11-25 10:20:30+00:00",
+        "2026-11-25T10:20:30",
+        " 2026-11-25T10:20:30Z ",
+        "2026-11-25 10:20:30.123",
+        "2026-11-25T10:20:30.123456+00:00",
+        "2026-11-25T11:20:30.5+01:00",
+    ];
+    let logs: Vec<Value> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"timestamp": t, "event_uuid": format!("e{i}"), "client_ip": "1.2.3.4", "url": "/u"}))
+        .collect();
+    let server = CaptureServer::start(Reply::json(200, json!({ "logs": logs }))).await;
+    let read = server.client().audit_logs().list().send().await.unwrap();
+    assert_eq!(read.len(), sent.len());
+    let second = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 10, 20, 30)
+        .unwrap();
+    let expected = |text: &str| match text.split_once('.') {
+        Some((_, fraction)) => {
+            let digits: String = fraction.chars().take_while(char::is_ascii_digit).collect();
+            let nanos = format!("{digits:0<9}").parse::<i64>().unwrap();
+            second + chrono::Duration::nanoseconds(nanos)
+        }
+        None => second,
+    };
+    for (log, text) in read.iter().zip(sent) {
+        let at: chrono::DateTime<chrono::Utc> = log.timestamp;
+        assert_eq!(at, expected(text), "{text}");
+    }
+    // Written back as RFC 3339 in UTC, with the fractional digits it has.
+    let written = |i: usize| serde_json::to_value(&read[i]).unwrap()["timestamp"].clone();
+    assert_eq!(written(0), "2026-11-25T10:20:30Z");
+    assert_eq!(written(8), "2026-11-25T10:20:30.123Z");
+    assert_eq!(written(9), "2026-11-25T10:20:30.123456Z");
+    assert_eq!(written(10), "2026-11-25T10:20:30.500Z");
+}
+
+/// A list answer with a record whose timestamp is not a time has no typed
+/// view: the error names the field and the value, and says what reads it.
+#[tokio::test]
+async fn an_unreadable_timestamp_in_a_list_answer_is_an_error_naming_the_field() {
     let reply = Reply::json(
         200,
         json!({"logs": [
             {"timestamp": "2026-11-25 10:20:30.123", "event_uuid": "a", "client_ip": "1.2.3.4", "url": "/u"},
-            {"timestamp": "not a time", "event_uuid": "b", "client_ip": "1.2.3.4", "url": "/u", "payload": {"k": 1}, "object_id": 5}
+            {"timestamp": "not a time", "event_uuid": "b", "client_ip": "1.2.3.4", "url": "/u", "object_id": 5}
         ]}),
     );
     let server = CaptureServer::start(reply).await;
-    let logs = server.client().audit_logs().list().send().await.unwrap();
-    assert_eq!(logs[0].timestamp, "2026-11-25 10:20:30.123");
-    assert_eq!(
-        logs[0].timestamp_utc().unwrap().timestamp_subsec_millis(),
-        123
+    let error = server
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    let message = error.to_string();
+    for part in ["`timestamp`", "\"not a time\"", "raw_events()"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    // A long value is clipped.
+    let long = "x".repeat(500);
+    let record = json!({"timestamp": long, "event_uuid": "b", "client_ip": "1", "url": "/u"});
+    let error = serde_json::from_value::<datafold_sdk::types::AuditLog>(record).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("xxx…") && !message.contains(&"x".repeat(81)),
+        "{message}"
     );
-    assert!(matches!(
-        logs[1].timestamp_utc(),
-        Err(Error::InvalidTimestamp { .. })
-    ));
-    assert_eq!(logs[1].object_id, Some(5));
 }
 
 #[tokio::test]

@@ -131,3 +131,61 @@ async fn json_lines_are_each_records_compact_form_byte_for_byte() {
         "the export differs from the compact records"
     );
 }
+
+/// The typed record's `timestamp` is a time, but every output of an export
+/// keeps the server's text, that of a timestamp that is not a time included
+/// (its record is written where it came); only the typed stream, which has
+/// no view of such a record, stops there and says what reads it.
+#[tokio::test]
+async fn outputs_keep_the_servers_timestamp_text_even_when_it_is_not_a_time() {
+    let texts = [
+        "2026-11-20T10:02:00.000000+00:00",
+        "not a time",
+        "2026-11-20 10:03:00.5",
+    ];
+    let served: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"timestamp": t, "event_uuid": format!("e{i}"), "client_ip": "::1", "url": "/x"}))
+        .collect();
+    let body = serde_json::to_string(&json!({ "logs": served })).unwrap();
+    let server =
+        CaptureServer::start(Reply::text(200, &body).header("content-type", "application/json"))
+            .await;
+
+    let lines = export_to(&server, ExportFormat::JsonLines).await;
+    let expected: Vec<String> = served.iter().map(Value::to_string).collect();
+    assert_eq!(lines.lines().collect::<Vec<_>>(), expected, "byte for byte");
+
+    let csv = export_to(&server, ExportFormat::Csv).await;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[0], "timestamp");
+    let column: Vec<String> = reader
+        .records()
+        .map(|row| row.unwrap()[0].to_owned())
+        .collect();
+    assert_eq!(column, texts, "{csv}");
+
+    let mut records = server
+        .client()
+        .audit_logs()
+        .between(at(0), at(30))
+        .records()
+        .unwrap();
+    let first = records.next().await.unwrap().unwrap();
+    assert_eq!(first.timestamp, at(2));
+    let error = records.next().await.unwrap().unwrap_err();
+    let message = error.to_string();
+    for part in [
+        "\"e1\"",
+        "\"not a time\"",
+        "raw_events()",
+        "write_to_file()",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert!(
+        records.next().await.is_none(),
+        "the stream ends after an error"
+    );
+}

@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use datafold_sdk::audit::follow::{Follow, FollowEvent, FollowState, Follower};
-use datafold_sdk::audit::parse_timestamp;
 use datafold_sdk::mock::{Fault, Faults, MockServer};
 use datafold_sdk::Client;
 
@@ -107,11 +106,7 @@ async fn follow_until(
 /// can still be read by a poll: the latest commit plus the late delay.
 fn truth(server: &MockServer) -> (HashSet<String>, chrono::DateTime<chrono::Utc>) {
     let events = server.live_audit_events();
-    let latest = events
-        .iter()
-        .map(|e| parse_timestamp(&e.timestamp).unwrap())
-        .max()
-        .unwrap();
+    let latest = events.iter().map(|e| e.timestamp).max().unwrap();
     (events.into_iter().map(|e| e.event_uuid).collect(), latest)
 }
 
@@ -291,7 +286,7 @@ async fn records_passed_on_by_a_backfill_are_not_passed_on_again() {
     let mut events: Vec<(String, chrono::DateTime<chrono::Utc>)> = server
         .seeded_audit_events(None, None)
         .into_iter()
-        .map(|e| (e.event_uuid, parse_timestamp(&e.timestamp).unwrap()))
+        .map(|e| (e.event_uuid, e.timestamp))
         .collect();
     events.sort_by_key(|(_, at)| *at);
     // A backfill wrote the first half; the follow starts at its newest.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use datafold_sdk::mock::{Fault, Faults, MockServer};
-use datafold_sdk::types::AuditLogs;
+use datafold_sdk::types::AuditLog;
 use datafold_sdk::Client;
 
 /// Long enough for the slowest machine; a passing test never waits this long.
@@ -25,7 +25,7 @@ async fn query(
     client: &Client,
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
-) -> Vec<AuditLogs> {
+) -> Vec<AuditLog> {
     let mut last_error = None;
     for _ in 0..100 {
         let mut request = client.audit_logs().list();
@@ -56,18 +56,18 @@ fn wait_for_live_events(server: &MockServer, count: usize) {
     }
 }
 
-fn uuids(logs: &[AuditLogs]) -> Vec<String> {
+fn uuids(logs: &[AuditLog]) -> Vec<String> {
     logs.iter().map(|log| log.event_uuid.clone()).collect()
 }
 
-fn uuid_set(logs: &[AuditLogs]) -> BTreeSet<String> {
+fn uuid_set(logs: &[AuditLog]) -> BTreeSet<String> {
     let set: BTreeSet<String> = uuids(logs).into_iter().collect();
     assert_eq!(set.len(), logs.len(), "an event_uuid came twice");
     set
 }
 
-fn stamp(log: &AuditLogs) -> DateTime<Utc> {
-    log.timestamp_utc().expect("a valid timestamp")
+fn stamp(log: &AuditLog) -> DateTime<Utc> {
+    log.timestamp
 }
 
 #[tokio::test]
@@ -98,11 +98,11 @@ async fn a_late_event_is_invisible_before_its_commit_and_visible_after() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
 
-    let first_by_uuid: BTreeMap<String, AuditLogs> = first
+    let first_by_uuid: BTreeMap<String, AuditLog> = first
         .iter()
         .map(|log| (log.event_uuid.clone(), log.clone()))
         .collect();
-    let later_by_uuid: BTreeMap<String, AuditLogs> = later
+    let later_by_uuid: BTreeMap<String, AuditLog> = later
         .iter()
         .map(|log| (log.event_uuid.clone(), log.clone()))
         .collect();
@@ -113,7 +113,7 @@ async fn a_late_event_is_invisible_before_its_commit_and_visible_after() {
             "a visible event changed"
         );
     }
-    let arrived: Vec<&AuditLogs> = later
+    let arrived: Vec<&AuditLog> = later
         .iter()
         .filter(|log| !first_by_uuid.contains_key(&log.event_uuid))
         .collect();

@@ -447,7 +447,7 @@ async fn a_record_in_the_last_fraction_of_a_second_is_exported() {
         .recorded_audit_events()
         .pop()
         .expect("the create was recorded");
-    let at = datafold_sdk::audit::parse_timestamp(&event.timestamp).unwrap();
+    let at = event.timestamp;
     let mut records = client
         .audit_logs()
         // Two whole seconds and a fraction, the record in the fraction.

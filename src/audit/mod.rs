@@ -1,6 +1,6 @@
 //! Audit logs: the [`AuditLogsHandler`], its [`ListAuditLogs`] request,
-//! the loss-free [`export`] of a time range, and timestamp parsing for
-//! [`AuditLogs`] records.
+//! the loss-free [`export`] of a time range, and the [`AuditLog`] record
+//! with its timestamp parsing.
 
 pub(crate) mod endpoint;
 pub mod export;
@@ -9,7 +9,9 @@ mod record;
 
 use chrono::{DateTime, Utc};
 
-pub use record::{parse_timestamp, AuditLogs};
+#[allow(deprecated)]
+pub use record::AuditLogs;
+pub use record::{parse_timestamp, AuditLog};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -41,6 +43,12 @@ impl<'a> AuditLogsHandler<'a> {
     /// (64 MiB by default; beyond it, [`Error::ResponseTooLarge`]). For long
     /// ranges use [`AuditLogsHandler::between`], which streams the records.
     ///
+    /// Each record's [`AuditLog::timestamp`] is a time: an answer with a
+    /// record whose timestamp cannot be read (see [`parse_timestamp`]) is an
+    /// [`Error::Decode`] naming the field and the value. An export
+    /// ([`AuditLogsHandler::between`]) passes such a record on as the server
+    /// sent it, through [`AuditExport::raw_events`] and its file outputs.
+    ///
     /// ```no_run
     /// # async fn demo() -> Result<(), datafold_sdk::Error> {
     /// use datafold_sdk::chrono::{Duration, Utc};
@@ -53,7 +61,7 @@ impl<'a> AuditLogsHandler<'a> {
     ///     .send()
     ///     .await?;
     /// for log in &logs {
-    ///     println!("{} {:?} {:?}", log.timestamp_utc()?, log.action, log.user_email);
+    ///     println!("{} {:?} {:?}", log.timestamp, log.action, log.user_email);
     /// }
     /// # Ok(()) }
     /// ```
@@ -101,7 +109,7 @@ impl ListAuditLogs<'_> {
     }
 
     /// Send the request. With neither bound set, the GET carries no body.
-    pub async fn send(self) -> Result<Vec<AuditLogs>> {
+    pub async fn send(self) -> Result<Vec<AuditLog>> {
         let filter = (self.start.is_some() || self.end.is_some()).then_some(ApiDownloadAuditLogs {
             start_date: self.start,
             end_date: self.end,

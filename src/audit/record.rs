@@ -1,26 +1,31 @@
-//! The audit-log record: [`AuditLogs`], the spec's `AuditLogs` schema as a
+//! The audit-log record: [`AuditLog`], the spec's `AuditLogs` schema as a
 //! typed view that keeps every field the server sent, its timestamp as a
 //! time, and the masking of secrets before a record is passed on.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 
 /// One audit-log record: the spec's `AuditLogs` schema (build.rs puts this
-/// type in place of the generated one, and `crate::types::AuditLogs` names
-/// it), with the fields the spec does not list kept in [`AuditLogs::extra`].
+/// type in place of the generated one, and `crate::types::AuditLog` names
+/// it), with the fields the spec does not list kept in [`AuditLog::extra`].
 ///
 /// Datafold adds fields to its records over time; an audit trail must not
 /// lose them, so they stay reachable here and are written back out by
 /// `Serialize`. A test checks these fields against `openapi/datafold.yaml`.
 /// A field sent as an explicit `null` reads as `None`; the export's JSON
 /// outputs keep the `null` (they copy the record's own bytes).
+///
+/// The `timestamp` is a time: it reads every form [`parse_timestamp`]
+/// accepts and is written back as RFC 3339 in UTC. The server's own text is
+/// what the export writes (JSON and CSV alike) and what
+/// [`RawRecord::timestamp`](crate::audit::export::RawRecord::timestamp) gives.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct AuditLogs {
+pub struct AuditLog {
     /// What was done, e.g. `login`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -55,8 +60,17 @@ pub struct AuditLogs {
     /// The outcome, e.g. `success`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// When it happened, as the server writes it; see [`AuditLogs::timestamp_utc`].
-    pub timestamp: String,
+    /// When it happened. Read as [`parse_timestamp`] reads it (a record
+    /// whose timestamp it cannot read does not decode: the error names the
+    /// field and the value); written as RFC 3339 in UTC with the fractional
+    /// seconds the time has, in groups of three digits
+    /// (`2026-11-25T10:20:30Z`, `2026-11-25T10:20:30.123Z`).
+    #[serde(
+        serialize_with = "write_timestamp",
+        deserialize_with = "read_timestamp"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "DateTime<Utc>"))]
+    pub timestamp: DateTime<Utc>,
     /// The URL requested.
     pub url: String,
     /// The request's `User-Agent`.
@@ -73,13 +87,20 @@ pub struct AuditLogs {
     pub extra: Map<String, Value>,
 }
 
-impl AuditLogs {
-    /// The record's `timestamp` as a UTC time; see [`parse_timestamp`].
+/// The record's former name, from when one record was called `AuditLogs`
+/// (the spec's schema name, which the wire keeps).
+#[deprecated(note = "renamed to `AuditLog`: one record is one audit log")]
+pub type AuditLogs = AuditLog;
+
+impl AuditLog {
+    /// The record's `timestamp`, from when it was the server's text. It is
+    /// a time now, so this never fails.
     ///
     /// # Errors
-    /// [`Error::InvalidTimestamp`] when the server sent something else.
+    /// None: a record whose timestamp cannot be read does not decode.
+    #[deprecated(note = "`AuditLog::timestamp` is a `DateTime<Utc>`: read the field")]
     pub fn timestamp_utc(&self) -> Result<DateTime<Utc>> {
-        parse_timestamp(&self.timestamp)
+        Ok(self.timestamp)
     }
 
     /// Mask what `redactor` masks, as an export does: the values of secret
@@ -98,12 +119,8 @@ impl AuditLogs {
         if redactor.knows_no_values() {
             return;
         }
-        for text in [
-            &mut self.client_ip,
-            &mut self.event_uuid,
-            &mut self.timestamp,
-            &mut self.url,
-        ] {
+        // The timestamp is a time: it cannot hold a secret.
+        for text in [&mut self.client_ip, &mut self.event_uuid, &mut self.url] {
             redactor.mask_string(text);
         }
         for text in [
@@ -123,6 +140,47 @@ impl AuditLogs {
             redactor.mask_string(text);
         }
     }
+}
+
+/// `timestamp` as RFC 3339 in UTC, with the fractional seconds it has.
+fn write_timestamp<S: Serializer>(
+    at: &DateTime<Utc>,
+    out: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    out.serialize_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// `timestamp` in any form [`parse_timestamp`] reads, borrowed where the
+/// input allows (no copy per record).
+fn read_timestamp<'de, D: Deserializer<'de>>(
+    input: D,
+) -> std::result::Result<DateTime<Utc>, D::Error> {
+    struct Timestamp;
+    impl serde::de::Visitor<'_> for Timestamp {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the field `timestamp` as an RFC 3339 date-time string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Self::Value, E> {
+            parse_timestamp(text).map_err(|_| E::custom(unreadable_timestamp(text)))
+        }
+    }
+    input.deserialize_str(Timestamp)
+}
+
+/// Why a record whose `timestamp` is `text` has no typed view, and what
+/// reads it all the same; the value comes last, where serde_json adds the
+/// position.
+pub(crate) fn unreadable_timestamp(text: &str) -> String {
+    format!(
+        "the field `timestamp` cannot be read as a time (RFC 3339, e.g. \
+         2026-11-25T10:20:30Z, is expected; an export, client.audit_logs().between(start, \
+         end), passes such a record on as the server sent it through raw_events(), \
+         write_to() and write_to_file()): {:?}",
+        crate::error::clip(text, 80)
+    )
 }
 
 /// Parse an audit-log timestamp. Datafold types it as a plain string, so this
@@ -165,7 +223,7 @@ pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>> {
 mod tests {
     use serde_json::{json, Value};
 
-    use super::AuditLogs;
+    use super::AuditLog;
 
     /// The hand-written record is the spec's `AuditLogs` schema: the same
     /// properties, of the same JSON types, the same ones required.
@@ -183,7 +241,7 @@ mod tests {
             .collect();
         assert_eq!(schema["additionalProperties"], true);
 
-        let full = AuditLogs {
+        let full = AuditLog {
             action: Some("a".into()),
             is_support_user: Some(false),
             log_entry: Some("l".into()),
@@ -197,7 +255,7 @@ mod tests {
             user_agent: Some("ua".into()),
             user_email: Some("e".into()),
             user_id: Some(2),
-            ..AuditLogs::default()
+            ..AuditLog::default()
         };
         let Value::Object(fields) = serde_json::to_value(&full).unwrap() else {
             unreachable!()
@@ -218,7 +276,7 @@ mod tests {
             assert_eq!(properties[name]["type"], json_type, "{name}");
             let mut without = fields.clone();
             without.remove(name);
-            let decoded = serde_json::from_value::<AuditLogs>(Value::Object(without));
+            let decoded = serde_json::from_value::<AuditLog>(Value::Object(without));
             assert_eq!(
                 decoded.is_err(),
                 required.contains(&name.as_str()),
@@ -227,11 +285,26 @@ mod tests {
         }
     }
 
+    /// The derived JSON Schema says what the wire holds: a date-time string.
+    #[cfg(feature = "schema")]
+    #[test]
+    fn the_timestamp_schema_is_a_date_time_string() {
+        let schema = serde_json::to_value(schemars::schema_for!(AuditLog)).unwrap();
+        let timestamp = &schema["properties"]["timestamp"];
+        assert_eq!(timestamp["type"], "string", "{schema}");
+        assert_eq!(timestamp["format"], "date-time", "{schema}");
+        assert!(schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("timestamp")));
+    }
+
     #[test]
     fn fields_the_spec_does_not_list_are_kept() {
-        let sent = json!({"timestamp": "t", "event_uuid": "u", "client_ip": "c", "url": "/",
+        let sent = json!({"timestamp": "2026-11-25T10:20:30Z", "event_uuid": "u",
+                          "client_ip": "c", "url": "/",
                           "action": null, "tenant": {"id": 7}, "note": null});
-        let record: AuditLogs = serde_json::from_value(sent.clone()).unwrap();
+        let record: AuditLog = serde_json::from_value(sent.clone()).unwrap();
         assert_eq!(record.extra["tenant"], json!({"id": 7}));
         assert_eq!(record.extra["note"], Value::Null);
         let mut back = sent;

@@ -11,12 +11,12 @@
 
 use std::ops::Range;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::faults::mix;
 use super::live::LiveSelection;
-use crate::types::AuditLogs;
+use crate::types::AuditLog;
 
 /// Size at which a chunk of the streamed response is handed to the server.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -100,8 +100,8 @@ impl SeedHistory {
     }
 
     /// Seeded event `i`.
-    pub(crate) fn event(&self, i: u64) -> AuditLogs {
-        generated_event(self.seed, i, format_timestamp(self.time_at(i)), "seeded")
+    pub(crate) fn event(&self, i: u64) -> AuditLog {
+        generated_event(self.seed, i, self.time_at(i), "seeded")
     }
 
     fn time_at(&self, i: u64) -> DateTime<Utc> {
@@ -122,9 +122,9 @@ impl SeedHistory {
 pub(crate) fn generated_event(
     namespace: u64,
     i: u64,
-    timestamp: String,
+    timestamp: DateTime<Utc>,
     marker: &str,
-) -> AuditLogs {
+) -> AuditLog {
     let r = mix(namespace, i);
     let (user_id, email) = SEED_USERS[(r % SEED_USERS.len() as u64) as usize];
     let (action, object_type, method, path) =
@@ -132,7 +132,7 @@ pub(crate) fn generated_event(
     let object_id = ((r >> 16) % 5000) as i64 + 1;
     let mut payload = Map::new();
     payload.insert(marker.into(), Value::Bool(true));
-    AuditLogs {
+    AuditLog {
         action: Some(action.to_owned()),
         client_ip: format!("10.0.{}.{}", (r >> 24) % 256, (r >> 32) % 254 + 1),
         event_uuid: uuid_from(mix(namespace ^ 0xA5A5_A5A5, i), r),
@@ -183,9 +183,31 @@ fn uuid_from(high: u64, low: u64) -> String {
     )
 }
 
-/// Timestamps as Python's `datetime.isoformat()` writes an aware UTC time.
+/// Timestamps as Python's `datetime.isoformat()` writes an aware UTC time
+/// (microseconds: finer digits are dropped, as Python keeps none).
 pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+/// `event` as Datafold sends it, appended to `buf`: its JSON, with the
+/// timestamp as Python writes it ([`format_timestamp`]) rather than as the
+/// typed record does (RFC 3339 in UTC, `…Z`), so that clients of the mock
+/// read the server's own form.
+fn write_event(buf: &mut Vec<u8>, event: &AuditLog) {
+    let start = buf.len();
+    // Serializing a struct of strings, numbers and a time cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, event);
+    let typed = format!(
+        "\"timestamp\":\"{}\"",
+        event.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    );
+    // The field is written once, at the top level: no other key of a
+    // generated event is `timestamp`, and a string's quotes are escaped.
+    if let Some(at) = memchr::memmem::find(&buf[start..], typed.as_bytes()) {
+        let at = start + at;
+        let python = format!("\"timestamp\":\"{}\"", format_timestamp(event.timestamp));
+        buf.splice(at..at + typed.len(), python.into_bytes());
+    }
 }
 
 /// A fresh event id for a recorded event.
@@ -197,7 +219,7 @@ pub(crate) fn event_uuid(seed: u64, n: u64) -> String {
 pub(crate) struct AuditChunks {
     history: SeedHistory,
     seeded: Range<u64>,
-    recorded: std::vec::IntoIter<AuditLogs>,
+    recorded: std::vec::IntoIter<AuditLog>,
     live: Option<LiveSelection>,
     opened: bool,
     closed: bool,
@@ -209,7 +231,7 @@ impl AuditChunks {
     pub(crate) fn new(
         history: SeedHistory,
         seeded: Range<u64>,
-        recorded: Vec<AuditLogs>,
+        recorded: Vec<AuditLog>,
         live: Option<LiveSelection>,
     ) -> Self {
         Self {
@@ -225,7 +247,7 @@ impl AuditChunks {
 
     /// Up to `max` of the events still to be served (seeded first), without
     /// consuming them.
-    pub(crate) fn sample(&self, max: usize) -> Vec<AuditLogs> {
+    pub(crate) fn sample(&self, max: usize) -> Vec<AuditLog> {
         let seeded = self.seeded.clone().take(max).map(|i| self.history.event(i));
         seeded
             .chain(self.recorded.as_slice().iter().cloned())
@@ -234,13 +256,12 @@ impl AuditChunks {
             .collect()
     }
 
-    fn push(&mut self, buf: &mut Vec<u8>, event: &AuditLogs) {
+    fn push(&mut self, buf: &mut Vec<u8>, event: &AuditLog) {
         if !self.first {
             buf.push(b',');
         }
         self.first = false;
-        // Serializing a generated struct of strings and numbers cannot fail.
-        let _ = serde_json::to_writer(&mut *buf, event);
+        write_event(buf, event);
     }
 }
 

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Map, Value};
 
 use super::audit::{self, AuditChunks, SeedHistory};
 use super::live::{LiveSelection, LiveTraffic};
 use super::schema::Spec;
 use crate::bi::BiKind;
-use crate::types::AuditLogs;
+use crate::types::AuditLog;
 
 /// The status of a PUT whose kind differs from the integration's: the request
 /// is well-formed (so not 422) but names the wrong endpoint for this id.
@@ -40,7 +40,7 @@ pub(crate) struct State {
     integrations: BTreeMap<i64, Stored>,
     next_id: i64,
     history: SeedHistory,
-    recorded: Vec<(DateTime<Utc>, AuditLogs)>,
+    recorded: Vec<(DateTime<Utc>, AuditLog)>,
     live: Option<LiveTraffic>,
     seed: u64,
 }
@@ -229,7 +229,7 @@ impl State {
         payload.insert("name".into(), name.clone());
         let label = name.as_str().map(|n| format!(" ({n})")).unwrap_or_default();
         let n = self.recorded.len() as u64;
-        let event = AuditLogs {
+        let event = AuditLog {
             action: Some(action.to_owned()),
             client_ip: call.client_ip.clone(),
             event_uuid: audit::event_uuid(self.seed, n),
@@ -245,7 +245,8 @@ impl State {
             request_type: Some(call_method(call.operation_id).to_owned()),
             source: Some("api".to_owned()),
             status: Some("success".to_owned()),
-            timestamp: audit::format_timestamp(now),
+            // What the answer carries: Python's microseconds.
+            timestamp: now.trunc_subsecs(6),
             url: call.url.clone(),
             user_agent: call.user_agent.clone(),
             user_email: Some(call.user.email.clone()),
@@ -264,7 +265,7 @@ impl State {
     }
 
     /// The events BI calls recorded, oldest first.
-    pub(crate) fn recorded_events(&self) -> Vec<AuditLogs> {
+    pub(crate) fn recorded_events(&self) -> Vec<AuditLog> {
         self.recorded.iter().map(|(_, e)| e.clone()).collect()
     }
 

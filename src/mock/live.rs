@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::audit::{format_timestamp, generated_event, partition};
+use super::audit::{generated_event, partition};
 use super::faults::{mix, unit};
 use super::{MockServer, MockServerBuilder};
-use crate::types::AuditLogs;
+use crate::types::AuditLog;
 
 /// The longest late-commit delay the mock takes: one day.
 pub const MAX_LATE_DELAY: Duration = Duration::from_secs(24 * 3600);
@@ -155,7 +155,7 @@ impl MockServer {
     /// after [`MockServer::stop_live_traffic`]. Empty without live traffic.
     /// Builds them all in memory, as the server never does: mind long runs
     /// at high rates.
-    pub fn live_audit_events(&self) -> Vec<AuditLogs> {
+    pub fn live_audit_events(&self) -> Vec<AuditLog> {
         let live = self.shared.state().live_events();
         live.into_iter().flatten().collect()
     }
@@ -301,12 +301,12 @@ impl LiveTraffic {
     }
 
     /// Live event `k`, the same every time it is built.
-    pub(crate) fn event(&self, k: u64) -> AuditLogs {
+    pub(crate) fn event(&self, k: u64) -> AuditLog {
         let timestamp = Utc
             .timestamp_micros(self.timestamp_us(k))
             .single()
             .unwrap_or_default();
-        generated_event(self.namespace, k, format_timestamp(timestamp), "live")
+        generated_event(self.namespace, k, timestamp, "live")
     }
 
     /// The committed events stamped inside `[start, end]` (both optional and
@@ -348,9 +348,9 @@ pub(crate) struct LiveSelection {
 }
 
 impl Iterator for LiveSelection {
-    type Item = AuditLogs;
+    type Item = AuditLog;
 
-    fn next(&mut self) -> Option<AuditLogs> {
+    fn next(&mut self) -> Option<AuditLog> {
         // Bounded by the candidates' range, like the events served.
         for k in self.events.by_ref() {
             let stamp = self.traffic.timestamp_us(k);

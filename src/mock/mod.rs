@@ -144,7 +144,7 @@ use request_log::RequestLog;
 pub(crate) use schema::Spec;
 use server::Shared;
 
-use crate::types::AuditLogs;
+use crate::types::AuditLog;
 use crate::{Client, Secret};
 
 /// The owner of keys added without one: the `user_email` of their events.
@@ -466,7 +466,7 @@ impl MockServer {
 
     /// The audit events recorded by BI calls, oldest first (the seeded ones
     /// are not included).
-    pub fn recorded_audit_events(&self) -> Vec<AuditLogs> {
+    pub fn recorded_audit_events(&self) -> Vec<AuditLog> {
         self.shared.state().recorded_events()
     }
 
@@ -482,7 +482,7 @@ impl MockServer {
         &self,
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
-    ) -> Vec<AuditLogs> {
+    ) -> Vec<AuditLog> {
         let history = self.shared.state().history();
         history
             .range(start, end)

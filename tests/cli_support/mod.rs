@@ -54,8 +54,8 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
 /// event, as RFC 3339 `(start, end)`.
 pub fn seeded_range(server: &MockServer) -> (String, String) {
     let events = server.seeded_audit_events(None, None);
-    let first = events.iter().map(|e| e.timestamp.clone()).min().unwrap();
-    let start = datafold_sdk::audit::parse_timestamp(&first).unwrap() - chrono::Duration::hours(1);
+    let first = events.iter().map(|e| e.timestamp).min().unwrap();
+    let start = first - chrono::Duration::hours(1);
     let end = start + chrono::Duration::hours(30);
     (start.to_rfc3339(), end.to_rfc3339())
 }

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 /// Any failure: this is a baseline, not an SDK.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// One audit-log record: the fields and types of the SDK's `types::AuditLogs`.
+/// One audit-log record: the fields of the SDK's `types::AuditLog`, and its
+/// types but for the time, kept as the server's text.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AuditLog {
     pub action: Option<String>,

@@ -44,7 +44,11 @@
 //! emits it; within a window's edge zones a repeated `event_uuid` is dropped.
 //! A record whose timestamp cannot be parsed is emitted once, by the first
 //! window that sees it, and its `event_uuid` is remembered (in the checkpoint
-//! too).
+//! too). It is written as the server sent it by [`AuditExport::raw_events`],
+//! [`AuditExport::write_to`] and [`AuditExport::write_to_file`] (in CSV too:
+//! the `timestamp` column is the server's text); it has no typed view
+//! ([`AuditLog::timestamp`] is a time), so [`AuditExport::events`] and
+//! [`AuditExport::records`] end there with an [`Error::Decode`] that says so.
 //!
 //! **Records the server placed differently.** A record whose timestamp lies
 //! outside the whole span its window asked for (the window plus the overlap
@@ -132,7 +136,7 @@ pub use write::{ExportFormat, ExportSummary, CSV_COLUMNS};
 
 use crate::error::{Error, Result};
 use crate::generated;
-use crate::generated::types::AuditLogs;
+use crate::generated::types::AuditLog;
 use plan::SpanPlanner;
 
 /// How far each window's request reaches into its neighbours, unless the
@@ -252,8 +256,8 @@ impl std::fmt::Debug for ProgressFn {
 #[derive(Debug, Clone)]
 pub enum ExportEvent {
     /// One audit-log record; fields the spec does not list are in
-    /// [`AuditLogs::extra`].
-    Record(Box<AuditLogs>),
+    /// [`AuditLog::extra`].
+    Record(Box<AuditLog>),
     /// Every record of a window has been yielded. Once they are persisted,
     /// saving this checkpoint lets an interrupted export resume after it.
     WindowDone(Checkpoint),

@@ -22,7 +22,7 @@ mod compact;
 
 use chrono::{DateTime, Utc};
 
-use super::AuditLogs;
+use super::AuditLog;
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 use compact::{invalid, needs_masking, Compactor, Stop, MAX_DEPTH};
@@ -119,13 +119,34 @@ impl RawRecord {
     }
 
     /// The typed view: fields the spec does not list land in
-    /// [`AuditLogs::extra`].
+    /// [`AuditLog::extra`].
     ///
     /// # Errors
     /// [`serde_json::Error`] when a field the spec lists has another type
-    /// (e.g. a string `object_id`).
-    pub fn decode(&self) -> std::result::Result<AuditLogs, serde_json::Error> {
+    /// (e.g. a string `object_id`), or when the `timestamp` cannot be read
+    /// as a time ([`RawRecord::timestamp_utc`] fails): [`AuditLog::timestamp`]
+    /// is one. An export passes such a record on all the same (see the
+    /// [export docs](crate::audit::export)); its JSON and
+    /// [`RawRecord::timestamp`] are the server's.
+    pub fn decode(&self) -> std::result::Result<AuditLog, serde_json::Error> {
         serde_json::from_str(&self.json)
+    }
+
+    /// The typed view for an output that writes the server's own text for
+    /// the time, [`RawRecord::timestamp`], as the CSV does: a record whose
+    /// timestamp cannot be read is read too, with the Unix epoch as a
+    /// stand-in for its `timestamp`, which such an output never shows.
+    pub(crate) fn decode_for_text(&self) -> std::result::Result<AuditLog, serde_json::Error> {
+        if self.at.is_some() {
+            return self.decode();
+        }
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.json)?;
+        fields.insert(
+            "timestamp".into(),
+            DateTime::<Utc>::UNIX_EPOCH.to_rfc3339().into(),
+        );
+        serde_json::from_value(fields.into())
     }
 
     /// The record's JSON, as [`RawRecord::json`].

@@ -15,7 +15,7 @@ use super::placement::{self, Placement};
 use super::plan::{Span, SpanPlanner, PROBE_FRACTION};
 use super::window::{OpenWindow, WindowItem, WindowRecords};
 use super::{AuditExport, Checkpoint, ExportEvent, RawExportEvent, RawRecord, UnreadableRecord};
-use crate::audit::AuditLogs;
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 use crate::secret::Redactor;
 
@@ -354,11 +354,11 @@ impl Stream for ExportStream {
         let this = self.get_mut();
         let event = std::task::ready!(Pin::new(&mut this.raw).poll_next(cx));
         Poll::Ready(event.map(|event| match event? {
-            RawExportEvent::Record(record) => match record.decode() {
+            RawExportEvent::Record(record) => match this.raw.decode(&record) {
                 Ok(typed) => Ok(ExportEvent::Record(Box::new(typed))),
                 Err(error) => {
                     this.raw.finished = true;
-                    Err(schema_error(&this.raw, &record, error))
+                    Err(error)
                 }
             },
             RawExportEvent::WindowDone(checkpoint) => Ok(ExportEvent::WindowDone(checkpoint)),
@@ -374,14 +374,39 @@ pub(super) fn schema_error(
     error: serde_json::Error,
 ) -> Error {
     let (from, to, position) = stream.last_record_origin();
+    let why = if record.timestamp_utc().is_err() {
+        // The export passes the record on; only the typed view cannot.
+        format!(
+            "has a timestamp that cannot be read as a time ({:?}), so it has no typed view \
+             (`AuditLog::timestamp` is a time); raw_events(), write_to() and write_to_file() \
+             pass such a record on as the server sent it",
+            crate::error::clip(&stream.redactor.text(record.timestamp()), 80)
+        )
+    } else {
+        format!("breaks the schema: {error}")
+    };
     Error::Decode {
         status: None,
         excerpt: crate::transport::excerpt(record.json().as_bytes(), &stream.redactor),
         error: <serde_json::Error as serde::de::Error>::custom(format!(
-            "audit-log record {position} of the window {from}..{to} ({:?}) breaks the \
-             schema: {error}",
+            "audit-log record {position} of the window {from}..{to} ({:?}) {why}",
             record.event_uuid()
         )),
+    }
+}
+
+impl RawExportStream {
+    /// The typed view of `record`, the record this stream passed on last
+    /// (as [`RawRecord::decode`]); its error says where the record came from
+    /// and why it has no typed view.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when a field the spec lists has another type, or
+    /// the `timestamp` cannot be read as a time.
+    pub fn decode(&self, record: &RawRecord) -> Result<AuditLog> {
+        record
+            .decode()
+            .map_err(|error| schema_error(self, record, error))
     }
 }
 
@@ -411,7 +436,7 @@ pub struct Records {
 impl Records {
     /// The next record, or `None` once the export is done. After an
     /// error, the stream ends.
-    pub async fn next(&mut self) -> Option<Result<AuditLogs>> {
+    pub async fn next(&mut self) -> Option<Result<AuditLog>> {
         StreamExt::next(self).await
     }
 
@@ -423,7 +448,7 @@ impl Records {
 }
 
 impl Stream for Records {
-    type Item = Result<AuditLogs>;
+    type Item = Result<AuditLog>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();

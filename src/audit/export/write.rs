@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::stream::{schema_error, RawExportStream};
 use super::{AuditExport, Checkpoint, ExportProgress, RawExportEvent, RawRecord};
 use crate::error::{Error, Result};
-use crate::generated::types::AuditLogs;
+use crate::generated::types::AuditLog;
 
 /// Records between progress reports.
 const PROGRESS_EVERY: u64 = 4096;
@@ -210,12 +210,14 @@ pub(super) fn header(format: ExportFormat) -> Vec<u8> {
     }
 }
 
-fn csv_row(r: &AuditLogs) -> [String; 18] {
+/// The CSV row of `r`, whose `timestamp` was `timestamp` as the server wrote
+/// it: the column keeps the server's text, readable as a time or not.
+fn csv_row(r: &AuditLog, timestamp: &str) -> [String; 18] {
     fn opt<T: ToString>(v: &Option<T>) -> String {
         v.as_ref().map(ToString::to_string).unwrap_or_default()
     }
     [
-        r.timestamp.clone(),
+        timestamp.to_owned(),
         r.event_uuid.clone(),
         opt(&r.action),
         opt(&r.object_type),
@@ -268,9 +270,10 @@ impl<W: Write> Sink<W> {
             }
             Sink::Csv(csv) => {
                 let typed = record
-                    .decode()
+                    .decode_for_text()
                     .map_err(|e| schema_error(stream, record, e))?;
-                csv.write_record(csv_row(&typed)).map_err(csv_error)
+                csv.write_record(csv_row(&typed, record.timestamp()))
+                    .map_err(csv_error)
             }
         }
     }

@@ -10,10 +10,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use datafold_sdk::audit::export::{
-    AuditExport, ExportEvent, ExportFiles, ExportFormat, IfInterrupted,
+    AuditExport, ExportFiles, ExportFormat, IfInterrupted, RawExportEvent, RawExportStream,
+    RawRecord,
 };
 use datafold_sdk::compress::{Compression, FrameWriter};
-use datafold_sdk::types::AuditLogs;
+use datafold_sdk::types::AuditLog;
 use datafold_sdk::{CheckpointRefusal, Error};
 use futures_util::future::Either;
 
@@ -219,11 +220,11 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
     let client = global.client()?;
     let (start, end) = args.range.resolve(Duration::from_secs(24 * 3600))?;
     let limit = args.limit as usize;
-    let mut events = list_request(&client, start, end).events()?;
+    let mut events = list_request(&client, start, end).raw_events()?;
     let mut newest = Newest::new(limit);
     while let Some(event) = events.next().await {
-        if let ExportEvent::Record(record) = event? {
-            newest.push(*record);
+        if let RawExportEvent::Record(record) = event? {
+            newest.push(Listed::read(&record, &events)?);
         }
     }
     let outside = events.out_of_range();
@@ -254,15 +255,16 @@ async fn list(args: ListArgs, global: &Global) -> CliResult {
             let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
             let rows: Vec<Vec<String>> = logs
                 .iter()
-                .map(|l| {
+                .map(|listed| {
+                    let l = &listed.record;
                     let object = match (&l.object_type, l.object_id) {
                         (Some(t), Some(id)) => format!("{t} {id}"),
                         (Some(t), None) => t.clone(),
                         _ => "-".into(),
                     };
                     // Seconds are enough to scan a table; JSON has the rest.
-                    let time = l.timestamp_utc().map_or_else(
-                        |_| l.timestamp.clone(),
+                    let time = listed.at.map_or_else(
+                        || listed.timestamp.clone(),
                         |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
                     );
                     vec![
@@ -330,8 +332,74 @@ struct Newest {
 /// SDK's cap on a response held in memory.
 const MAX_LIST_BYTES: u64 = datafold_sdk::DEFAULT_MAX_RESPONSE_BYTES;
 
-/// The size of `record` as compact JSON, counted without writing it out.
-fn json_size(record: &AuditLogs) -> u64 {
+/// One record as `list` shows it: the typed view, and its `timestamp` as
+/// the server wrote it, which `--format json` shows (the typed view writes
+/// a time as RFC 3339 in UTC) and the table shows when it is not a time.
+struct Listed {
+    /// The time, when `timestamp` can be read as one.
+    at: Option<DateTime<Utc>>,
+    timestamp: String,
+    record: AuditLog,
+}
+
+impl Listed {
+    /// `raw`, just passed on by `events`; an error says where it came from.
+    fn read(raw: &RawRecord, events: &RawExportStream) -> Result<Self, Error> {
+        let at = raw.timestamp_utc().ok();
+        let record = match at {
+            Some(_) => events.decode(raw)?,
+            // A record whose timestamp is not a time has no typed view, but
+            // is listed all the same (last): its other fields are read with
+            // a stand-in for the time, which is never shown.
+            None => match untimed(raw) {
+                Some(record) => record,
+                None => events.decode(raw)?,
+            },
+        };
+        Ok(Self {
+            at,
+            timestamp: raw.timestamp().to_owned(),
+            record,
+        })
+    }
+
+    /// Its size as compact JSON, as shown.
+    fn json_size(&self) -> u64 {
+        // The typed view writes its time as RFC 3339 in UTC, with the
+        // fractional seconds it has; what is shown has the server's text.
+        let typed_time = self
+            .record
+            .timestamp
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        (json_size(&self.record) + json_size(&self.timestamp))
+            .saturating_sub(json_size(&typed_time))
+    }
+}
+
+/// The typed view of `raw`, whose timestamp is not a time, with the Unix
+/// epoch in its place; `None` when another field breaks the schema.
+fn untimed(raw: &RawRecord) -> Option<AuditLog> {
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(raw.json()).ok()?;
+    fields.insert(
+        "timestamp".into(),
+        DateTime::<Utc>::UNIX_EPOCH.to_rfc3339().into(),
+    );
+    serde_json::from_value(fields.into()).ok()
+}
+
+impl serde::Serialize for Listed {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.record).map_err(serde::ser::Error::custom)?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("timestamp".into(), self.timestamp.clone().into());
+        }
+        value.serialize(out)
+    }
+}
+
+/// The size of `value` as compact JSON, counted without writing it out.
+fn json_size(value: &impl serde::Serialize) -> u64 {
     struct Count(u64);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -344,7 +412,7 @@ fn json_size(record: &AuditLogs) -> u64 {
     }
     let mut count = Count(0);
     // A record that does not serialize cannot be shown either; count 0.
-    let _ = serde_json::to_writer(&mut count, record);
+    let _ = serde_json::to_writer(&mut count, value);
     count.0
 }
 
@@ -354,7 +422,7 @@ struct Ranked {
     order: Reverse<usize>,
     /// The record's size as JSON, counted against [`MAX_LIST_BYTES`].
     bytes: u64,
-    record: AuditLogs,
+    record: Listed,
 }
 
 impl Ranked {
@@ -394,11 +462,11 @@ impl Newest {
         }
     }
 
-    fn push(&mut self, record: AuditLogs) {
+    fn push(&mut self, record: Listed) {
         let ranked = Ranked {
-            at: record.timestamp_utc().ok(),
+            at: record.at,
             order: Reverse(self.seen),
-            bytes: json_size(&record),
+            bytes: record.json_size(),
             record,
         };
         self.seen += 1;
@@ -418,7 +486,7 @@ impl Newest {
 
     /// The kept records, newest first, how many were seen in all, and
     /// whether the size cap (not --limit) cut the list.
-    fn into_sorted(self) -> (Vec<AuditLogs>, usize, bool) {
+    fn into_sorted(self) -> (Vec<Listed>, usize, bool) {
         // Ascending `Reverse` is descending rank: newest first.
         let sorted = self.heap.into_sorted_vec();
         (

@@ -727,10 +727,10 @@ mod tests {
             s["required"] = json!(["event_uuid", "client_ip", "url"]);
         });
         assert_eq!(classes(&changes), [Class::Wire], "{changes:#?}");
-        assert_eq!(changes[0].rust_item, "types::AuditLogs::timestamp");
+        assert_eq!(changes[0].rust_item, "types::AuditLog::timestamp");
         assert!(changes[0]
             .what
-            .contains("hand-written crate::audit::AuditLogs"));
+            .contains("hand-written crate::audit::AuditLog "));
     }
 
     #[test]

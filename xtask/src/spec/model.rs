@@ -21,12 +21,13 @@ use serde_json::Value;
 pub const REPLACEMENTS: &[(&str, &str)] = &[
     ("BiIntegration", "crate::bi::Integration"),
     ("BiIntegrationList", "crate::bi::IntegrationList"),
-    ("AuditLogs", "crate::audit::AuditLogs"),
+    ("AuditLogs", "crate::audit::AuditLog"),
     ("HttpValidationError", "crate::error::ErrorBody"),
 ];
 
 /// Schemas build.rs re-exports in the generated `types` module
-/// (`reexport_replacements`), so users name them `types::X` all the same.
+/// (`reexport_replacements`), by schema name: users name them `types::`
+/// and the hand-written type's name (`types::AuditLog`).
 const REEXPORTED: &[&str] = &["AuditLogs"];
 
 /// The HTTP methods an OpenAPI path item can hold.
@@ -308,11 +309,14 @@ pub fn replacement(component: &str) -> Option<&'static str> {
 }
 
 /// How users name a component's type: `types::X`, or the hand-written type
-/// that replaces it (`types::AuditLogs` stays, being re-exported).
+/// that replaces it (`types::AuditLog` for the `AuditLogs` schema, being
+/// re-exported).
 pub fn type_path(component: &str) -> String {
     let name = type_name(component);
     match replacement(component) {
-        Some(_) if REEXPORTED.contains(&name.as_str()) => format!("types::{name}"),
+        Some(path) if REEXPORTED.contains(&name.as_str()) => {
+            format!("types::{}", path.rsplit("::").next().unwrap_or(path))
+        }
         Some(path) => path.to_string(),
         None => format!("types::{name}"),
     }
