@@ -481,6 +481,23 @@ async fn an_unreadable_timestamp_in_a_list_answer_is_an_error_naming_the_field()
         .unwrap_err();
     assert!(matches!(error, Error::Decode { .. }), "{error:?}");
     let message = error.to_string();
+    // A server that puts the API key where a value is quoted does not get it shown.
+    let echo = json!({"logs": [{"timestamp": TEST_KEY, "event_uuid": TEST_KEY, "client_ip": "1", "url": "/u"}]});
+    let echoed = CaptureServer::start(Reply::json(200, echo)).await;
+    let leaked = echoed
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(leaked, Error::Decode { .. }), "{leaked:?}");
+    assert_no_key(&leaked);
+    let echoed = CaptureServer::start(Reply::json(200, json!({"id": TEST_KEY}))).await;
+    assert_no_key(&echoed.client().bi().get(1).await.unwrap_err());
+    let echoed =
+        CaptureServer::start(Reply::json(200, json!([{"id": 1, "name": 2}, TEST_KEY]))).await;
+    assert_no_key(&echoed.client().bi().list().await.unwrap_err());
     for part in ["`timestamp`", "\"not a time\"", "raw_events()"] {
         assert!(message.contains(part), "{part}: {message}");
     }

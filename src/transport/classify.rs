@@ -66,7 +66,7 @@ impl Error {
             E::InvalidResponsePayload(bytes, error) => Error::Decode {
                 status: Some(StatusCode::OK),
                 excerpt: excerpt(&bytes, redactor),
-                error,
+                error: redacted(error, redactor),
             },
             E::UnexpectedResponse(response) => Self::from_response(response, redactor).await,
         }
@@ -179,6 +179,17 @@ impl Error {
 /// Unwrap a generated call's result: the value, or this crate's error, with
 /// the values `redactor` knows (the API key, the secrets of the request)
 /// masked wherever the error quotes the response.
+/// A decoding error whose text quotes the body (serde names the value it
+/// did not expect: `invalid type: string "…"`) with the known secrets masked;
+/// the error itself when it shows none.
+pub(crate) fn redacted(error: serde_json::Error, redactor: &Redactor) -> serde_json::Error {
+    let text = error.to_string();
+    match redactor.text(&text) {
+        std::borrow::Cow::Borrowed(_) => error,
+        std::borrow::Cow::Owned(masked) => <serde_json::Error as serde::de::Error>::custom(masked),
+    }
+}
+
 pub(crate) async fn finish<T, E: serde::Serialize>(
     result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
     redactor: &Redactor,

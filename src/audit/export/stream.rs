@@ -383,14 +383,17 @@ pub(super) fn schema_error(
             crate::error::clip(&stream.redactor.text(record.timestamp()), 80)
         )
     } else {
-        format!("breaks the schema: {error}")
+        format!(
+            "breaks the schema: {}",
+            stream.redactor.text(&error.to_string())
+        )
     };
     Error::Decode {
         status: None,
         excerpt: crate::transport::excerpt(record.json().as_bytes(), &stream.redactor),
         error: <serde_json::Error as serde::de::Error>::custom(format!(
             "audit-log record {position} of the window {from}..{to} ({:?}) {why}",
-            record.event_uuid()
+            stream.redactor.text(record.event_uuid())
         )),
     }
 }
