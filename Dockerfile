@@ -18,6 +18,8 @@ COPY xtask/Cargo.toml ./xtask/Cargo.toml
 COPY src ./src
 COPY xtask/src ./xtask/src
 COPY examples ./examples
+# A workspace member (the consumer test crate): cargo needs its manifest.
+COPY tests/consumer ./tests/consumer
 RUN cargo build --release --locked --features cli --bin datafold \
     && strip target/release/datafold
 

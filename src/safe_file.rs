@@ -13,8 +13,8 @@
 //!   write permission bit (checked on the bits, so that this holds for root
 //!   too), or one this process may not open for writing. A writable target
 //!   that is replaced keeps its permission bits.
-//! - **Temporary files are created exclusively** (`O_EXCL`, through the
-//!   `tempfile` crate) in the target's own directory, under an unpredictable
+//! - **Temporary files are created exclusively** (`O_EXCL`, std's
+//!   `create_new`) in the target's own directory, under an unpredictable
 //!   name: a file or link planted under any fixed name is never written.
 //! - **An existing file is reopened without following links**
 //!   (`O_NOFOLLOW`, and `O_NONBLOCK` so that a FIFO swapped in cannot hang

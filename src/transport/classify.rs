@@ -176,9 +176,6 @@ impl Error {
     }
 }
 
-/// Unwrap a generated call's result: the value, or this crate's error, with
-/// the values `redactor` knows (the API key, the secrets of the request)
-/// masked wherever the error quotes the response.
 /// A decoding error whose text quotes the body (serde names the value it
 /// did not expect: `invalid type: string "…"`) with the known secrets masked;
 /// the error itself when it shows none.
@@ -190,6 +187,9 @@ pub(crate) fn redacted(error: serde_json::Error, redactor: &Redactor) -> serde_j
     }
 }
 
+/// Unwrap a generated call's result: the value, or this crate's error, with
+/// the values `redactor` knows (the API key, the secrets of the request)
+/// masked wherever the error quotes the response.
 pub(crate) async fn finish<T, E: serde::Serialize>(
     result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
     redactor: &Redactor,

@@ -30,10 +30,10 @@ pub async fn run(calls: usize) -> Result<(), BoxError> {
         .create(
             DbtDataSourceConfig::builder()
                 .ci_config_id(1)
-                .name(Some("bench".to_owned())),
+                .name("bench"),
         )
         .await?;
-    let id = created.id().ok_or("the created integration has no id")?;
+    let id = created.id();
     // Both sides read the same JSON.
     if sdk.bi().get(id).await?.raw() != &raw.get_integration(id).await? {
         return Err("the SDK and raw reqwest read different integrations".into());
