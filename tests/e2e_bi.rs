@@ -596,6 +596,13 @@ async fn each_kind_reads_back_typed_with_its_secrets_withheld() {
     let bi = client.bi();
 
     let made = one_of_each(&bi, ["d", "h", "l", "m", "p", "t"]).await;
+    // A placeholder in the answer is not the secret either.
+    let masked = json!({"id": 9, "type": "tableau", "server_url": "u", "site_id": "s",
+        "token_name": "n", "token_value": "********"});
+    match Integration::from_raw(masked).unwrap().typed() {
+        Some(TypedConfig::Tableau(c)) => assert!(c.token_value.is_withheld()),
+        other => panic!("{other:?}"),
+    }
     let mut powerbi_view = None;
     for integration in &made {
         let fetched = bi.get(integration.id()).await.unwrap();

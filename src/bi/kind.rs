@@ -255,17 +255,18 @@ macro_rules! bi_kinds {
     };
 }
 
-/// A server answer as a configuration type: the secrets it leaves out (or
-/// sends as `null`) become withheld secrets, and unknown fields are ignored.
+/// A server answer as a configuration type: every secret field becomes a
+/// withheld secret (whatever the answer holds there), and unknown fields are
+/// ignored.
 fn read_typed<C: DeserializeOwned>(raw: &serde_json::Value) -> Option<C> {
     let mut object = raw.as_object()?.clone();
+    // Whatever the server put there (nothing, `null`, `""`, `"****"`), it is
+    // not the secret: every secret field is withheld.
     for field in crate::generated::PASSWORD_FIELDS {
-        if object.get(field).is_none_or(serde_json::Value::is_null) {
-            object.insert(
-                field.to_owned(),
-                serde_json::Value::from(crate::secret::WITHHELD_MARK),
-            );
-        }
+        object.insert(
+            field.to_owned(),
+            serde_json::Value::from(crate::secret::WITHHELD_MARK),
+        );
     }
     serde_json::from_value(serde_json::Value::Object(object)).ok()
 }
