@@ -17,6 +17,17 @@ async fn get_error(reply: Reply) -> Error {
     server.client().bi().get(1).await.unwrap_err()
 }
 
+async fn audit_list_error(reply: Reply) -> Error {
+    let server = CaptureServer::start(reply).await;
+    server
+        .client()
+        .audit_logs()
+        .list()
+        .send()
+        .await
+        .unwrap_err()
+}
+
 fn assert_no_key(error: &Error) {
     assert!(!error.to_string().contains(TEST_KEY), "{error}");
     assert!(!format!("{error:?}").contains(TEST_KEY), "{error:?}");
@@ -210,14 +221,7 @@ async fn other_statuses_are_unexpected_with_their_body() {
 #[tokio::test]
 async fn undecodable_body_keeps_a_capped_excerpt() {
     let body = format!("<html>{}</html>", "x".repeat(10_000));
-    let server = CaptureServer::start(Reply::text(200, &body)).await;
-    let error = server
-        .client()
-        .audit_logs()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error = audit_list_error(Reply::text(200, &body)).await;
     let Error::Decode { excerpt, .. } = &error else {
         panic!("{error:?}")
     };
@@ -236,14 +240,7 @@ async fn audit_log_missing_required_field_is_a_decode_error() {
         200,
         json!({"logs": [{"timestamp": "2026-01-01T00:00:00Z", "url": "/"}]}),
     );
-    let server = CaptureServer::start(reply).await;
-    let error = server
-        .client()
-        .audit_logs()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error = audit_list_error(reply).await;
     assert!(matches!(error, Error::Decode { .. }), "{error:?}");
     assert!(
         error.to_string().contains("missing field `client_ip`"),
@@ -483,18 +480,10 @@ async fn an_unreadable_timestamp_in_a_list_answer_is_an_error_naming_the_field()
     let message = error.to_string();
     // A server that puts the API key where a value is quoted does not get it shown.
     let echo = json!({"logs": [{"timestamp": TEST_KEY, "event_uuid": TEST_KEY, "client_ip": "1", "url": "/u"}]});
-    let echoed = CaptureServer::start(Reply::json(200, echo)).await;
-    let leaked = echoed
-        .client()
-        .audit_logs()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let leaked = audit_list_error(Reply::json(200, echo)).await;
     assert!(matches!(leaked, Error::Decode { .. }), "{leaked:?}");
     assert_no_key(&leaked);
-    let echoed = CaptureServer::start(Reply::json(200, json!({"id": TEST_KEY}))).await;
-    assert_no_key(&echoed.client().bi().get(1).await.unwrap_err());
+    assert_no_key(&get_error(Reply::json(200, json!({"id": TEST_KEY}))).await);
     let echoed =
         CaptureServer::start(Reply::json(200, json!([{"id": 1, "name": 2}, TEST_KEY]))).await;
     assert_no_key(&echoed.client().bi().list().await.unwrap_err());
@@ -742,14 +731,7 @@ async fn a_success_body_that_does_not_decode_never_shows_the_key_or_a_secret_jus
         everything_shown(&error)
     );
     let logs = json!({"logs": [{"timestamp": "2026-01-01T00:00:00Z", "user_email": TEST_KEY}]});
-    let server = CaptureServer::start(Reply::json(200, logs)).await;
-    let error = server
-        .client()
-        .audit_logs()
-        .list()
-        .send()
-        .await
-        .unwrap_err();
+    let error = audit_list_error(Reply::json(200, logs)).await;
     assert!(matches!(error, Error::Decode { .. }), "{error:?}");
     assert!(
         !everything_shown(&error).contains(TEST_KEY),
