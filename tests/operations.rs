@@ -407,6 +407,46 @@ async fn remove_integration_accepts_204_no_content() {
 }
 
 #[tokio::test]
+async fn remove_integration_answered_with_html_is_not_a_removal() {
+    // A proxy or a login page answering 200 with HTML says nothing about
+    // whether the integration is gone: that must not read as removed.
+    for status in [200, 202] {
+        let (_, result) = capture(
+            Reply::text(status, "<html><body>Sign in to continue</body></html>"),
+            |c| async move { c.bi().remove(8).await },
+        )
+        .await;
+        let error = result.expect_err("an HTML answer is not a removal");
+        assert!(
+            matches!(error, datafold_sdk::Error::Decode { .. }),
+            "{status}: {error:?}"
+        );
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
+        assert!(error.to_string().contains("Sign in"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn sync_accepted_with_other_json_or_nothing_is_a_success() {
+    for reply in [
+        Reply::json(200, json!({"status": "started"})),
+        Reply::json(202, json!(["queued"])),
+        Reply::text(202, "  \n"),
+    ] {
+        let (_, result) = capture(reply, |c| async move { c.bi().sync(7).await }).await;
+        assert_eq!(result.unwrap(), None);
+    }
+    let (_, result) = capture(Reply::text(200, "started"), |c| async move {
+        c.bi().sync(7).await
+    })
+    .await;
+    assert!(matches!(
+        result,
+        Err(datafold_sdk::Error::Decode { .. })
+    ));
+}
+
+#[tokio::test]
 async fn sync_integration() {
     let (request, result) = capture(
         Reply::json(200, json!({"id": 7, "status": "started"})),

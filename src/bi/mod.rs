@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::Result;
 use crate::secret::Redactor;
-use crate::transport::finish;
+use crate::transport::{finish, success_with_json_or_nothing};
 
 #[cfg(feature = "as-code")]
 mod apply;
@@ -360,7 +360,12 @@ impl<'a> BiHandler<'a> {
 
     /// Delete an integration (`DELETE /api/v1/lineage/bi/{id}/`). Returns
     /// the integration when the server answers with it; `None` when it
-    /// answers with nothing (a 204, an empty body) or with something else.
+    /// answers with nothing (a 204, an empty body) or with other JSON.
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] for a success whose body is not JSON (a
+    /// proxy's HTML page): whether the integration was removed is unknown,
+    /// so look it up with [`Bi::get`].
     pub async fn remove(&self, id: i64) -> Result<Option<Integration>> {
         let result = self
             .client
@@ -375,7 +380,8 @@ impl<'a> BiHandler<'a> {
     /// Start an unscheduled synchronization (`GET
     /// /api/v1/lineage/bi/{id}/sync/`).
     /// Returns the integration when the server answers with it; `None`
-    /// when the sync was accepted with another answer.
+    /// when the sync was accepted with nothing or with other JSON. A
+    /// success whose body is not JSON is [`crate::Error::Decode`].
     pub async fn sync(&self, id: i64) -> Result<Option<Integration>> {
         let api = self.client.api();
         let sent = api.sync_integration().bi_datasource_id(id).send().await;
@@ -383,7 +389,9 @@ impl<'a> BiHandler<'a> {
     }
 
     /// A success whose body is not an integration (a 204, an empty body, a
-    /// status object) is still a success: `None`.
+    /// status object) is still a success: `None`. A success whose body is
+    /// not JSON at all (a proxy's HTML page) is [`crate::Error::Decode`]:
+    /// it does not say the server acted.
     async fn maybe_integration(
         &self,
         sent: std::result::Result<
@@ -391,14 +399,7 @@ impl<'a> BiHandler<'a> {
             crate::generated::Error<crate::error::ErrorBody>,
         >,
     ) -> Result<Option<Integration>> {
-        match sent {
-            Err(progenitor_client::Error::UnexpectedResponse(r)) if r.status().is_success() => {
-                Ok(None)
-            }
-            // progenitor reads a body only for the documented success status.
-            Err(progenitor_client::Error::InvalidResponsePayload(..)) => Ok(None),
-            other => finish(other, self.client.redactor()).await.map(Some),
-        }
+        success_with_json_or_nothing(sent, self.client.redactor()).await
     }
 }
 

@@ -80,14 +80,7 @@ impl Error {
     ) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        // A broken body still leaves a useful error: keep what arrived.
-        while body.len() < BODY_READ_CAP {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let body = read_capped(&mut response).await;
         Self::from_status(status, headers, &body, redactor)
     }
 
@@ -251,6 +244,59 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
     Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// At most [`BODY_READ_CAP`] bytes of a response's body. A broken body
+/// still leaves a useful error: what arrived is kept.
+async fn read_capped(response: &mut reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < BODY_READ_CAP {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// For a call whose success may come without the documented body (a
+/// removal, a sync): `Ok(())` when the answer was a success with nothing or
+/// with JSON in it, so that what was asked happened. Anything else is
+/// [`Error::Decode`] (a proxy's or a login page's HTML answered with 200
+/// says nothing about whether the server acted), and an error status is
+/// classified as usual.
+pub(crate) async fn success_with_json_or_nothing<T, E: serde::Serialize>(
+    result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
+    redactor: &Redactor,
+) -> Result<Option<T>> {
+    let (status, body) = match result {
+        Ok(value) => return Ok(Some(value.into_inner())),
+        Err(progenitor_client::Error::UnexpectedResponse(mut response))
+            if response.status().is_success() =>
+        {
+            let status = response.status();
+            (status, read_capped(&mut response).await)
+        }
+        // progenitor reads a body only for the documented status, 200.
+        Err(progenitor_client::Error::InvalidResponsePayload(body, _)) => {
+            (StatusCode::OK, body.to_vec())
+        }
+        Err(error) => return Err(Error::from_api_masked(error, redactor).await),
+    };
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Ok(None);
+    };
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+        Ok(_) => Ok(None),
+        // Cut at the cap: a JSON document too long to read whole.
+        Err(_) if body.len() >= BODY_READ_CAP && matches!(body[start], b'{' | b'[') => Ok(None),
+        Err(error) => Err(Error::Decode {
+            status: Some(status),
+            excerpt: excerpt(&body, redactor),
+            error: redacted(error, redactor),
+        }),
+    }
 }
 
 /// The first characters of a body for error messages, stripped of secrets

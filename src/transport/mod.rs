@@ -21,7 +21,7 @@ use std::time::Duration;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
-pub(crate) use classify::{excerpt, finish};
+pub(crate) use classify::{excerpt, finish, success_with_json_or_nothing};
 pub use error_body::ERROR_BODY_BYTES;
 use limits::IdleClock;
 pub use limits::DEFAULT_MAX_RESPONSE_BYTES;
