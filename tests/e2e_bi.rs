@@ -650,6 +650,10 @@ async fn each_kind_reads_back_typed_with_its_secrets_withheld() {
     let error = bi.update(id, view.clone()).await.unwrap_err();
     assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
     assert!(error.to_string().contains("did not return"), "{error}");
+    assert!(
+        error.to_string().contains("`client_secret`"),
+        "the error names the field to set: {error}"
+    );
     assert_eq!(server.request_counts().total, before, "nothing was sent");
     // With the secret set again (or cleared), it goes through.
     let mut renamed: types::PowerBiDataSourceConfig = view;

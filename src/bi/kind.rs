@@ -90,9 +90,48 @@ pub trait ConfigVisitor {
 /// by the server, from a typed view); `None` when it can. Checked before
 /// sending, so the error says what to do instead of "builder error".
 fn unsendable<C: Serialize>(config: &C) -> Option<generated::Error<crate::ErrorBody>> {
-    serde_json::to_value(config)
-        .err()
-        .map(|error| progenitor_client::Error::InvalidRequest(error.to_string()))
+    let json = match crate::secret::with_withheld_mark(|| serde_json::to_value(config)) {
+        Ok(json) => json,
+        Err(error) => return Some(progenitor_client::Error::InvalidRequest(error.to_string())),
+    };
+    let mut withheld = Vec::new();
+    withheld_fields(&json, "", &mut withheld);
+    if withheld.is_empty() {
+        return None;
+    }
+    let (these, them) = match withheld.len() {
+        1 => ("the secret", "it"),
+        _ => ("the secrets", "them"),
+    };
+    Some(progenitor_client::Error::InvalidRequest(format!(
+        "{these} {} of this configuration the server did not return (it comes from \
+         Integration::typed): set {them} before sending it, or set an optional one to None",
+        withheld
+            .iter()
+            .map(|field| format!("`{field}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )))
+}
+
+/// The paths (`token`, `a.b`) of the withheld secrets in `json`, a
+/// configuration written by [`crate::secret::with_withheld_mark`].
+fn withheld_fields(json: &serde_json::Value, prefix: &str, found: &mut Vec<String>) {
+    let Some(object) = json.as_object() else {
+        return;
+    };
+    for (key, value) in object {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if value.as_str() == Some(crate::secret::WITHHELD_MARK) {
+            found.push(path);
+        } else {
+            withheld_fields(value, &path, found);
+        }
+    }
 }
 
 fn invalid_config(error: types::error::ConversionError) -> generated::Error<crate::ErrorBody> {
@@ -268,7 +307,8 @@ fn read_typed<C: DeserializeOwned>(raw: &serde_json::Value) -> Option<C> {
             serde_json::Value::from(crate::secret::WITHHELD_MARK),
         );
     }
-    serde_json::from_value(serde_json::Value::Object(object)).ok()
+    crate::secret::with_withheld_mark(|| serde_json::from_value(serde_json::Value::Object(object)))
+        .ok()
 }
 
 /// What an update of a kind can change, as the kinds' table says it.

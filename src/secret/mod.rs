@@ -341,10 +341,36 @@ pub struct Secret {
     withheld: bool,
 }
 
-/// What [`crate::bi::Integration::typed`] puts in place of a secret the
-/// server leaves out, for [`Secret`]'s `Deserialize` to turn into a withheld
-/// secret. Only the SDK writes it (it holds NUL characters).
+/// What stands for a withheld secret inside [`with_withheld_mark`]:
+/// [`crate::bi::Integration::typed`] puts it in place of every secret the
+/// server answered with, for [`Secret`]'s `Deserialize` to turn into a
+/// withheld secret, and the check before sending finds the withheld ones by
+/// it. Outside that scope it is an ordinary string: input a user wrote can
+/// never make a secret withheld.
 pub(crate) const WITHHELD_MARK: &str = "\0datafold-sdk: withheld by the server\0";
+
+thread_local! {
+    /// Whether this thread is inside [`with_withheld_mark`].
+    static WITHHELD_AS_MARK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` (a synchronous serde call) with [`WITHHELD_MARK`] standing for a
+/// withheld secret both ways: read as one, and written for one instead of
+/// failing.
+pub(crate) fn with_withheld_mark<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WITHHELD_AS_MARK.with(|scope| scope.set(self.0));
+        }
+    }
+    let _restore = Restore(WITHHELD_AS_MARK.with(|scope| scope.replace(true)));
+    f()
+}
+
+fn withheld_as_mark() -> bool {
+    WITHHELD_AS_MARK.with(std::cell::Cell::get)
+}
 
 impl Secret {
     /// Wrap a clear-text secret.
@@ -420,6 +446,9 @@ impl FromStr for Secret {
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.withheld {
+            if withheld_as_mark() {
+                return serializer.serialize_str(WITHHELD_MARK);
+            }
             return Err(serde::ser::Error::custom(
                 "a secret the server did not return cannot be sent: this configuration \
                  comes from Integration::typed; set its secrets before sending it",
@@ -432,7 +461,7 @@ impl Serialize for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = String::deserialize(deserializer)?;
-        if value == WITHHELD_MARK {
+        if value == WITHHELD_MARK && withheld_as_mark() {
             return Ok(Self {
                 value: String::new(),
                 withheld: true,
@@ -464,6 +493,21 @@ impl schemars::JsonSchema for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_sdk_can_make_a_secret_withheld() {
+        // The mark, written by a user in a file or a JSON body, is just text.
+        let json = serde_json::Value::from(WITHHELD_MARK);
+        let secret: Secret = serde_json::from_value(json.clone()).unwrap();
+        assert!(!secret.is_withheld());
+        assert_eq!(serde_json::to_value(&secret).unwrap(), json);
+        // Inside the SDK's scope it stands for a withheld secret, both ways;
+        // outside it, a withheld secret still cannot be written.
+        let withheld: Secret = with_withheld_mark(|| serde_json::from_value(json.clone())).unwrap();
+        assert!(withheld.is_withheld() && withheld.expose().is_empty());
+        assert_eq!(with_withheld_mark(|| serde_json::to_value(&withheld)).unwrap(), json);
+        assert!(serde_json::to_value(&withheld).is_err());
+    }
 
     #[test]
     fn secret_fields_are_recognized_without_case_underscores_or_dashes() {
