@@ -122,7 +122,8 @@ fn password_fields_const(raw: &serde_json::Value) -> String {
 }
 
 /// Replaced schemas vanish from the generated `types` module; the ones users
-/// name through it (`types::AuditLogs`) are re-exported there.
+/// name through it (`types::AuditLogs`) are re-exported there, and renamed
+/// ones keep their old names as deprecated aliases.
 fn reexport_replacements(file: &mut syn::File) -> Result<(), String> {
     let types = file.items.iter_mut().find_map(|item| match item {
         syn::Item::Mod(module) if module.ident == "types" => module.content.as_mut(),
@@ -138,6 +139,23 @@ fn reexport_replacements(file: &mut syn::File) -> Result<(), String> {
         #[deprecated(note = "renamed to `AuditLog`: one record is one audit log")]
         pub type AuditLogs = crate::audit::AuditLog;
     });
+    // The spec's schema was renamed to the spelling of its kind; the old
+    // name stays for code written against it, here and in `builder`.
+    let renamed: syn::Item = syn::parse_quote! {
+        #[deprecated(note = "renamed to `HightouchDataSourceConfig`, the spelling of its kind (`hightouch`)")]
+        pub type HighTouchDataSourceConfig = HightouchDataSourceConfig;
+    };
+    let builder = items.iter_mut().find_map(|item| match item {
+        syn::Item::Mod(module) if module.ident == "builder" => module.content.as_mut(),
+        _ => None,
+    });
+    let Some((_, builders)) = builder else {
+        return Err(
+            "progenitor produced no `types::builder` module; this is a generator bug".into(),
+        );
+    };
+    builders.push(renamed.clone());
+    items.push(renamed);
     Ok(())
 }
 

@@ -109,7 +109,7 @@
 //!         .client_id("looker-client-id")
 //!         .client_secret(std::env::var("LOOKER_CLIENT_SECRET").unwrap_or_default())
 //!         .repo_id(42)
-//!         // Optional fields take the value itself (`Some(..)` works too).
+//!         // Optional fields take the value itself, or an `Option<String>`.
 //!         .name("Looker (prod)");
 //!
 //!     match client.bi().create(config).await {

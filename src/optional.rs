@@ -29,6 +29,22 @@ use crate::Secret;
 /// let schedule: Option<String> = Some("0 * * * *".into());
 /// let _: builder::DbtDataSourceConfig = DbtDataSourceConfig::builder().indexing_cron(schedule);
 /// ```
+///
+/// An `Option` must hold the field's own type: `Some("dbt")` is an
+/// `Option<&str>` and does not compile (a `None` would not know its type).
+/// Write the value without `Some`, or `Some(String::from("dbt"))`.
+///
+/// ```compile_fail
+/// use datafold_sdk::types::DbtDataSourceConfig;
+///
+/// let _ = DbtDataSourceConfig::builder().name(Some("dbt"));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "an optional field of type `{T}` cannot be set from `{Self}`",
+    label = "expected a `{T}`, what converts to one (`&str` for text), or an `Option<{T}>`",
+    note = "an `Option` must hold the field's own type: write the value without `Some(…)`, \
+            or `Some(String::from(…))` for text"
+)]
 pub trait IntoOptional<T> {
     /// Why the value cannot be converted; the builder reports it when the
     /// configuration is built.

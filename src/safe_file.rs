@@ -177,7 +177,7 @@ impl TempFile {
         for _ in 0..16 {
             let mut candidate = std::ffi::OsString::from(".");
             candidate.push(name);
-            candidate.push(format!(".{:016x}.tmp", unpredictable()));
+            candidate.push(format!(".{}.tmp", random_suffix()));
             let path = dir.join(candidate);
             let mut options = OpenOptions::new();
             options.write(true).create_new(true);
@@ -215,6 +215,22 @@ impl Drop for TempFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// Six letters and digits nobody can guess ahead (about 35 bits; a name
+/// taken is tried again, so they need not be unique, only unpredictable).
+/// Short, so `.NAME.XXXXXX.tmp` is 12 bytes longer than `NAME`: a name
+/// close to the 255-byte limit of a directory entry still has one.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bits = unpredictable();
+    (0..6)
+        .map(|_| {
+            let letter = ALPHABET[(bits % 62) as usize];
+            bits /= 62;
+            char::from(letter)
+        })
+        .collect()
 }
 
 /// 64 bits nobody can guess ahead: std's `RandomState` keys come from the
@@ -528,6 +544,11 @@ mod tests {
             a_name.starts_with(".state.json.") && a_name.ends_with(".tmp"),
             "{a_name}"
         );
+        assert_eq!(a_name.len(), "state.json".len() + 12, "{a_name}");
+        // The longest name that leaves room for its temporary file (255 bytes
+        // in all) still gets one.
+        let long = TempFile::beside(&dir, std::ffi::OsStr::new(&"n".repeat(243))).unwrap();
+        drop(long);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

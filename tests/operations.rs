@@ -440,10 +440,7 @@ async fn sync_accepted_with_other_json_or_nothing_is_a_success() {
         c.bi().sync(7).await
     })
     .await;
-    assert!(matches!(
-        result,
-        Err(datafold_sdk::Error::Decode { .. })
-    ));
+    assert!(matches!(result, Err(datafold_sdk::Error::Decode { .. })));
 }
 
 #[tokio::test]

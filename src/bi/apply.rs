@@ -190,10 +190,10 @@ async fn apply_one(
         }
         (Action::Update, Some(outgoing), Some(kind)) => {
             let id = change.id.unwrap_or_default();
-            let updated = kind
-                .visit_config(SendBody::new(client, outgoing, Some(id)))
+            // The state is kept under the id that was updated.
+            kind.visit_config(SendBody::new(client, outgoing, Some(id)))
                 .await?;
-            record(state, Some(updated.id()), change, outgoing);
+            record(state, Some(id), change, outgoing);
             Ok(Some(id))
         }
         (Action::Create | Action::Replace, Some(outgoing), Some(kind)) => {

@@ -505,7 +505,10 @@ mod tests {
         // outside it, a withheld secret still cannot be written.
         let withheld: Secret = with_withheld_mark(|| serde_json::from_value(json.clone())).unwrap();
         assert!(withheld.is_withheld() && withheld.expose().is_empty());
-        assert_eq!(with_withheld_mark(|| serde_json::to_value(&withheld)).unwrap(), json);
+        assert_eq!(
+            with_withheld_mark(|| serde_json::to_value(&withheld)).unwrap(),
+            json
+        );
         assert!(serde_json::to_value(&withheld).is_err());
     }
 

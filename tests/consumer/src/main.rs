@@ -3,8 +3,9 @@
 //! stream the last week of audit logs, once with the stream's own `next()`
 //! and once through the re-exported `StreamExt`.
 //!
-//! With `DATAFOLD_API_KEY` set it talks to `DATAFOLD_HOST` (and creates the
-//! integration there); without, to the embedded mock.
+//! It talks only to the embedded mock, whatever the environment holds: it
+//! creates an integration, which must never happen in a real organization
+//! because a test ran.
 
 use datafold_sdk::chrono::{Duration, Utc};
 use datafold_sdk::types::DbtDataSourceConfig;
@@ -62,12 +63,8 @@ async fn run(client: &Client) -> Result<Seen, datafold_sdk::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), datafold_sdk::Error> {
-    let seen = if std::env::var_os(datafold_sdk::API_KEY_VAR).is_some() {
-        run(&Client::from_env()?).await?
-    } else {
-        let server = datafold_sdk::mock::MockServer::start().expect("the mock starts");
-        run(&server.client()?).await?
-    };
+    let server = datafold_sdk::mock::MockServer::start().expect("the mock starts");
+    let seen = run(&server.client()?).await?;
     println!(
         "created #{} {:?}; streamed {} records, then {}",
         seen.created_id,
