@@ -14,7 +14,9 @@
 //! Wall time is the target's measure, but on a shared machine it moves with
 //! whatever else runs; the CPU time of the whole build (cargo, rustc, the C
 //! compiler of aws-lc-sys: every process it waited for) moves much less, so
-//! it is printed too.
+//! it is printed too. Builds run in pairs (`--build-runs`, three by default),
+//! each pair back to back and in alternating order, and each figure is the
+//! median pair's: one pair's ratio moved by ±0.15 from one run to the next.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,8 +49,8 @@ tokio = {{ version = "1.47", default-features = false, features = ["time"] }}
     )
 }
 
-/// Time both cold builds; their result lines.
-pub fn run(root: &Path, bench_target: &Path) -> Result<Vec<Line>, String> {
+/// Time `runs` pairs of cold builds; their result lines (medians).
+pub fn run(root: &Path, bench_target: &Path, runs: usize) -> Result<Vec<Line>, String> {
     let bare = bench_target.join("bare-crate");
     std::fs::create_dir_all(&bare).map_err(|e| format!("create {}: {e}", bare.display()))?;
     let handwritten = root.join("benches/runner/src/handwritten.rs");
@@ -68,27 +70,89 @@ pub fn run(root: &Path, bench_target: &Path) -> Result<Vec<Line>, String> {
         "build: registry cache warm (fetched beforehand, not timed); each build starts from an empty target dir"
     );
 
-    let (bare_secs, bare_cpu) = cold_build(&bare_manifest, &[], &bench_target.join("cold-bare"))?;
+    // Each pair of builds runs back to back, in alternating order, so that
+    // the load of the moment weighs on both; the median pair's ratio is the
+    // figure, and every pair is printed.
+    let mut pairs: Vec<Pair> = Vec::with_capacity(runs);
+    for round in 0..runs {
+        let mut bare = None;
+        let mut sdk = None;
+        let order: [bool; 2] = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_bare in order {
+            if is_bare {
+                bare = Some(cold_build(
+                    &bare_manifest,
+                    &[],
+                    &bench_target.join("cold-bare"),
+                )?);
+            } else {
+                sdk = Some(cold_build(
+                    &sdk_manifest,
+                    &["--package", "datafold-sdk"],
+                    &bench_target.join("cold-sdk"),
+                )?);
+            }
+        }
+        let (Some(bare), Some(sdk)) = (bare, sdk) else {
+            unreachable!("both builds ran");
+        };
+        let pair = Pair { bare, sdk };
+        eprintln!(
+            "build {}/{runs}: bare crate (reqwest + serde + serde_json + tokio) {:.1} s wall, {:.1} s CPU; \
+             datafold-sdk (default features) {:.1} s wall, {:.1} s CPU; ratio {:.3}, CPU {:.3}",
+            round + 1,
+            pair.bare.0,
+            pair.bare.1,
+            pair.sdk.0,
+            pair.sdk.1,
+            pair.ratio(),
+            pair.cpu_ratio(),
+        );
+        pairs.push(pair);
+    }
     eprintln!(
-        "build: bare crate (reqwest + serde + serde_json + tokio): {bare_secs:.1} s wall, {bare_cpu:.1} s CPU"
-    );
-    let (sdk_secs, sdk_cpu) = cold_build(
-        &sdk_manifest,
-        &["--package", "datafold-sdk"],
-        &bench_target.join("cold-sdk"),
-    )?;
-    eprintln!("build: datafold-sdk (default features): {sdk_secs:.1} s wall, {sdk_cpu:.1} s CPU");
-    eprintln!(
-        "build: per-crate timings in {}/cargo-timings/ and {}/cargo-timings/",
+        "build: per-crate timings of the last pair in {}/cargo-timings/ and {}/cargo-timings/",
         bench_target.join("cold-sdk").display(),
         bench_target.join("cold-bare").display()
     );
+    let median_of = |value: fn(&Pair) -> f64| median(pairs.iter().map(value).collect());
     Ok(vec![
-        Line::figure("cold_build_sdk", sdk_secs, "s"),
-        Line::figure("cold_build_bare", bare_secs, "s"),
-        Line::ratio("cold_build_cpu", "sdk/bare", sdk_cpu / bare_cpu),
-        Line::ratio("cold_build", "sdk/bare", sdk_secs / bare_secs),
+        Line::figure("cold_build_sdk", median_of(|p| p.sdk.0), "s"),
+        Line::figure("cold_build_bare", median_of(|p| p.bare.0), "s"),
+        Line::ratio("cold_build_cpu", "sdk/bare", median_of(Pair::cpu_ratio)),
+        Line::ratio("cold_build", "sdk/bare", median_of(Pair::ratio)),
     ])
+}
+
+/// One bare build and one SDK build, back to back: (wall, CPU) seconds each.
+struct Pair {
+    bare: (f64, f64),
+    sdk: (f64, f64),
+}
+
+impl Pair {
+    fn ratio(&self) -> f64 {
+        self.sdk.0 / self.bare.0
+    }
+
+    fn cpu_ratio(&self) -> f64 {
+        self.sdk.1 / self.bare.1
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 /// Wall and CPU seconds for `cargo build --release --lib` of `manifest` in an
@@ -144,7 +208,14 @@ fn run_cargo(mut command: Command, what: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{bare_manifest, children_cpu_from_stat};
+    use super::{bare_manifest, children_cpu_from_stat, median};
+
+    #[test]
+    fn the_figure_is_the_middle_pair() {
+        assert_eq!(median(vec![1.4, 1.1, 1.2]), 1.2);
+        assert_eq!(median(vec![1.4, 1.0]), 1.2);
+        assert!(median(vec![]).is_nan());
+    }
 
     #[test]
     fn children_cpu_is_read_after_the_command_name() {

@@ -56,12 +56,16 @@ const TARGETS: [(&str, f64, &str); 9] = [
 #[derive(Args, Debug)]
 #[command(after_help = AFTER_HELP)]
 pub struct BenchArgs {
-    /// Also run `build` (two cold release builds: several minutes)
+    /// Also run `build` (pairs of cold release builds: several minutes each)
     #[arg(long)]
     build: bool,
     /// A tenth of each size, to try the harness (not benchmark figures)
     #[arg(long)]
     quick: bool,
+    /// Pairs of cold builds for `build`, in alternating order; the ratio is
+    /// the median pair's [default: 3, 1 with --quick]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    build_runs: Option<u32>,
     /// The figures to measure; `build` alone runs only the build
     #[arg(
         value_name = "FIGURE",
@@ -93,6 +97,8 @@ struct Options {
     figures: Vec<Figure>,
     build: bool,
     quick: bool,
+    /// Pairs of cold builds.
+    build_runs: usize,
 }
 
 impl BenchArgs {
@@ -102,6 +108,11 @@ impl BenchArgs {
             figures: Vec::new(),
             build: self.build,
             quick: self.quick,
+            build_runs: match (self.build_runs, self.quick) {
+                (Some(runs), _) => runs as usize,
+                (None, true) => 1,
+                (None, false) => 3,
+            },
         };
         for name in &self.figures {
             match name.as_str() {
@@ -177,7 +188,7 @@ fn measure(options: &Options) -> Result<Vec<Line>, String> {
         results.extend(run_streaming(command, "datafold-bench")?);
     }
     if options.build {
-        results.extend(cold_build::run(&root, &target)?);
+        results.extend(cold_build::run(&root, &target, options.build_runs)?);
     }
     Ok(results)
 }
@@ -370,7 +381,8 @@ mod tests {
             Some(Options {
                 figures: vec![Figure::SmallCall],
                 build: false,
-                quick: true
+                quick: true,
+                build_runs: 1,
             })
         );
         assert_eq!(
@@ -378,9 +390,18 @@ mod tests {
             Some(Options {
                 figures: vec![],
                 build: true,
-                quick: false
+                quick: false,
+                build_runs: 3,
             })
         );
+        assert_eq!(
+            parse(&["build", "--build-runs", "5"])
+                .unwrap()
+                .unwrap()
+                .build_runs,
+            5
+        );
+        assert!(parse(&["build", "--build-runs", "0"]).is_err());
         assert_eq!(parse(&["help"]).unwrap(), None);
         assert!(parse(&["audit-decode"]).is_err());
     }
