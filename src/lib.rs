@@ -167,6 +167,7 @@ pub mod mock;
 mod optional;
 pub mod safe_file;
 pub mod secret;
+mod sha256;
 mod transport;
 
 /// The date and time library of the public API, re-exported so that its

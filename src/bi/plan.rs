@@ -260,8 +260,7 @@ pub const MAX_SAVED_PLAN_BYTES: u64 = 16 << 20;
 
 /// SHA-256 of `bytes`, in lower-case hex.
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(bytes))
+    crate::sha256::Sha256::hex(bytes)
 }
 
 /// The parts of a saved plan that are checked against a fresh one.

@@ -37,8 +37,8 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
+use crate::sha256::Sha256;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::as_code_error::AsCodeError;
 use crate::Secret;
@@ -202,10 +202,10 @@ impl SecretState {
             field.as_bytes(),
             secret.expose().as_bytes(),
         ] {
-            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(&(part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        format!("{:x}", hasher.finalize())
+        hasher.finalize_hex()
     }
 }
 
@@ -223,9 +223,9 @@ fn fresh_salt() -> String {
                 .unwrap_or_default(),
         );
         random.write_u32(std::process::id());
-        hasher.update(random.finish().to_be_bytes());
+        hasher.update(&random.finish().to_be_bytes());
     }
-    format!("{:x}", hasher.finalize())
+    hasher.finalize_hex()
 }
 
 #[cfg(test)]

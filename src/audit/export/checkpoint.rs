@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::ExportFormat;
 use crate::error::{CheckpointRefusal, Error, Result};
@@ -271,10 +270,7 @@ impl FileCheckpoint {
 
 /// The lowercase hex SHA-256 of `data`.
 pub(super) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::sha256::Sha256::hex(data)
 }
 
 /// The seal of a checkpoint's `fields`: the SHA-256 of every field but the

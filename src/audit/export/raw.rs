@@ -272,8 +272,7 @@ impl UnreadableRecord {
 
 /// `sha256:<hex>` of `bytes`.
 fn key_of(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+    format!("sha256:{}", crate::sha256::Sha256::hex(bytes))
 }
 
 impl std::fmt::Debug for UnreadableRecord {

@@ -154,11 +154,10 @@ impl AuditExport {
                 out,
                 first: records_before == 0,
             },
-            ExportFormat::Csv => Sink::Csv(Box::new(
-                csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(out),
-            )),
+            ExportFormat::Csv => Sink::Csv {
+                out,
+                row: Vec::new(),
+            },
         };
         let mut summary = ExportSummary {
             bytes: already,
@@ -248,8 +247,15 @@ fn csv_row(r: &AuditLog, timestamp: &str) -> [String; 18] {
 /// Where records go, in their format.
 enum Sink<W: Write> {
     Json(Counting<W>),
-    JsonArray { out: Counting<W>, first: bool },
-    Csv(Box<csv::Writer<Counting<W>>>),
+    JsonArray {
+        out: Counting<W>,
+        first: bool,
+    },
+    /// `row`: the row being written, kept to be reused.
+    Csv {
+        out: Counting<W>,
+        row: Vec<u8>,
+    },
 }
 
 impl<W: Write> Sink<W> {
@@ -268,12 +274,13 @@ impl<W: Write> Sink<W> {
                 out.write_all(record.json().as_bytes())
                     .map_err(|e| output("write a record", e))
             }
-            Sink::Csv(csv) => {
+            Sink::Csv { out, row } => {
                 let typed = record
                     .decode_for_text()
                     .map_err(|e| schema_error(stream, record, e))?;
-                csv.write_record(csv_row(&typed, record.timestamp()))
-                    .map_err(csv_error)
+                row.clear();
+                csv_line(row, &csv_row(&typed, record.timestamp()));
+                out.write_all(row).map_err(|e| output("write a record", e))
             }
         }
     }
@@ -281,8 +288,7 @@ impl<W: Write> Sink<W> {
     /// The writer underneath.
     fn writer(&self) -> &W {
         match self {
-            Sink::Json(out) | Sink::JsonArray { out, .. } => &out.inner,
-            Sink::Csv(csv) => &csv.get_ref().inner,
+            Sink::Json(out) | Sink::JsonArray { out, .. } | Sink::Csv { out, .. } => &out.inner,
         }
     }
 
@@ -295,33 +301,50 @@ impl<W: Write> Sink<W> {
     }
 
     /// The writer underneath, flushed.
-    fn into_inner(self) -> Result<W> {
+    fn into_inner(mut self) -> Result<W> {
+        self.flush()?;
         match self {
-            Sink::Json(out) | Sink::JsonArray { out, .. } => Ok(out.inner),
-            Sink::Csv(csv) => csv
-                .into_inner()
-                .map(|out| out.inner)
-                .map_err(|e| output("flush", io::Error::other(e.to_string()))),
+            Sink::Json(out) | Sink::JsonArray { out, .. } | Sink::Csv { out, .. } => Ok(out.inner),
         }
     }
 
     /// Flush everything to the writer; the bytes written in all.
     fn flush(&mut self) -> Result<u64> {
         match self {
-            Sink::Json(out) | Sink::JsonArray { out, .. } => {
+            Sink::Json(out) | Sink::JsonArray { out, .. } | Sink::Csv { out, .. } => {
                 out.flush().map_err(|e| output("flush", e))?;
                 Ok(out.bytes)
-            }
-            Sink::Csv(csv) => {
-                csv.flush().map_err(|e| output("flush", e))?;
-                Ok(csv.get_ref().bytes)
             }
         }
     }
 }
 
-fn csv_error(error: csv::Error) -> Error {
-    output("format CSV", io::Error::other(error))
+/// `fields` as one CSV line (RFC 4180, ending in `\n`) appended to `line`:
+/// a field holding a comma, a quote or a line break is quoted, its quotes
+/// doubled; any other is written as it is.
+fn csv_line(line: &mut Vec<u8>, fields: &[String]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        let field = field.as_bytes();
+        if field
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        {
+            line.push(b'"');
+            for &byte in field {
+                if byte == b'"' {
+                    line.push(b'"');
+                }
+                line.push(byte);
+            }
+            line.push(b'"');
+        } else {
+            line.extend_from_slice(field);
+        }
+    }
+    line.push(b'\n');
 }
 
 pub(super) fn output(what: &str, error: io::Error) -> Error {
@@ -354,5 +377,39 @@ impl<W: Write> Write for Counting<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_line;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_they_must_be_and_read_back_as_written() {
+        let fields: Vec<String> = [
+            "plain",
+            "",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\r",
+            " spaced ",
+            "{\"k\":[1,2]}",
+            "ünïcödé",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut line = Vec::new();
+        csv_line(&mut line, &fields);
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            "plain,,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\", spaced ,\"{\"\"k\"\":[1,2]}\",ünïcödé\n"
+        );
+        // An independent reader gets every field back.
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_slice());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(record.iter().collect::<Vec<_>>(), fields);
     }
 }
