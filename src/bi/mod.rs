@@ -365,7 +365,7 @@ impl<'a> BiHandler<'a> {
     /// # Errors
     /// [`crate::Error::Decode`] for a success whose body is not JSON (a
     /// proxy's HTML page): whether the integration was removed is unknown,
-    /// so look it up with [`Bi::get`].
+    /// so look it up with [`BiHandler::get`].
     pub async fn remove(&self, id: i64) -> Result<Option<Integration>> {
         let result = self
             .client
