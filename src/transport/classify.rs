@@ -260,43 +260,49 @@ async fn read_capped(response: &mut reqwest::Response) -> Vec<u8> {
 }
 
 /// For a call whose success may come without the documented body (a
-/// removal, a sync): `Ok(())` when the answer was a success with nothing or
-/// with JSON in it, so that what was asked happened. Anything else is
-/// [`Error::Decode`] (a proxy's or a login page's HTML answered with 200
-/// says nothing about whether the server acted), and an error status is
-/// classified as usual.
+/// removal, a sync): `Some` of the documented body, or `None` for a success
+/// with nothing or other JSON in it, so that what was asked happened.
+/// Anything else is [`Error::Decode`] (a proxy's or a login page's HTML
+/// answered with 200 says nothing about whether the server acted), and an
+/// error status is classified as usual.
 pub(crate) async fn success_with_json_or_nothing<T, E: serde::Serialize>(
     result: std::result::Result<generated::ResponseValue<T>, generated::Error<E>>,
     redactor: &Redactor,
 ) -> Result<Option<T>> {
-    let (status, body) = match result {
-        Ok(value) => return Ok(Some(value.into_inner())),
+    match result {
+        Ok(value) => Ok(Some(value.into_inner())),
+        // progenitor reads a body only for the documented status, 200; one
+        // that is not JSON is classified as any other undecodable body.
+        Err(progenitor_client::Error::InvalidResponsePayload(body, _))
+            if not_json(&body, false).is_none() =>
+        {
+            Ok(None)
+        }
         Err(progenitor_client::Error::UnexpectedResponse(mut response))
             if response.status().is_success() =>
         {
             let status = response.status();
-            (status, read_capped(&mut response).await)
+            let body = read_capped(&mut response).await;
+            match not_json(&body, body.len() >= BODY_READ_CAP) {
+                None => Ok(None),
+                Some(error) => Err(Error::Decode {
+                    status: Some(status),
+                    excerpt: excerpt(&body, redactor),
+                    error: redacted(error, redactor),
+                }),
+            }
         }
-        // progenitor reads a body only for the documented status, 200.
-        Err(progenitor_client::Error::InvalidResponsePayload(body, _)) => {
-            (StatusCode::OK, body.to_vec())
-        }
-        Err(error) => return Err(Error::from_api_masked(error, redactor).await),
-    };
-    let start = body.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else {
-        return Ok(None);
-    };
-    match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
-        Ok(_) => Ok(None),
-        // Cut at the cap: a JSON document too long to read whole.
-        Err(_) if body.len() >= BODY_READ_CAP && matches!(body[start], b'{' | b'[') => Ok(None),
-        Err(error) => Err(Error::Decode {
-            status: Some(status),
-            excerpt: excerpt(&body, redactor),
-            error: redacted(error, redactor),
-        }),
+        Err(error) => Err(Error::from_api_masked(error, redactor).await),
     }
+}
+
+/// Why `body` is neither empty (white space only) nor JSON; `None` when it
+/// is one of them. A body `cut` at the read cap counts as JSON when it
+/// starts as an object or an array: a document too long to read whole.
+fn not_json(body: &[u8], cut: bool) -> Option<serde_json::Error> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let error = serde_json::from_slice::<serde::de::IgnoredAny>(body).err()?;
+    (!(cut && matches!(body[start], b'{' | b'['))).then_some(error)
 }
 
 /// The first characters of a body for error messages, stripped of secrets
