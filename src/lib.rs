@@ -25,7 +25,7 @@
 //! memory is capped by [`ClientBuilder::max_response_bytes`] (default
 //! [`DEFAULT_MAX_RESPONSE_BYTES`]); an error body keeps at most
 //! [`ERROR_BODY_BYTES`] and [`MAX_ISSUES`] validation issues; one exported
-//! record at most [`audit::export::MAX_RECORD_BYTES`].
+//! record at most [`audit::export::MAX_RECORD_BYTES`] (feature `export`).
 //!
 //! # Example: audit logs
 //!
@@ -58,6 +58,9 @@
 //! ```
 //!
 //! # Example: streaming a long range
+//!
+//! With the `export` feature
+//! (`datafold-sdk = { version = "0.1", features = ["export"] }`):
 //!
 //! ```no_run
 //! use datafold_sdk::chrono::{Duration, Utc};
@@ -137,13 +140,17 @@
 //! # Features
 //!
 //! - `rustls` (default): TLS through rustls.
+//! - `export`: audit-log export and follow ([`audit::export`],
+//!   [`audit::follow`]: [`AuditLogsHandler::between`](audit::AuditLogsHandler::between)
+//!   and [`AuditLogsHandler::follow`](audit::AuditLogsHandler::follow)), about 40%
+//!   of the library's code; without it, the client and all 17 operations.
 //! - `schema`: `schemars::JsonSchema` for every generated type.
 //! - `as-code`: BI integrations as code ([`bi::Desired`], [`bi::Plan`]):
 //!   a YAML or JSON file of integrations, planned against the server and
 //!   applied (implies `schema`).
-//! - `compress`: [`compress`], gzip and zstd output in frames that a resumed
+//! - `compress` (implies `export`): [`compress`], gzip and zstd output in frames that a resumed
 //!   export can cut back to and append to.
-//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `schema`,
+//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `export`, `schema`,
 //!   `as-code` and `compress`).
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests.
 //! - `mock-cli`: the `datafold-mock` binary, the mock as a process of its own
@@ -167,6 +174,7 @@ pub mod mock;
 mod optional;
 pub mod safe_file;
 pub mod secret;
+#[cfg(any(feature = "export", feature = "as-code"))]
 mod sha256;
 mod transport;
 

@@ -2,8 +2,13 @@
 //! the loss-free [`export`] of a time range, and the [`AuditLog`] record
 //! with its timestamp parsing.
 
+#[cfg(feature = "export")]
 pub(crate) mod endpoint;
+#[cfg(feature = "export")]
+#[cfg_attr(docsrs, doc(cfg(feature = "export")))]
 pub mod export;
+#[cfg(feature = "export")]
+#[cfg_attr(docsrs, doc(cfg(feature = "export")))]
 pub mod follow;
 mod record;
 
@@ -17,7 +22,9 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::generated::types::ApiDownloadAuditLogs;
 use crate::transport::finish;
+#[cfg(feature = "export")]
 use export::AuditExport;
+#[cfg(feature = "export")]
 use follow::Follow;
 
 /// What to do instead when one response of audit logs is over the cap.
@@ -75,12 +82,16 @@ impl<'a> AuditLogsHandler<'a> {
 
     /// Export the records of `[start, end]` window by window: loss-free,
     /// resumable and in bounded memory. See [`crate::audit::export`].
+    #[cfg(feature = "export")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "export")))]
     pub fn between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> AuditExport {
         AuditExport::new(self.client.api().clone(), start, end)
     }
 
     /// Follow the audit log as it grows: poll, pass each record on once,
     /// resume after a restart. See [`crate::audit::follow`].
+    #[cfg(feature = "export")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "export")))]
     pub fn follow(&self) -> Follow {
         Follow::new(self.client.api().clone())
     }

@@ -152,6 +152,7 @@ pub fn is_secret_field(key: &str) -> bool {
 }
 
 /// [`is_secret_field`] of a key given as the bytes of its text.
+#[cfg(feature = "export")]
 pub(crate) fn is_secret_key_bytes(key: &[u8]) -> bool {
     if FIELDS_ARE_ASCII && key.is_ascii() {
         ascii_key_is_secret(key)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod fields;
 
+#[cfg(feature = "export")]
 pub(crate) use fields::is_secret_key_bytes;
 pub use fields::{is_secret_field, SECRET_FIELDS};
 
@@ -233,6 +234,7 @@ impl Redactor {
 
     /// Whether a known secret value appears in `bytes` as they are (not
     /// behind escapes): a quick test before [`Redactor::text`].
+    #[cfg(feature = "export")]
     pub(crate) fn appears_in(&self, bytes: &[u8]) -> bool {
         self.values
             .iter()
@@ -541,6 +543,7 @@ mod tests {
 
     /// The byte-wise comparison of ASCII keys agrees with the Unicode one.
     #[test]
+    #[cfg(feature = "export")]
     fn keys_as_bytes_are_recognized_as_keys_as_text() {
         for key in [
             "token",

@@ -14,6 +14,7 @@ mod error_body;
 mod limits;
 mod redirect;
 pub mod retry;
+#[cfg(feature = "export")]
 mod streamed;
 
 use std::time::Duration;
@@ -21,7 +22,9 @@ use std::time::Duration;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
-pub(crate) use classify::{excerpt, finish, success_with_json_or_nothing};
+#[cfg(feature = "export")]
+pub(crate) use classify::excerpt;
+pub(crate) use classify::{finish, success_with_json_or_nothing};
 pub use error_body::ERROR_BODY_BYTES;
 use limits::IdleClock;
 pub use limits::DEFAULT_MAX_RESPONSE_BYTES;
@@ -29,6 +32,7 @@ use redirect::Origin;
 pub use redirect::MAX_REDIRECTS;
 pub use retry::RetryPolicy;
 use retry::{failure_of, Failure, Safety};
+#[cfg(feature = "export")]
 pub(crate) use streamed::{Endpoint, Read, StreamedCall};
 
 use crate::generated;
@@ -122,6 +126,7 @@ pub(crate) enum Buffering {
     /// Read it all: a body that breaks off counts as a failed attempt.
     WholeBody,
     /// Return once the headers are in; the caller streams the body.
+    #[cfg(feature = "export")]
     HeadersOnly,
 }
 
@@ -205,6 +210,7 @@ async fn attempt(
         return error_body::bound(response, clock, limit, redactor).await;
     }
     match buffering {
+        #[cfg(feature = "export")]
         Buffering::HeadersOnly => Ok(response),
         Buffering::WholeBody => {
             let limit = hooks.max_response_bytes;
