@@ -54,5 +54,9 @@ fn every_feature_is_in_the_readme_table_and_the_crate_docs() {
             missing.push(format!("src/lib.rs has no item `{item}`"));
         }
     }
-    assert!(missing.is_empty(), "undocumented features:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "undocumented features:\n{}",
+        missing.join("\n")
+    );
 }

@@ -97,6 +97,43 @@ impl<'a> AuditLogsHandler<'a> {
     }
 }
 
+/// Without the `export` feature, `between` and `follow` still resolve, to
+/// methods that cannot be called: the compiler's error then names the
+/// feature to turn on (the message of [`NeedsTheExportFeature`], or the
+/// trait's name), instead of saying that no such method exists.
+#[cfg(not(feature = "export"))]
+impl<'a> AuditLogsHandler<'a> {
+    #[doc(hidden)]
+    pub fn between<T: NeedsTheExportFeature>(&self, start: T, end: T) -> T::Out {
+        start.unavailable(end)
+    }
+
+    #[doc(hidden)]
+    pub fn follow(&self) -> <Self as NeedsTheExportFeature>::Out
+    where
+        Self: NeedsTheExportFeature,
+    {
+        self.unavailable(*self)
+    }
+}
+
+/// Implemented by none of the SDK's types or chrono's (and, by the orphan
+/// rule, no other crate can implement it for them): the bound of the
+/// stand-ins above, so that calling them is an error that says what to do.
+#[cfg(not(feature = "export"))]
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "audit-log export and follow (`between`, `follow`) need the `export` feature of datafold-sdk",
+    label = "needs the `export` feature",
+    note = "enable it in Cargo.toml: datafold-sdk = {{ version = \"0.1\", features = [\"export\"] }}"
+)]
+pub trait NeedsTheExportFeature: Sized {
+    /// Never produced.
+    type Out;
+    /// Never called.
+    fn unavailable(self, other: Self) -> Self::Out;
+}
+
 /// A request for audit logs being built; see [`AuditLogsHandler::list`].
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
