@@ -148,10 +148,10 @@
 //! - `as-code`: BI integrations as code ([`bi::Desired`], [`bi::Plan`]):
 //!   a YAML or JSON file of integrations, planned against the server and
 //!   applied (implies `schema`).
-//! - `compress` (implies `export`): [`compress`], gzip and zstd output in frames that a resumed
-//!   export can cut back to and append to.
-//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `export`, `schema`,
-//!   `as-code` and `compress`).
+//! - `compress` (implies `export`): [`compress`], gzip and zstd output in
+//!   frames that a resumed export can cut back to and append to.
+//! - `cli`: the `datafold` command-line tool (implies `mock-cli`, `export`,
+//!   `schema`, `as-code` and `compress`).
 //! - `mock`: [`mock`], an embedded, stateful Datafold server for tests.
 //! - `mock-cli`: the `datafold-mock` binary, the mock as a process of its own
 //!   (implies `mock`; its flags are those of `datafold mock serve`).
