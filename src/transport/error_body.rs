@@ -93,7 +93,7 @@ pub(crate) async fn bound(
         }
     };
     mask_headers(response.headers_mut(), redactor);
-    Ok(rebuild(response, body))
+    Ok(rebuild(response, url, body))
 }
 
 /// Header values with the secrets `redactor` knows masked.

@@ -112,18 +112,21 @@ pub(crate) async fn buffer(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(rebuild(response, Bytes::from(body)))
+    Ok(rebuild(response, url, Bytes::from(body)))
 }
 
-/// `response`'s status, version, headers and URL with `body`.
-pub(crate) fn rebuild(mut response: reqwest::Response, body: Bytes) -> reqwest::Response {
+/// `response`'s status, version and headers with `body`, answering `url`
+/// (the response's own, which the caller already holds a copy of).
+pub(crate) fn rebuild(mut response: reqwest::Response, url: Url, body: Bytes) -> reqwest::Response {
     let (status, version) = (response.status(), response.version());
     let headers = std::mem::take(response.headers_mut());
-    let url = response.url().clone();
-    let mut rebuilt = match http::Response::builder().url(url).body(body.clone()) {
-        Ok(rebuilt) => rebuilt,
-        Err(_) => http::Response::new(body),
-    };
+    // The builder is only for the URL (reqwest keeps it in a private
+    // extension); the body goes in afterwards, so it is never copied.
+    let parts = http::Response::builder()
+        .url(url)
+        .body(())
+        .unwrap_or_else(|_| http::Response::new(()));
+    let mut rebuilt = parts.map(|()| body);
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;

@@ -17,6 +17,7 @@ pub mod retry;
 #[cfg(feature = "export")]
 mod streamed;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
@@ -143,11 +144,12 @@ pub(crate) async fn execute(
 ) -> reqwest::Result<reqwest::Response> {
     let hooks = api.inner();
     let safety = Safety::of(request.method(), info.operation_id);
-    // What an error body must not show: the key and the secrets sent now.
-    let mut redactor = hooks.redactor.clone();
+    // What an error body must not show: the key and the secrets sent now
+    // (a request without a body sends none, and borrows the client's).
+    let mut redactor = Cow::Borrowed(&hooks.redactor);
     if let Some(sent) = request.body().and_then(reqwest::Body::as_bytes) {
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(sent) {
-            redactor.add_secrets_of(&json);
+            redactor.to_mut().add_secrets_of(&json);
         }
     }
     let mut retries = 0;
@@ -160,7 +162,7 @@ pub(crate) async fn execute(
             attempt = retries + 1,
             "sending request"
         );
-        let result = attempt(api, request, buffering, clock, &redactor).await;
+        let result = attempt(api, request, replay.as_ref(), buffering, clock, &redactor).await;
         let failure = match &result {
             Ok(response) if response.status().is_success() => None,
             Ok(response) => Some(Failure::Status(
@@ -194,17 +196,19 @@ pub(crate) async fn execute(
     }
 }
 
-/// One attempt: send (following same-origin redirects), then read the body
-/// as `buffering` says, within the caps.
+/// One attempt: send (following same-origin redirects, for which `copy`,
+/// a copy of `request` when it has one, is the template), then read the
+/// body as `buffering` says, within the caps.
 async fn attempt(
     api: &generated::Client,
     request: reqwest::Request,
+    copy: Option<&reqwest::Request>,
     buffering: Buffering,
     clock: &mut IdleClock,
     redactor: &Redactor,
 ) -> reqwest::Result<reqwest::Response> {
     let hooks = api.inner();
-    let response = redirect::send(api.client(), request, &hooks.origin, clock).await?;
+    let response = redirect::send(api.client(), request, copy, &hooks.origin, clock).await?;
     if !response.status().is_success() {
         let limit = hooks.max_response_bytes;
         return error_body::bound(response, clock, limit, redactor).await;

@@ -37,15 +37,24 @@ impl Origin {
 
 /// Send `request`, following redirects the rule allows, each wait bounded
 /// by `clock`. Returns the first response that is not a followed redirect.
+///
+/// `copy` is a copy of `request` (the caller keeps one to retry with), from
+/// which the first redirect's request is made; without it (a body that
+/// cannot be sent twice, none in this API) a redirect is returned as is.
+/// Only a followed redirect copies a request again, so a call that is not
+/// redirected copies nothing here.
 pub(crate) async fn send(
     client: &reqwest::Client,
     mut request: reqwest::Request,
+    copy: Option<&reqwest::Request>,
     origin: &Origin,
     clock: &mut IdleClock,
 ) -> reqwest::Result<reqwest::Response> {
     let mut visited: Vec<Url> = Vec::new();
+    // After a followed redirect: the copy of the request it made (`None`
+    // inside when that could not be copied), which replaces `copy`.
+    let mut hop_copy: Option<Option<reqwest::Request>> = None;
     loop {
-        let template = request.try_clone();
         let url = request.url().clone();
         let response = clock
             .wait(client.execute(request), Waiting::Headers, &url)
@@ -72,7 +81,11 @@ pub(crate) async fn send(
             return Err(stop.into_error(&url).await);
         }
         // A body that cannot be sent twice (none in this API) ends here.
-        let Some(mut next) = template else {
+        let template = match &hop_copy {
+            Some(made) => made.as_ref(),
+            None => copy,
+        };
+        let Some(mut next) = template.and_then(reqwest::Request::try_clone) else {
             return Ok(response);
         };
         tracing::debug!(from = %shown(&url), to = %shown(&to), status = response.status().as_u16(), "following a same-origin redirect");
@@ -83,6 +96,7 @@ pub(crate) async fn send(
             next.headers_mut().remove(CONTENT_LENGTH);
         }
         *next.url_mut() = to;
+        hop_copy = Some(next.try_clone());
         request = next;
     }
 }
