@@ -159,6 +159,19 @@
 #![warn(missing_docs)]
 // On docs.rs (nightly, `--cfg docsrs`), items behind a feature say which.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The docs describe every feature and link to what each adds; a build with
+// some feature off lacks those items. The published docs (docs.rs, and CI's
+// `RUSTDOCFLAGS="-D warnings" cargo doc --all-features`) have them all, and
+// there every link must resolve.
+#![cfg_attr(
+    not(all(
+        feature = "export",
+        feature = "as-code",
+        feature = "compress",
+        feature = "mock"
+    )),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 pub mod audit;
 pub mod bi;
