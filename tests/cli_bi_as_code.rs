@@ -359,33 +359,40 @@ fn an_id_pin_adopts_a_hand_made_integration() {
 fn a_literal_secret_or_an_unknown_field_is_refused_with_its_line() {
     let server = mock();
     let dir = cli_support::scratch("as-code", "refused");
-    let literal = EXAMPLE.replace(
-        "${env:LOOKER_CLIENT_SECRET}",
-        "lk-client-secret-77d2e9-never-shown",
-    );
-    let file = write(&dir, "literal.yaml", &literal);
-    let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file)]);
-    assert_eq!(code, 5, "{stderr}");
-    assert!(stderr.contains("line 18"), "{stderr}");
-    assert!(stderr.contains("field `client_secret`"), "{stderr}");
-    assert!(stderr.contains("${env:VAR}"), "{stderr}");
-
-    let mistyped = EXAMPLE.replace("indexing_cron: \"30 2", "indexing_corn: \"30 2");
-    let file = write(&dir, "mistyped.yaml", &mistyped);
-    let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file)]);
-    assert_eq!(code, 5, "{stderr}");
-    assert!(stderr.contains("line 39"), "{stderr}");
-    assert!(stderr.contains("field `indexing_corn`"), "{stderr}");
-    assert!(stderr.contains("did you mean `indexing_cron`"), "{stderr}");
-
-    let wrong_type = EXAMPLE.replace("repo_id: 42", "repo_id: forty-two");
-    let file = write(&dir, "typed.yaml", &wrong_type);
-    let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file)]);
-    assert_eq!(code, 5, "{stderr}");
-    assert!(
-        stderr.contains("line 19") && stderr.contains("field `repo_id`"),
-        "{stderr}"
-    );
+    // (file, edit of the example, what stderr must say)
+    let cases: [(&str, (&str, &str), &[&str]); 3] = [
+        (
+            "literal.yaml",
+            (
+                "${env:LOOKER_CLIENT_SECRET}",
+                "lk-client-secret-77d2e9-never-shown",
+            ),
+            &["line 18", "field `client_secret`", "${env:VAR}"],
+        ),
+        (
+            "mistyped.yaml",
+            ("indexing_cron: \"30 2", "indexing_corn: \"30 2"),
+            &[
+                "line 39",
+                "field `indexing_corn`",
+                "did you mean `indexing_cron`",
+            ],
+        ),
+        (
+            "typed.yaml",
+            ("repo_id: 42", "repo_id: forty-two"),
+            &["line 19", "field `repo_id`"],
+        ),
+    ];
+    for (name, (from, to), expected) in cases {
+        assert!(EXAMPLE.contains(from), "{name}: the example has {from:?}");
+        let file = write(&dir, name, &EXAMPLE.replace(from, to));
+        let (code, _, stderr) = bi(&server, &["plan", "-f", path(&file)]);
+        assert_eq!(code, 5, "{name}: {stderr}");
+        for needle in expected {
+            assert!(stderr.contains(needle), "{name}: {needle:?} in {stderr}");
+        }
+    }
     assert!(server.stored_integrations().is_empty());
 }
 

@@ -22,6 +22,14 @@ fn edited(name: &str, from: &str, to: &str) -> std::path::PathBuf {
     path
 }
 
+/// `cargo xtask spec impact --old OLD --new NEW` and `more`.
+fn impact(old: &str, new: &std::path::Path, more: &[&str]) -> sandbox::Run {
+    let new = new.to_str().expect("a UTF-8 path");
+    let mut args = vec!["spec", "impact", "--old", old, "--new", new];
+    args.extend_from_slice(more);
+    xtask(&args)
+}
+
 #[test]
 fn help_lists_the_options() {
     let run = xtask(&["spec", "impact", "--help"]);
@@ -50,14 +58,7 @@ fn a_renamed_operation_is_reported_with_the_bump_and_the_changelog() {
         "operationId: sync_integration",
         "operationId: resync_integration",
     );
-    let run = xtask(&[
-        "spec",
-        "impact",
-        "--old",
-        &spec(),
-        "--new",
-        new.to_str().unwrap(),
-    ]);
+    let run = impact(&spec(), &new, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = &run.stdout;
     assert!(out.contains("breaking for Rust callers (1):"), "{out}");
@@ -73,16 +74,7 @@ fn a_renamed_operation_is_reported_with_the_bump_and_the_changelog() {
         "{out}"
     );
 
-    let run = xtask(&[
-        "spec",
-        "impact",
-        "--old",
-        &spec(),
-        "--new",
-        new.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let run = impact(&spec(), &new, &["--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
     assert_eq!(report["changes"][0]["class"], "breaking_rust");
