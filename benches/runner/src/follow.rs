@@ -68,13 +68,19 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
          20 s lag, the datafold binary with --metrics-addr",
         (RATE * secs as f64) as u64
     );
-    let state = std::env::temp_dir().join(format!("datafold-bench-{}-follow.json", std::process::id()));
+    let state =
+        std::env::temp_dir().join(format!("datafold-bench-{}-follow.json", std::process::id()));
     let _ = std::fs::remove_file(&state);
     let mut child = Command::new(cli)
         .env_remove("DATAFOLD_APIKEY")
         .env("DATAFOLD_API_KEY", KEY)
         .env("DATAFOLD_HOST", server.url())
-        .args(["audit-logs", "follow", "--interval", &format!("{INTERVAL_SECS}s")])
+        .args([
+            "audit-logs",
+            "follow",
+            "--interval",
+            &format!("{INTERVAL_SECS}s"),
+        ])
         .args(["--lag", "20s", "--metrics-addr", "127.0.0.1:0", "--state"])
         .arg(&state)
         .stdin(Stdio::null())
@@ -94,7 +100,9 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
                 .ok()
                 .and_then(|v| v["event_uuid"].as_str().map(str::to_owned));
             if let Some(id) = id {
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push((id, at));
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((id, at));
             }
         }
     });
@@ -170,7 +178,9 @@ pub fn run(secs: u64) -> Result<(), BoxError> {
     let mut latencies: Vec<f64> = Vec::with_capacity(arrivals.len());
     let mut delivered = std::collections::HashSet::with_capacity(arrivals.len());
     for (id, at) in &arrivals {
-        let commit = committed.get(id).ok_or("a record the mock did not commit")?;
+        let commit = committed
+            .get(id)
+            .ok_or("a record the mock did not commit")?;
         delivered.insert(id.as_str());
         if *commit < cutoff {
             latencies.push((*at - *commit).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
@@ -217,7 +227,11 @@ fn metrics_addr(lines: &[String]) -> Option<String> {
 fn scrape(addr: &str) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET /metrics HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response.split_once("\r\n\r\n")?.1.to_owned())

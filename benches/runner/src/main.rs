@@ -3,7 +3,8 @@
 //! in release mode, adds the build-time comparison and checks the targets.
 //!
 //! ```text
-//! datafold-bench [--quick] [audit_decode] [small_call] [export] [adaptive_windows] [export_vs_raw] [follow]
+//! datafold-bench [--quick] [audit_decode] [small_call] [small_call_instructions] [export]
+//!                [adaptive_windows] [export_vs_raw] [follow]
 //! ```
 //!
 //! Prints details as it goes and one result line per figure (see
@@ -42,6 +43,7 @@ const KEY: &str = "datafold-bench-key";
 const AUDIT_EVENTS: u64 = 100_000;
 const AUDIT_RUNS: usize = 7;
 const SMALL_CALLS: usize = 2_000;
+const COUNTED_CALLS: usize = 1_000;
 const EXPORT_EVENTS: u64 = 1_000_000;
 const EXPORT_RUNS: usize = 3;
 const DENSE_HOUR_EVENTS: u64 = 1_000_000;
@@ -80,6 +82,14 @@ enum Child {
         url: String,
         out: PathBuf,
     },
+    /// Make CALLS get_integration calls through ARM against a new mock
+    /// (for `small_call_instructions`, which counts them under callgrind)
+    #[command(hide = true)]
+    CallsChild {
+        #[arg(value_enum)]
+        arm: small_call::Arm,
+        calls: usize,
+    },
 }
 
 /// Print a result line as soon as it is measured.
@@ -92,6 +102,7 @@ fn main() -> ExitCode {
     if let Some(child) = cli.child {
         let done = match child {
             Child::ExportChild { mode, url, out } => export::child(mode, &url, &out),
+            Child::CallsChild { arm, calls } => small_call::child(arm, calls),
         };
         return match done {
             Ok(()) => ExitCode::SUCCESS,
@@ -123,6 +134,7 @@ fn run(figure: Figure, quick: bool) -> Result<(), BoxError> {
             AUDIT_RUNS.min(if quick { 5 } else { usize::MAX }),
         )),
         Figure::SmallCall => runtime.block_on(small_call::run(SMALL_CALLS / scale as usize)),
+        Figure::SmallCallInstructions => small_call::instructions(COUNTED_CALLS / scale as usize),
         Figure::Export => export::run(EXPORT_EVENTS / scale, if quick { 1 } else { EXPORT_RUNS }),
         Figure::AdaptiveWindows => {
             runtime.block_on(feed::adaptive_windows(DENSE_HOUR_EVENTS / scale))
@@ -154,6 +166,7 @@ mod tests {
             [
                 Figure::AuditDecode,
                 Figure::SmallCall,
+                Figure::SmallCallInstructions,
                 Figure::Export,
                 Figure::AdaptiveWindows,
                 Figure::ExportVsRaw,
@@ -177,6 +190,14 @@ mod tests {
             Some(Child::ExportChild {
                 mode: Mode::Naive,
                 ..
+            })
+        ));
+        let calls = Cli::try_parse_from(["datafold-bench", "calls-child", "raw", "20"]).unwrap();
+        assert!(matches!(
+            calls.child,
+            Some(Child::CallsChild {
+                arm: super::small_call::Arm::Raw,
+                calls: 20
             })
         ));
     }

@@ -1,6 +1,6 @@
 //! The figures `benches/runner` measures, by the names both command lines
-//! take (`audit_decode`, `small_call`, `export`, `adaptive_windows`,
-//! `export_vs_raw`, `follow`). The runner includes this
+//! take (`audit_decode`, `small_call`, `small_call_instructions`, `export`,
+//! `adaptive_windows`, `export_vs_raw`, `follow`). The runner includes this
 //! file, so the xtask and the runner accept the same names.
 
 use std::fmt;
@@ -15,6 +15,9 @@ pub enum Figure {
     AuditDecode,
     /// 2,000 get_integration round trips, SDK vs raw reqwest
     SmallCall,
+    /// The instructions per get_integration round trip under valgrind's
+    /// callgrind, SDK vs raw reqwest: the same count whatever the load
+    SmallCallInstructions,
     /// 1,000,000 events to JSON Lines in a child: peak RSS, events/s,
     /// streaming export vs one buffered GET
     Export,

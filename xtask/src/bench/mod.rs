@@ -362,6 +362,7 @@ mod tests {
             [
                 Figure::AuditDecode,
                 Figure::SmallCall,
+                Figure::SmallCallInstructions,
                 Figure::Export,
                 Figure::AdaptiveWindows,
                 Figure::ExportVsRaw,
@@ -370,7 +371,7 @@ mod tests {
         );
         assert!(!options.build && !options.quick);
         let options = parse(&["--build"]).unwrap().unwrap();
-        assert_eq!(options.figures.len(), 6);
+        assert_eq!(options.figures.len(), 7);
         assert!(options.build);
     }
 
