@@ -155,6 +155,50 @@ async fn a_same_origin_redirect_is_followed_and_keeps_its_body() {
 }
 
 #[tokio::test]
+async fn a_post_turned_into_a_get_by_a_303_stays_a_get_on_later_hops() {
+    let server = Hostile::start(|mut c| async move {
+        match c.index {
+            0 => redirect(&mut c.stream, 303, "/api/v1/lineage/bi/looker/created/").await,
+            1 => redirect(&mut c.stream, 307, "/api/v1/lineage/bi/looker/final/").await,
+            _ => {
+                respond(
+                    &mut c.stream,
+                    200,
+                    "application/json",
+                    r#"{"id": 8, "name": "L"}"#,
+                )
+                .await
+            }
+        }
+    })
+    .await;
+    let created = client(&server.url).bi().create(looker()).await.unwrap();
+    assert_eq!(created.id(), 8);
+    let requests = server.requests();
+    let seen: Vec<_> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/api/v1/lineage/bi/looker/"),
+            ("GET", "/api/v1/lineage/bi/looker/created/"),
+            // A 307 keeps the method of the request it answers: the GET.
+            ("GET", "/api/v1/lineage/bi/looker/final/"),
+        ]
+    );
+    assert!(requests[0].body_text().contains(LOOKER_SECRET));
+    for request in &requests[1..] {
+        assert!(
+            !request.body_text().contains(LOOKER_SECRET),
+            "after the 303 no body is sent: {}",
+            request.body_text()
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_redirect_loop_is_a_redirect_error_not_a_network_failure() {
     for location in ["/api/v1/lineage/bi/", "/a/", "/b/"] {
         let server = Hostile::start(move |mut c| async move {

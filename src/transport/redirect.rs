@@ -41,7 +41,7 @@ impl Origin {
 /// `copy` is a copy of `request` (the caller keeps one to retry with), from
 /// which the first redirect's request is made; without it (a body that
 /// cannot be sent twice, none in this API) a redirect is returned as is.
-/// Only a followed redirect copies a request again, so a call that is not
+/// Only a followed redirect copies a request, so a call that is not
 /// redirected copies nothing here.
 pub(crate) async fn send(
     client: &reqwest::Client,
@@ -51,8 +51,9 @@ pub(crate) async fn send(
     clock: &mut IdleClock,
 ) -> reqwest::Result<reqwest::Response> {
     let mut visited: Vec<Url> = Vec::new();
-    // After a followed redirect: the copy of the request it made (`None`
-    // inside when that could not be copied), which replaces `copy`.
+    // After a followed redirect: a copy of the request it made (`None`
+    // inside when that could not be copied), which replaces `copy` and is
+    // used up by the next redirect, so k hops copy k + 1 times.
     let mut hop_copy: Option<Option<reqwest::Request>> = None;
     loop {
         let url = request.url().clone();
@@ -81,11 +82,11 @@ pub(crate) async fn send(
             return Err(stop.into_error(&url).await);
         }
         // A body that cannot be sent twice (none in this API) ends here.
-        let template = match &hop_copy {
-            Some(made) => made.as_ref(),
-            None => copy,
+        let next = match hop_copy.take() {
+            Some(made) => made,
+            None => copy.and_then(reqwest::Request::try_clone),
         };
-        let Some(mut next) = template.and_then(reqwest::Request::try_clone) else {
+        let Some(mut next) = next else {
             return Ok(response);
         };
         tracing::debug!(from = %shown(&url), to = %shown(&to), status = response.status().as_u16(), "following a same-origin redirect");
