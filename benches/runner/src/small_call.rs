@@ -133,16 +133,13 @@ pub fn child(arm: Arm, calls: usize) -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let Setup {
-            _server,
-            sdk,
-            raw,
-            id,
-        } = setup().await?;
+        let setup = setup().await?;
         for _ in 0..calls {
             match arm {
-                Arm::Sdk => drop(std::hint::black_box(sdk.bi().get(id).await?)),
-                Arm::Raw => drop(std::hint::black_box(raw.get_integration(id).await?)),
+                Arm::Sdk => drop(std::hint::black_box(setup.sdk.bi().get(setup.id).await?)),
+                Arm::Raw => drop(std::hint::black_box(
+                    setup.raw.get_integration(setup.id).await?,
+                )),
             }
         }
         Ok(())
